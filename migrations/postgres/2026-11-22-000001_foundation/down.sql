@@ -1,0 +1,11 @@
+DROP TABLE audit_events;
+DROP TABLE sessions;
+DROP TABLE permission_grants;
+DROP TABLE member_roles;
+DROP TABLE role_permissions;
+DROP TABLE roles;
+DROP TABLE members;
+DROP TABLE workspaces;
+DROP TABLE email_addresses;
+DROP TABLE accounts;
+DROP TABLE app_settings;

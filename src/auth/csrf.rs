@@ -1,0 +1,130 @@
+//! CSRF protection for every state-changing request, in one middleware so no handler can
+//! forget it: a same-origin check (`Sec-Fetch-Site`, else `Origin`), then the form's
+//! `csrf_token` must equal the per-session token. Bodies over 64 KiB are refused first.
+//!
+//! A token kept in the session (not per page load) keeps working across tabs; anonymous
+//! visitors get one too, so the sign-in form is protected before there is an account.
+
+use actix_session::{Session, SessionExt};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
+use actix_web::web::{self, BytesMut};
+use actix_web::HttpMessage;
+use futures_util::StreamExt;
+
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::tokens;
+
+/// Largest accepted request body (SPEC §4.13).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const SESSION_KEY: &str = "csrf";
+pub const FIELD: &str = "csrf_token";
+
+/// The session's CSRF token, created on first use.
+pub fn token(session: &Session) -> Result<String, AppError> {
+    if let Ok(Some(existing)) = session.get::<String>(SESSION_KEY) {
+        return Ok(existing);
+    }
+    let fresh = tokens::generate();
+    session
+        .insert(SESSION_KEY, &fresh)
+        .map_err(AppError::internal)?;
+    Ok(fresh)
+}
+
+/// A new token, for a new session at sign-in.
+pub fn rotate(session: &Session) -> Result<String, AppError> {
+    let fresh = tokens::generate();
+    session
+        .insert(SESSION_KEY, &fresh)
+        .map_err(AppError::internal)?;
+    Ok(fresh)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn same_origin(req: &ServiceRequest, base_origin: &str) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        // Not a browser that sends either header: the token alone decides.
+        return true;
+    };
+    if origin == base_origin {
+        return true;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or_default();
+    !host.is_empty() && origin_host == host
+}
+
+async fn read_body(req: &mut ServiceRequest) -> Result<web::Bytes, AppError> {
+    let too_large = || AppError::BadRequest("The form is larger than 64 KiB.".into());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let mut payload = req.take_payload();
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The middleware (`middleware::from_fn(csrf::protect)`), placed inside the session layer.
+pub async fn protect(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !is_safe(req.method()) {
+        let base_origin = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.base_origin().to_string())
+            .unwrap_or_default();
+        if !same_origin(&req, &base_origin) {
+            return Err(AppError::Csrf.into());
+        }
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(AppError::BadRequest("Forms must be sent URL-encoded.".into()).into());
+        }
+        let body = read_body(&mut req).await?;
+        let expected = req.get_session().get::<String>(SESSION_KEY).ok().flatten();
+        let mut provided = form_urlencoded::parse(&body)
+            .filter(|(k, _)| k == FIELD)
+            .map(|(_, v)| v);
+        let valid = match (expected, provided.next(), provided.next()) {
+            (Some(expected), Some(given), None) => tokens::constant_time_eq(&expected, &given),
+            _ => false,
+        };
+        if !valid {
+            return Err(AppError::Csrf.into());
+        }
+        req.set_payload(Payload::from(body));
+    }
+    next.call(req).await
+}

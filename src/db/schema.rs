@@ -1,0 +1,157 @@
+// The portable schema shared by both backends. Keep in step with migrations/sqlite and
+// migrations/postgres: the `schema_matches_both_migration_folders` test compares all three.
+
+diesel::table! {
+    app_settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> BigInt,
+        name -> Text,
+        password_hash -> Nullable<Text>,
+        search_text -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    email_addresses (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        address -> Text,
+        canonical -> Text,
+        verified -> Bool,
+        is_primary -> Bool,
+        created_at -> Timestamp,
+        verified_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    workspaces (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        plan -> Nullable<Text>,
+        seat_limit -> Nullable<Integer>,
+        daily_invite_limit -> Integer,
+        invite_expiry_days -> Integer,
+        active_members -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    members (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        account_id -> BigInt,
+        status -> Text,
+        seat_type -> Text,
+        manager_id -> Nullable<BigInt>,
+        department -> Nullable<Text>,
+        metadata -> Text,
+        sort_name -> Text,
+        joined_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    roles (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        builtin_key -> Nullable<Text>,
+        name -> Text,
+        name_canonical -> Text,
+        description -> Text,
+        position -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    role_permissions (role_id, permission) {
+        role_id -> BigInt,
+        permission -> Text,
+        scope -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    member_roles (member_id, role_id) {
+        member_id -> BigInt,
+        role_id -> BigInt,
+        is_primary -> Bool,
+    }
+}
+
+diesel::table! {
+    permission_grants (id) {
+        id -> BigInt,
+        member_id -> BigInt,
+        permission -> Text,
+        scope -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        granted_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        account_id -> Nullable<BigInt>,
+        state -> Text,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        workspace_id -> Nullable<BigInt>,
+        actor_account_id -> Nullable<BigInt>,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<BigInt>,
+        target_label -> Nullable<Text>,
+        changes -> Text,
+        ip -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(email_addresses -> accounts (account_id));
+diesel::joinable!(members -> accounts (account_id));
+diesel::joinable!(members -> workspaces (workspace_id));
+diesel::joinable!(roles -> workspaces (workspace_id));
+diesel::joinable!(role_permissions -> roles (role_id));
+diesel::joinable!(member_roles -> members (member_id));
+diesel::joinable!(member_roles -> roles (role_id));
+diesel::joinable!(permission_grants -> members (member_id));
+diesel::joinable!(sessions -> accounts (account_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    app_settings,
+    accounts,
+    email_addresses,
+    workspaces,
+    members,
+    roles,
+    role_permissions,
+    member_roles,
+    permission_grants,
+    sessions,
+    audit_events,
+);

@@ -1,0 +1,123 @@
+//! One error type for every failure; it maps itself to a status and an HTML page.
+//! `Display` is what a person sees; `Debug` (with the cause) is what the log gets.
+//! Validation failures are not errors: handlers re-render their form with 422.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::permissions::Permission;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("Page not found")]
+    NotFound,
+    #[error("You don't have permission to do that")]
+    Forbidden { missing: Option<Permission> },
+    #[error("Sign in to continue")]
+    SignInRequired { next: String },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("This form has expired or did not come from this site. Go back, reload the page and try again.")]
+    Csrf,
+    #[error("Too many attempts. Wait a few minutes and try again.")]
+    TooManyRequests,
+    #[error("Something went wrong on our side. Try again in a moment.")]
+    Database(#[from] diesel::result::Error),
+    #[error("The database is busy. Try again in a moment.")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("Something went wrong on our side. Try again in a moment.")]
+    Internal(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn forbidden(missing: Permission) -> Self {
+        AppError::Forbidden {
+            missing: Some(missing),
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        AppError::Internal(cause.to_string())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        AppError::internal(err)
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(err: askama::Error) -> Self {
+        AppError::internal(format!("template: {err}"))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: String,
+    missing: Option<Permission>,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden { .. } | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let AppError::SignInRequired { next } = self {
+            let location = format!("/login?next={}", crate::web::encode_query_value(next));
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish();
+        }
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        }
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::BAD_REQUEST => "Bad request",
+            StatusCode::TOO_MANY_REQUESTS => "Slow down",
+            StatusCode::SERVICE_UNAVAILABLE => "Busy",
+            _ => "Something went wrong",
+        };
+        let message = match self {
+            AppError::NotFound => {
+                "There is nothing here, or you do not have access to it.".to_string()
+            }
+            other => other.to_string(),
+        };
+        let missing = match self {
+            AppError::Forbidden { missing } => *missing,
+            _ => None,
+        };
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title,
+            message,
+            missing,
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body)
+    }
+}

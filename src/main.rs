@@ -1,0 +1,242 @@
+//! The `gatehouse` command line: serve, migrate, create-owner, seed.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use gatehouse::config::Config;
+use gatehouse::db::{self, DbTarget};
+use gatehouse::email::EmailAddress;
+use gatehouse::models::audit::Actor;
+use gatehouse::services::workspaces::{self, NewOwnedWorkspace};
+use gatehouse::startup::Application;
+
+#[derive(Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Who is in a workspace, and what each person may do."
+)]
+struct Cli {
+    /// sqlite://PATH or postgres://USER@HOST/DB
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://gatehouse.db",
+        global = true
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web application (the default), migrating the database first.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a workspace with an Owner (the account is created if needed; password on stdin).
+    CreateOwner {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        slug: Option<String>,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Fill a workspace with realistic members, for benchmarks.
+    Seed {
+        /// The workspace's slug.
+        workspace: String,
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, env = "GATEHOUSE_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Base URL for links in mail (defaults to http://BIND).
+    #[arg(long, env = "GATEHOUSE_BASE_URL")]
+    base_url: Option<String>,
+    /// Session key material (32+ characters); generated and kept in the database if unset.
+    #[arg(long, env = "GATEHOUSE_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// SMTP server, e.g. smtp://127.0.0.1:1025 (unset: mail is written as .eml files).
+    #[arg(long, env = "GATEHOUSE_SMTP_URL")]
+    smtp_url: Option<String>,
+    #[arg(
+        long,
+        env = "GATEHOUSE_MAIL_FROM",
+        default_value = "Gatehouse <gatehouse@localhost>"
+    )]
+    mail_from: String,
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, env = "GATEHOUSE_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    session_idle_minutes: i64,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "GATEHOUSE_WORKERS")]
+    workers: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match DbTarget::parse(&cli.database_url) {
+        Err(message) => Err(message),
+        Ok(target) => run(
+            target,
+            cli.command
+                .unwrap_or(Command::Serve(ServeArgs::parse_defaults())),
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gatehouse: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl ServeArgs {
+    /// `gatehouse` with no subcommand serves, reading the same flags' environment fallbacks.
+    fn parse_defaults() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        Only::parse_from(["gatehouse"]).serve
+    }
+}
+
+fn run(target: DbTarget, command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(args) => serve(target, args),
+        Command::Migrate => {
+            let pool = db::connect(&target, 1)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let applied = db::migrate(&mut conn)?;
+            println!(
+                "{} migration(s) applied on {}",
+                applied,
+                target.backend_name()
+            );
+            Ok(())
+        }
+        Command::CreateOwner {
+            workspace,
+            slug,
+            email,
+            name,
+        } => create_owner(target, &workspace, slug.as_deref(), &email, &name),
+        Command::Seed { workspace, members } => {
+            let pool = db::connect(&target, 1)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            db::migrate(&mut conn)?;
+            let started = std::time::Instant::now();
+            gatehouse::seed::seed_members(&mut conn, &workspace, members)?;
+            println!(
+                "seeded {members} members into {workspace} in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn serve(target: DbTarget, args: ServeArgs) -> Result<(), String> {
+    let mut config = Config::for_database(target);
+    config.bind = args.bind;
+    config.base_url = args
+        .base_url
+        .unwrap_or_else(|| format!("http://{}", args.bind));
+    config.secret_key = args.secret_key;
+    config.smtp_url = args.smtp_url;
+    config.mail_from = args.mail_from;
+    config.session_idle_minutes = args.session_idle_minutes.clamp(1, 24 * 60);
+    if let Some(workers) = args.workers {
+        config.workers = workers.max(1);
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config.clone())?;
+        if let Some(token) = &app.setup_token {
+            println!("Gatehouse is not set up yet. Open this one-time link to create the first workspace:");
+            println!("  {}", config.link(&format!("/setup?token={token}")));
+        }
+        tracing::info!(bind = %config.bind, database = config.database.backend_name(), "serving");
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}
+
+fn create_owner(
+    target: DbTarget,
+    workspace: &str,
+    slug: Option<&str>,
+    email: &str,
+    name: &str,
+) -> Result<(), String> {
+    let email = EmailAddress::parse(email).map_err(|e| format!("--email: {e}"))?;
+    let (workspace, name) = (workspace.trim(), name.trim());
+    if workspace.is_empty() || name.is_empty() {
+        return Err("--workspace and --name must not be empty".into());
+    }
+    let pool = db::connect(&target, 1)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    db::migrate(&mut conn)?;
+    let exists =
+        gatehouse::models::account::Account::find_by_verified_email(&mut conn, email.canonical())
+            .map_err(|e| e.to_string())?
+            .is_some();
+    let password_hash = if exists {
+        None
+    } else {
+        if std::io::stdin().is_terminal() {
+            eprintln!("Password for {} (12+ characters), then Enter:", email);
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        let password = line.trim_end_matches(['\r', '\n']);
+        gatehouse::auth::password::check_new_password(password)
+            .map_err(|m| format!("password: {m}"))?;
+        Some(gatehouse::auth::password::hash_blocking(password)?)
+    };
+    let created = workspaces::create_with_owner(
+        &mut conn,
+        &Actor::operator(),
+        &NewOwnedWorkspace {
+            workspace_name: workspace,
+            slug,
+            owner_name: name,
+            owner_email: &email,
+            password_hash: password_hash.as_deref(),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    println!(
+        "created workspace `{}` (/w/{}/users) owned by {}{}",
+        workspace,
+        created.slug,
+        email,
+        if created.account_created {
+            " (new account)"
+        } else {
+            " (existing account)"
+        }
+    );
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! Accounts: a person's global login identity.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{accounts, email_addresses};
+use crate::db::DbConn;
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub search_text: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = accounts)]
+pub struct NewAccount<'a> {
+    pub name: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub search_text: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl NewAccount<'_> {
+    pub fn insert(&self, conn: &mut DbConn) -> QueryResult<i64> {
+        diesel::insert_into(accounts::table)
+            .values(self)
+            .returning(accounts::id)
+            .get_result(conn)
+    }
+}
+
+/// What search matches: the lower-cased name and every address of the account.
+pub fn search_text<'a>(name: &str, addresses: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = name.to_lowercase();
+    for address in addresses {
+        text.push(' ');
+        text.push_str(&address.to_lowercase());
+    }
+    text
+}
+
+impl Account {
+    pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Account>> {
+        accounts::table
+            .find(id)
+            .select(Account::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The account whose primary, verified address has this canonical form (the login).
+    pub fn find_by_login(conn: &mut DbConn, canonical: &str) -> QueryResult<Option<Account>> {
+        accounts::table
+            .inner_join(email_addresses::table)
+            .filter(email_addresses::canonical.eq(canonical))
+            .filter(email_addresses::verified.eq(true))
+            .filter(email_addresses::is_primary.eq(true))
+            .select(Account::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The account owning this verified address, primary or not.
+    pub fn find_by_verified_email(
+        conn: &mut DbConn,
+        canonical: &str,
+    ) -> QueryResult<Option<Account>> {
+        accounts::table
+            .inner_join(email_addresses::table)
+            .filter(email_addresses::canonical.eq(canonical))
+            .filter(email_addresses::verified.eq(true))
+            .select(Account::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn exists_any(conn: &mut DbConn) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(accounts::table.select(accounts::id))).get_result(conn)
+    }
+
+    /// Recomputes the search text after a change of name or addresses.
+    pub fn refresh_search_text(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+        let name: String = accounts::table
+            .find(id)
+            .select(accounts::name)
+            .first(conn)?;
+        let addresses: Vec<String> = email_addresses::table
+            .filter(email_addresses::account_id.eq(id))
+            .order(email_addresses::id)
+            .select(email_addresses::canonical)
+            .load(conn)?;
+        let text = search_text(&name, addresses.iter().map(String::as_str));
+        diesel::update(accounts::table.find(id))
+            .set(accounts::search_text.eq(text))
+            .execute(conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+//! Email addresses: each belongs to one account; exactly one per account is primary.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::email_addresses;
+use crate::db::DbConn;
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = email_addresses)]
+pub struct EmailAddressRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub address: String,
+    pub canonical: String,
+    pub verified: bool,
+    pub is_primary: bool,
+    pub created_at: NaiveDateTime,
+    pub verified_at: Option<NaiveDateTime>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = email_addresses)]
+pub struct NewEmailAddress<'a> {
+    pub account_id: i64,
+    pub address: &'a str,
+    pub canonical: &'a str,
+    pub verified: bool,
+    pub is_primary: bool,
+    pub created_at: NaiveDateTime,
+    pub verified_at: Option<NaiveDateTime>,
+}
+
+impl NewEmailAddress<'_> {
+    pub fn insert(&self, conn: &mut DbConn) -> QueryResult<i64> {
+        diesel::insert_into(email_addresses::table)
+            .values(self)
+            .returning(email_addresses::id)
+            .get_result(conn)
+    }
+}
+
+impl EmailAddressRow {
+    /// An account's addresses, primary first.
+    pub fn for_account(conn: &mut DbConn, account_id: i64) -> QueryResult<Vec<EmailAddressRow>> {
+        email_addresses::table
+            .filter(email_addresses::account_id.eq(account_id))
+            .order((email_addresses::is_primary.desc(), email_addresses::id))
+            .select(EmailAddressRow::as_select())
+            .load(conn)
+    }
+
+    pub fn primary_for(conn: &mut DbConn, account_id: i64) -> QueryResult<Option<EmailAddressRow>> {
+        email_addresses::table
+            .filter(email_addresses::account_id.eq(account_id))
+            .filter(email_addresses::is_primary.eq(true))
+            .select(EmailAddressRow::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Whether a verified address with this canonical form exists on any account.
+    pub fn verified_exists(conn: &mut DbConn, canonical: &str) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            email_addresses::table
+                .filter(email_addresses::canonical.eq(canonical))
+                .filter(email_addresses::verified.eq(true)),
+        ))
+        .get_result(conn)
+    }
+}

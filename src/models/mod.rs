@@ -1,0 +1,18 @@
+//! One module per table: the row struct, its `New…` insert form, and its queries.
+//! No HTTP and no mail here; rules that must hold together live in `services`.
+
+pub mod account;
+pub mod audit;
+pub mod email_address;
+pub mod member;
+pub mod role;
+pub mod session;
+pub mod setting;
+pub mod workspace;
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
+/// The current UTC time at microsecond precision (what both backends store).
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}

@@ -1,0 +1,202 @@
+//! Roles, their permissions, and which members hold them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{member_roles, permission_grants, role_permissions, roles};
+use crate::db::DbConn;
+use crate::permissions::{BuiltinRole, Grant};
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = roles)]
+pub struct Role {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub builtin_key: Option<String>,
+    pub name: String,
+    pub name_canonical: String,
+    pub description: String,
+    pub position: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = roles)]
+pub struct NewRole<'a> {
+    pub workspace_id: i64,
+    pub builtin_key: Option<&'a str>,
+    pub name: &'a str,
+    pub name_canonical: String,
+    pub description: &'a str,
+    pub position: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl NewRole<'_> {
+    pub fn insert(&self, conn: &mut DbConn) -> QueryResult<i64> {
+        diesel::insert_into(roles::table)
+            .values(self)
+            .returning(roles::id)
+            .get_result(conn)
+    }
+}
+
+/// A role as shown beside a member: enough to label and link it.
+#[derive(Queryable, Clone, Debug)]
+pub struct HeldRole {
+    pub member_id: i64,
+    pub role_id: i64,
+    pub name: String,
+    pub builtin_key: Option<String>,
+    pub is_primary: bool,
+}
+
+/// One row of a member's permission sources: (permission, scope, source name, built-in key).
+pub type PermissionRow = (String, Option<String>, String, Option<String>);
+
+impl Role {
+    pub fn builtin(&self) -> Option<BuiltinRole> {
+        self.builtin_key.as_deref().and_then(BuiltinRole::from_key)
+    }
+
+    /// Creates the five built-in roles of a new workspace with their SPEC permissions.
+    pub fn create_builtins(
+        conn: &mut DbConn,
+        workspace_id: i64,
+    ) -> QueryResult<Vec<(BuiltinRole, i64)>> {
+        let now = super::now();
+        let mut created = Vec::with_capacity(BuiltinRole::ALL.len());
+        for (position, role) in BuiltinRole::ALL.into_iter().enumerate() {
+            let id = NewRole {
+                workspace_id,
+                builtin_key: Some(role.key()),
+                name: role.name(),
+                name_canonical: role.name().to_lowercase(),
+                description: role.description(),
+                position: position as i32,
+                created_at: now,
+                updated_at: now,
+            }
+            .insert(conn)?;
+            set_permissions(conn, id, &role.grants())?;
+            created.push((role, id));
+        }
+        Ok(created)
+    }
+
+    pub fn for_workspace(conn: &mut DbConn, workspace_id: i64) -> QueryResult<Vec<Role>> {
+        roles::table
+            .filter(roles::workspace_id.eq(workspace_id))
+            .order((roles::position, roles::name_canonical))
+            .select(Role::as_select())
+            .load(conn)
+    }
+
+    pub fn find_builtin(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        role: BuiltinRole,
+    ) -> QueryResult<Role> {
+        roles::table
+            .filter(roles::workspace_id.eq(workspace_id))
+            .filter(roles::builtin_key.eq(role.key()))
+            .select(Role::as_select())
+            .first(conn)
+    }
+
+    /// The roles held by each of these members, primary first (one query for a page).
+    pub fn held_by(conn: &mut DbConn, member_ids: &[i64]) -> QueryResult<Vec<HeldRole>> {
+        if member_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        member_roles::table
+            .inner_join(roles::table)
+            .filter(member_roles::member_id.eq_any(member_ids))
+            .order((
+                member_roles::member_id,
+                member_roles::is_primary.desc(),
+                roles::position,
+                roles::name_canonical,
+            ))
+            .select((
+                member_roles::member_id,
+                roles::id,
+                roles::name,
+                roles::builtin_key,
+                member_roles::is_primary,
+            ))
+            .load(conn)
+    }
+
+    /// Every permission a member holds through roles, with the role's name as source.
+    pub fn permission_rows(conn: &mut DbConn, member_id: i64) -> QueryResult<Vec<PermissionRow>> {
+        member_roles::table
+            .inner_join(roles::table.inner_join(role_permissions::table))
+            .filter(member_roles::member_id.eq(member_id))
+            .order((roles::position, roles::name_canonical))
+            .select((
+                role_permissions::permission,
+                role_permissions::scope,
+                roles::name,
+                roles::builtin_key,
+            ))
+            .load(conn)
+    }
+
+    /// Direct grants that have not expired, labelled as their source.
+    pub fn grant_rows(
+        conn: &mut DbConn,
+        member_id: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<Vec<PermissionRow>> {
+        let rows: Vec<(String, Option<String>)> = permission_grants::table
+            .filter(permission_grants::member_id.eq(member_id))
+            .filter(
+                permission_grants::expires_at
+                    .is_null()
+                    .or(permission_grants::expires_at.gt(now)),
+            )
+            .order(permission_grants::id)
+            .select((permission_grants::permission, permission_grants::scope))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, s)| (p, s, "Direct grant".to_string(), None))
+            .collect())
+    }
+
+    /// Gives a member a role.
+    pub fn assign(
+        conn: &mut DbConn,
+        member_id: i64,
+        role_id: i64,
+        is_primary: bool,
+    ) -> QueryResult<()> {
+        diesel::insert_into(member_roles::table)
+            .values((
+                member_roles::member_id.eq(member_id),
+                member_roles::role_id.eq(role_id),
+                member_roles::is_primary.eq(is_primary),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
+/// Replaces a role's permission rows.
+pub fn set_permissions(conn: &mut DbConn, role_id: i64, grants: &[Grant]) -> QueryResult<()> {
+    diesel::delete(role_permissions::table.filter(role_permissions::role_id.eq(role_id)))
+        .execute(conn)?;
+    for grant in grants {
+        diesel::insert_into(role_permissions::table)
+            .values((
+                role_permissions::role_id.eq(role_id),
+                role_permissions::permission.eq(grant.permission.key()),
+                role_permissions::scope.eq(grant.scope.map(|s| s.key())),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Server-side sessions. The cookie carries a random key; only its SHA-256 is stored.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::sessions;
+use crate::db::DbConn;
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub account_id: Option<i64>,
+    pub state: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = sessions)]
+pub struct SessionWrite<'a> {
+    pub account_id: Option<i64>,
+    pub state: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub expires_at: NaiveDateTime,
+}
+
+/// A live session: not idle-expired and not older than the absolute limit.
+pub fn find_live(
+    conn: &mut DbConn,
+    id_hash: &str,
+    now: NaiveDateTime,
+    created_after: NaiveDateTime,
+) -> QueryResult<Option<SessionRow>> {
+    sessions::table
+        .find(id_hash)
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::created_at.gt(created_after))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(
+    conn: &mut DbConn,
+    id_hash: &str,
+    write: &SessionWrite<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id_hash.eq(id_hash),
+            sessions::created_at.eq(now),
+            write,
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Updates a session's state; returns false when the session no longer exists.
+pub fn update(conn: &mut DbConn, id_hash: &str, write: &SessionWrite<'_>) -> QueryResult<bool> {
+    let n = diesel::update(sessions::table.find(id_hash))
+        .set(write)
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn extend(conn: &mut DbConn, id_hash: &str, expires_at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id_hash))
+        .set(sessions::expires_at.eq(expires_at))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete(conn: &mut DbConn, id_hash: &str) -> QueryResult<()> {
+    diesel::delete(sessions::table.find(id_hash)).execute(conn)?;
+    Ok(())
+}
+
+/// Ends every session of an account (sign-out everywhere, removal, password change).
+pub fn delete_for_account(conn: &mut DbConn, account_id: i64) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::account_id.eq(account_id))).execute(conn)
+}
+
+/// Housekeeping: drops sessions that can no longer be used.
+pub fn delete_dead(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    created_before: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table.filter(
+            sessions::expires_at
+                .le(now)
+                .or(sessions::created_at.le(created_before)),
+        ),
+    )
+    .execute(conn)
+}
+
+pub fn for_account(conn: &mut DbConn, account_id: i64) -> QueryResult<Vec<SessionRow>> {
+    sessions::table
+        .filter(sessions::account_id.eq(account_id))
+        .order(sessions::created_at.desc())
+        .select(SessionRow::as_select())
+        .load(conn)
+}

@@ -1,0 +1,119 @@
+//! Workspaces: team spaces with their own members, roles and limits.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{members, workspaces};
+use crate::db::DbConn;
+use crate::models::member::Member;
+
+/// Seat limit of a workspace that has not chosen a plan.
+pub const DEFAULT_SEAT_LIMIT: i32 = 10;
+pub const DEFAULT_DAILY_INVITES: i32 = 20;
+pub const DEFAULT_INVITE_EXPIRY_DAYS: i32 = 7;
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = workspaces)]
+pub struct Workspace {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub plan: Option<String>,
+    /// `None` means unlimited (Enterprise).
+    pub seat_limit: Option<i32>,
+    pub daily_invite_limit: i32,
+    pub invite_expiry_days: i32,
+    /// Active members, kept by every service that changes a member's status.
+    pub active_members: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = workspaces)]
+pub struct NewWorkspace<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub plan: Option<&'a str>,
+    pub seat_limit: Option<i32>,
+    pub daily_invite_limit: i32,
+    pub invite_expiry_days: i32,
+    pub active_members: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl NewWorkspace<'_> {
+    pub fn insert(&self, conn: &mut DbConn) -> QueryResult<i64> {
+        diesel::insert_into(workspaces::table)
+            .values(self)
+            .returning(workspaces::id)
+            .get_result(conn)
+    }
+}
+
+impl Workspace {
+    pub fn find_by_slug(conn: &mut DbConn, slug: &str) -> QueryResult<Option<Workspace>> {
+        workspaces::table
+            .filter(workspaces::slug.eq(slug))
+            .select(Workspace::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn slug_exists(conn: &mut DbConn, slug: &str) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            workspaces::table.filter(workspaces::slug.eq(slug)),
+        ))
+        .get_result(conn)
+    }
+
+    /// The workspaces an account is an active member of, by name.
+    pub fn active_for_account(conn: &mut DbConn, account_id: i64) -> QueryResult<Vec<Workspace>> {
+        workspaces::table
+            .inner_join(members::table)
+            .filter(members::account_id.eq(account_id))
+            .filter(members::status.eq("active"))
+            .order((workspaces::name, workspaces::id))
+            .select(Workspace::as_select())
+            .load(conn)
+    }
+
+    /// An account's active memberships with their workspaces, by workspace name.
+    pub fn memberships_for_account(
+        conn: &mut DbConn,
+        account_id: i64,
+    ) -> QueryResult<Vec<(Workspace, Member)>> {
+        workspaces::table
+            .inner_join(members::table)
+            .filter(members::account_id.eq(account_id))
+            .filter(members::status.eq("active"))
+            .order((workspaces::name, workspaces::id))
+            .select((Workspace::as_select(), Member::as_select()))
+            .load(conn)
+    }
+
+    /// Keeps `active_members` in step; called in the transaction that changes a status.
+    pub fn adjust_active_members(conn: &mut DbConn, id: i64, delta: i32) -> QueryResult<()> {
+        diesel::update(workspaces::table.find(id))
+            .set(workspaces::active_members.eq(workspaces::active_members + delta))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn seats_label(&self) -> String {
+        match self.seat_limit {
+            Some(limit) => format!("{} of {} seats used", self.active_members, limit),
+            None => format!("{} seats used (unlimited)", self.active_members),
+        }
+    }
+
+    pub fn plan_name(&self) -> &str {
+        match self.plan.as_deref() {
+            Some("starter") => "Starter",
+            Some("professional") => "Professional",
+            Some("enterprise") => "Enterprise",
+            _ => "No plan",
+        }
+    }
+}

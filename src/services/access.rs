@@ -1,0 +1,116 @@
+//! Who is asking, in which workspace, with which effective permissions.
+
+use diesel::prelude::*;
+
+use crate::db::schema::{accounts, email_addresses};
+use crate::db::DbConn;
+use crate::error::AppResult;
+use crate::models;
+use crate::models::member::Member;
+use crate::models::role::{PermissionRow, Role};
+use crate::models::workspace::Workspace;
+use crate::permissions::{BuiltinRole, EffectivePermissions};
+
+#[derive(Clone, Debug)]
+pub struct AccountSummary {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkspaceLink {
+    pub slug: String,
+    pub name: String,
+}
+
+/// A signed-in member's view of one workspace.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub account: AccountSummary,
+    pub workspace: Workspace,
+    pub member: Member,
+    pub perms: EffectivePermissions,
+    /// Every workspace the account is an active member of (the switcher).
+    pub workspaces: Vec<WorkspaceLink>,
+}
+
+pub enum Loaded {
+    Member(Box<Access>),
+    NotAMember,
+    NoAccount,
+}
+
+pub fn account_summary(conn: &mut DbConn, account_id: i64) -> AppResult<Option<AccountSummary>> {
+    let row: Option<(i64, String, Option<String>)> = accounts::table
+        .left_join(
+            email_addresses::table.on(email_addresses::account_id
+                .eq(accounts::id)
+                .and(email_addresses::is_primary)),
+        )
+        .filter(accounts::id.eq(account_id))
+        .select((
+            accounts::id,
+            accounts::name,
+            email_addresses::address.nullable(),
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(id, name, email)| AccountSummary {
+        id,
+        name,
+        email: email.unwrap_or_default(),
+    }))
+}
+
+/// A member's effective permissions: roles and live grants, in two queries whatever
+/// the number of roles.
+pub fn effective_permissions(conn: &mut DbConn, member_id: i64) -> AppResult<EffectivePermissions> {
+    let mut rows: Vec<PermissionRow> = Role::permission_rows(conn, member_id)?;
+    rows.extend(Role::grant_rows(conn, member_id, models::now())?);
+    let is_owner = rows
+        .iter()
+        .any(|(_, _, _, key)| key.as_deref() == Some(BuiltinRole::Owner.key()));
+    Ok(EffectivePermissions::resolve(
+        rows.iter()
+            .map(|(p, s, source, _)| (p.as_str(), s.as_deref(), source.as_str())),
+        is_owner,
+    ))
+}
+
+/// Loads everything the gate needs: four queries, whatever the request.
+pub fn load(conn: &mut DbConn, account_id: i64, slug: &str) -> AppResult<Loaded> {
+    let Some(account) = account_summary(conn, account_id)? else {
+        return Ok(Loaded::NoAccount);
+    };
+    let memberships = Workspace::memberships_for_account(conn, account_id)?;
+    let workspaces = memberships
+        .iter()
+        .map(|(w, _)| WorkspaceLink {
+            slug: w.slug.clone(),
+            name: w.name.clone(),
+        })
+        .collect();
+    let Some((workspace, member)) = memberships.into_iter().find(|(w, _)| w.slug == slug) else {
+        return Ok(Loaded::NotAMember);
+    };
+    let perms = effective_permissions(conn, member.id)?;
+    Ok(Loaded::Member(Box::new(Access {
+        account,
+        workspace,
+        member,
+        perms,
+        workspaces,
+    })))
+}
+
+/// The workspaces of an account (for `/` and pages outside a workspace).
+pub fn workspace_links(conn: &mut DbConn, account_id: i64) -> AppResult<Vec<WorkspaceLink>> {
+    Ok(Workspace::active_for_account(conn, account_id)?
+        .into_iter()
+        .map(|w| WorkspaceLink {
+            slug: w.slug,
+            name: w.name,
+        })
+        .collect())
+}

@@ -1,0 +1,313 @@
+//! The Users screen: listing, searching and filtering members within what the viewer's
+//! `members.view` scope lets them see, and one member's detail.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+
+use crate::db::schema::{accounts, email_addresses, member_roles, members};
+use crate::db::{is_postgres, DbConn};
+use crate::error::{AppError, AppResult};
+use crate::models::email_address::EmailAddressRow;
+use crate::models::member::{Member, MemberStatus, SeatType};
+use crate::models::role::{HeldRole, Role};
+use crate::permissions::{EffectivePermissions, Permission, Scope};
+use crate::services::access::{self, Access};
+
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Name,
+    Joined,
+}
+
+impl Sort {
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key {
+            "name" => Some(Sort::Name),
+            "joined" => Some(Sort::Joined),
+            _ => None,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Sort::Name => "name",
+            Sort::Joined => "joined",
+        }
+    }
+}
+
+/// A parsed, validated Users query.
+#[derive(Clone, Debug, Default)]
+pub struct MemberFilter {
+    pub q: Option<String>,
+    /// `None` lists every status.
+    pub status: Option<MemberStatus>,
+    pub role: Option<i64>,
+    pub seat: Option<SeatType>,
+    pub department: Option<String>,
+    pub sort: Sort,
+    /// 1-based.
+    pub page: i64,
+}
+
+impl MemberFilter {
+    fn is_unfiltered_active(&self) -> bool {
+        self.q.is_none()
+            && self.status == Some(MemberStatus::Active)
+            && self.role.is_none()
+            && self.seat.is_none()
+            && self.department.is_none()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MemberRow {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub status: MemberStatus,
+    pub seat: SeatType,
+    pub department: Option<String>,
+    pub joined_at: NaiveDateTime,
+    pub roles: Vec<HeldRole>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MemberPage {
+    pub rows: Vec<MemberRow>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+}
+
+/// Which members a viewer may see: everyone, a team (ids), or only themselves.
+enum Visible {
+    All,
+    Ids(Vec<i64>),
+}
+
+fn visible_members(
+    conn: &mut DbConn,
+    access: &Access,
+    permission: Permission,
+) -> AppResult<Visible> {
+    match access.perms.scope(permission) {
+        Some(Scope::All) => Ok(Visible::All),
+        Some(Scope::Team) => Ok(Visible::Ids(Member::team_ids(
+            conn,
+            access.workspace.id,
+            access.member.id,
+        )?)),
+        Some(Scope::Own) => Ok(Visible::Ids(vec![access.member.id])),
+        None => Err(AppError::forbidden(permission)),
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+fn like_pattern(q: &str) -> String {
+    let mut out = String::from("%");
+    for ch in q.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+/// The search condition over a member's name and every address, on a real index:
+/// SQLite FTS5 trigram (3+ characters) or PostgreSQL pg_trgm (`LIKE` uses the GIN index).
+fn search_condition(
+    conn: &DbConn,
+    q: &str,
+) -> Box<dyn BoxableExpression<members::table, crate::db::MultiBackend, SqlType = Bool>> {
+    let needle = q.to_lowercase();
+    if !is_postgres(conn) && needle.chars().count() >= 3 {
+        // A quoted FTS5 string: the trigram tokenizer matches it as a substring.
+        let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+        Box::new(
+            sql::<Bool>("members.account_id IN (SELECT rowid FROM account_search WHERE account_search MATCH ")
+                .bind::<Text, _>(phrase)
+                .sql(")"),
+        )
+    } else {
+        Box::new(
+            sql::<Bool>("members.account_id IN (SELECT id FROM accounts WHERE search_text LIKE ")
+                .bind::<Text, _>(like_pattern(&needle))
+                .sql(" ESCAPE '\\')"),
+        )
+    }
+}
+
+macro_rules! filtered_members {
+    ($conn:expr, $access:expr, $filter:expr, $visible:expr) => {{
+        let mut query = members::table
+            .filter(members::workspace_id.eq($access.workspace.id))
+            .into_boxed();
+        if let Some(status) = $filter.status {
+            query = query.filter(members::status.eq(status.key()));
+        }
+        if let Some(seat) = $filter.seat {
+            query = query.filter(members::seat_type.eq(seat.key()));
+        }
+        if let Some(department) = &$filter.department {
+            query = query.filter(members::department.eq(department.clone()));
+        }
+        if let Some(role) = $filter.role {
+            query = query.filter(
+                members::id.eq_any(
+                    member_roles::table
+                        .filter(member_roles::role_id.eq(role))
+                        .select(member_roles::member_id),
+                ),
+            );
+        }
+        if let Visible::Ids(ids) = $visible {
+            query = query.filter(members::id.eq_any(ids.clone()));
+        }
+        if let Some(q) = &$filter.q {
+            query = query.filter(search_condition($conn, q));
+        }
+        query
+    }};
+}
+
+/// One page of members: a count (kept on the workspace row when unfiltered), one query
+/// for the page and one for the page's roles — never a query per row.
+pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppResult<MemberPage> {
+    let visible = visible_members(conn, access, Permission::MembersView)?;
+    let total: i64 = if filter.is_unfiltered_active() && matches!(visible, Visible::All) {
+        i64::from(access.workspace.active_members)
+    } else {
+        filtered_members!(conn, access, filter, &visible)
+            .count()
+            .get_result(conn)?
+    };
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = filter.page.clamp(1, pages);
+    let mut query = filtered_members!(conn, access, filter, &visible);
+    query = match filter.sort {
+        Sort::Name => query.order((members::sort_name.asc(), members::id.asc())),
+        Sort::Joined => query.order((members::joined_at.desc(), members::id.desc())),
+    };
+    let ids: Vec<i64> = query
+        .select(members::id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+        .load(conn)?;
+    let rows = rows_for(conn, &ids)?;
+    Ok(MemberPage {
+        rows,
+        total,
+        page,
+        pages,
+    })
+}
+
+/// Full rows for a page of ids, in the given order: one join and one roles query.
+fn rows_for(conn: &mut DbConn, ids: &[i64]) -> AppResult<Vec<MemberRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let loaded: Vec<(Member, String, String)> = members::table
+        .inner_join(accounts::table)
+        .inner_join(
+            email_addresses::table.on(email_addresses::account_id
+                .eq(members::account_id)
+                .and(email_addresses::is_primary)),
+        )
+        .filter(members::id.eq_any(ids))
+        .select((
+            Member::as_select(),
+            accounts::name,
+            email_addresses::address,
+        ))
+        .load(conn)?;
+    let mut roles: HashMap<i64, Vec<HeldRole>> = HashMap::new();
+    for role in Role::held_by(conn, ids)? {
+        roles.entry(role.member_id).or_default().push(role);
+    }
+    let mut by_id: HashMap<i64, (Member, String, String)> =
+        loaded.into_iter().map(|r| (r.0.id, r)).collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| by_id.remove(id))
+        .map(|(member, name, email)| MemberRow {
+            id: member.id,
+            status: member.status(),
+            seat: member.seat(),
+            department: member.department.clone(),
+            joined_at: member.joined_at,
+            roles: roles.remove(&member.id).unwrap_or_default(),
+            name,
+            email,
+        })
+        .collect())
+}
+
+#[derive(Clone, Debug)]
+pub struct MemberDetail {
+    pub member: Member,
+    pub name: String,
+    pub emails: Vec<EmailAddressRow>,
+    pub roles: Vec<HeldRole>,
+    pub manager: Option<(i64, String)>,
+    pub reports: i64,
+    pub perms: EffectivePermissions,
+}
+
+/// One member, if the viewer may see them; another workspace's member, or one outside
+/// the viewer's scope, is `None` (a 404, never a hint that it exists).
+pub fn detail(
+    conn: &mut DbConn,
+    access: &Access,
+    member_id: i64,
+) -> AppResult<Option<MemberDetail>> {
+    let Some(member) = Member::find_in_workspace(conn, access.workspace.id, member_id)? else {
+        return Ok(None);
+    };
+    if let Visible::Ids(ids) = visible_members(conn, access, Permission::MembersView)? {
+        if !ids.contains(&member.id) {
+            return Ok(None);
+        }
+    }
+    let name: String = accounts::table
+        .find(member.account_id)
+        .select(accounts::name)
+        .first(conn)?;
+    let emails = EmailAddressRow::for_account(conn, member.account_id)?;
+    let roles = Role::held_by(conn, &[member.id])?;
+    let manager = match member.manager_id {
+        Some(manager_id) => members::table
+            .inner_join(accounts::table)
+            .filter(members::id.eq(manager_id))
+            .filter(members::workspace_id.eq(access.workspace.id))
+            .select((members::id, accounts::name))
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    let reports: i64 = members::table
+        .filter(members::manager_id.eq(member.id))
+        .filter(members::status.eq(MemberStatus::Active.key()))
+        .count()
+        .get_result(conn)?;
+    let perms = access::effective_permissions(conn, member.id)?;
+    Ok(Some(MemberDetail {
+        member,
+        name,
+        emails,
+        roles,
+        manager,
+        reports,
+        perms,
+    }))
+}

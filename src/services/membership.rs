@@ -1,0 +1,150 @@
+//! Joining a workspace: the one path that creates an active membership (used by accepted
+//! invites and join links; tests use it for fixtures).
+
+use serde_json::json;
+
+use crate::db::{write_transaction, DbConn};
+use crate::email::EmailAddress;
+use crate::error::{AppError, AppResult};
+use crate::models;
+use crate::models::account::{search_text, Account, NewAccount};
+use crate::models::audit::{self, Actor, Event};
+use crate::models::email_address::NewEmailAddress;
+use crate::models::member::{Member, MemberStatus, NewMember, SeatType};
+use crate::models::role::Role;
+use crate::models::workspace::Workspace;
+
+/// Creates an account with one verified, primary address (the address was proven by the
+/// invite link, the setup link or the operator).
+pub fn create_account(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &str,
+    email: &EmailAddress,
+    password_hash: Option<&str>,
+) -> AppResult<i64> {
+    write_transaction(conn, |conn| {
+        if Account::find_by_verified_email(conn, email.canonical())?.is_some() {
+            return Err(AppError::BadRequest(format!(
+                "An account already uses {email}."
+            )));
+        }
+        insert_account(conn, actor, name, email, password_hash)
+    })
+}
+
+/// The insert behind `create_account`, for callers already inside a transaction.
+pub(crate) fn insert_account(
+    conn: &mut DbConn,
+    actor: &Actor,
+    name: &str,
+    email: &EmailAddress,
+    password_hash: Option<&str>,
+) -> AppResult<i64> {
+    let now = models::now();
+    let id = NewAccount {
+        name,
+        password_hash,
+        search_text: search_text(name, [email.canonical()]),
+        created_at: now,
+        updated_at: now,
+    }
+    .insert(conn)?;
+    NewEmailAddress {
+        account_id: id,
+        address: email.as_str(),
+        canonical: email.canonical(),
+        verified: true,
+        is_primary: true,
+        created_at: now,
+        verified_at: Some(now),
+    }
+    .insert(conn)?;
+    audit::record(
+        conn,
+        actor,
+        Event::new("account.created")
+            .target("account", id, email.canonical())
+            .changes(json!({"after": {"name": name, "email": email.canonical()}})),
+    )?;
+    Ok(id)
+}
+
+pub struct Joining<'a> {
+    pub workspace_id: i64,
+    pub account_id: i64,
+    /// Role ids of this workspace; the first is primary.
+    pub role_ids: &'a [i64],
+    pub seat: SeatType,
+    pub manager_id: Option<i64>,
+    pub department: Option<&'a str>,
+}
+
+/// Adds an account to a workspace as an active member with the given roles.
+pub fn join(conn: &mut DbConn, actor: &Actor, joining: &Joining<'_>) -> AppResult<i64> {
+    write_transaction(conn, |conn| {
+        let roles = Role::for_workspace(conn, joining.workspace_id)?;
+        if joining.role_ids.is_empty()
+            || !joining
+                .role_ids
+                .iter()
+                .all(|id| roles.iter().any(|r| r.id == *id))
+        {
+            return Err(AppError::BadRequest(
+                "Choose at least one role of this workspace.".into(),
+            ));
+        }
+        if let Some(manager_id) = joining.manager_id {
+            Member::find_in_workspace(conn, joining.workspace_id, manager_id)?.ok_or_else(
+                || AppError::BadRequest("The manager is not a member of this workspace.".into()),
+            )?;
+        }
+        if Member::find_for_account(conn, joining.workspace_id, joining.account_id)?.is_some() {
+            return Err(AppError::BadRequest(
+                "Already a member of this workspace.".into(),
+            ));
+        }
+        let account = Account::find(conn, joining.account_id)?.ok_or(AppError::NotFound)?;
+        let now = models::now();
+        let member_id = NewMember {
+            workspace_id: joining.workspace_id,
+            account_id: joining.account_id,
+            status: MemberStatus::Active.key(),
+            seat_type: joining.seat.key(),
+            manager_id: joining.manager_id,
+            department: joining.department,
+            metadata: "{}",
+            sort_name: account.name.to_lowercase(),
+            joined_at: now,
+            updated_at: now,
+        }
+        .insert(conn)?;
+        for (i, role_id) in joining.role_ids.iter().enumerate() {
+            Role::assign(conn, member_id, *role_id, i == 0)?;
+        }
+        Workspace::adjust_active_members(conn, joining.workspace_id, 1)?;
+        let role_names: Vec<&str> = joining
+            .role_ids
+            .iter()
+            .filter_map(|id| roles.iter().find(|r| r.id == *id).map(|r| r.name.as_str()))
+            .collect();
+        let label =
+            crate::models::email_address::EmailAddressRow::primary_for(conn, joining.account_id)?
+                .map(|e| e.canonical)
+                .unwrap_or_default();
+        audit::record(
+            conn,
+            actor,
+            Event::new("member.joined")
+                .workspace(joining.workspace_id)
+                .target("member", member_id, &label)
+                .changes(json!({"after": {
+                    "roles": role_names,
+                    "seat_type": joining.seat.key(),
+                    "manager_id": joining.manager_id,
+                    "department": joining.department,
+                }})),
+        )?;
+        Ok(member_id)
+    })
+}

@@ -1,0 +1,248 @@
+//! Creating workspaces with their Owner: the first-run setup page and `create-owner`.
+
+use serde_json::json;
+
+use crate::db::{write_transaction, DbConn};
+use crate::email::EmailAddress;
+use crate::error::{AppError, AppResult};
+use crate::models::account::Account;
+use crate::models::audit::{self, Actor, Event};
+use crate::models::member::{MemberStatus, NewMember, SeatType};
+use crate::models::role::Role;
+use crate::models::workspace::{
+    NewWorkspace, Workspace, DEFAULT_DAILY_INVITES, DEFAULT_INVITE_EXPIRY_DAYS, DEFAULT_SEAT_LIMIT,
+};
+use crate::models::{self, setting};
+use crate::permissions::BuiltinRole;
+use crate::services::membership;
+use crate::tokens;
+
+pub struct NewOwnedWorkspace<'a> {
+    pub workspace_name: &'a str,
+    /// Explicit slug; derived from the name when `None`.
+    pub slug: Option<&'a str>,
+    pub owner_name: &'a str,
+    pub owner_email: &'a EmailAddress,
+    /// Used only when the account is created; an existing account keeps its password.
+    pub password_hash: Option<&'a str>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Created {
+    pub workspace_id: i64,
+    pub slug: String,
+    pub account_id: i64,
+    pub member_id: i64,
+    pub account_created: bool,
+}
+
+/// A URL-safe slug from a name: lower-case ASCII letters, digits and single hyphens.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for ch in name.trim().to_lowercase().chars() {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug
+        .trim_end_matches('-')
+        .chars()
+        .take(40)
+        .collect::<String>();
+    let slug = slug.trim_end_matches('-').to_string();
+    if slug.is_empty() {
+        "workspace".into()
+    } else {
+        slug
+    }
+}
+
+pub fn valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 40
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+}
+
+fn unique_slug(conn: &mut DbConn, base: &str) -> AppResult<String> {
+    if !Workspace::slug_exists(conn, base)? {
+        return Ok(base.to_string());
+    }
+    for n in 2..1000 {
+        let candidate = format!("{base}-{n}");
+        if !Workspace::slug_exists(conn, &candidate)? {
+            return Ok(candidate);
+        }
+    }
+    Err(AppError::BadRequest(
+        "No free address for this workspace name; choose a slug.".into(),
+    ))
+}
+
+/// Creates (or reuses, by verified address) the account, the workspace, its five
+/// built-in roles and the Owner membership, in the caller's transaction.
+fn create_in_tx(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: &NewOwnedWorkspace<'_>,
+) -> AppResult<Created> {
+    let now = models::now();
+    let existing = Account::find_by_verified_email(conn, input.owner_email.canonical())?;
+    let (account_id, account_created) = match existing {
+        Some(account) => (account.id, false),
+        None => (
+            membership::insert_account(
+                conn,
+                actor,
+                input.owner_name,
+                input.owner_email,
+                input.password_hash,
+            )?,
+            true,
+        ),
+    };
+    let slug = match input.slug {
+        Some(slug) if !valid_slug(slug) => {
+            return Err(AppError::BadRequest(
+                "A slug uses lower-case letters, digits and hyphens (at most 40).".into(),
+            ))
+        }
+        Some(slug) if Workspace::slug_exists(conn, slug)? => {
+            return Err(AppError::BadRequest(format!("The slug `{slug}` is taken.")))
+        }
+        Some(slug) => slug.to_string(),
+        None => unique_slug(conn, &slugify(input.workspace_name))?,
+    };
+    let workspace_id = NewWorkspace {
+        slug: &slug,
+        name: input.workspace_name,
+        plan: None,
+        seat_limit: Some(DEFAULT_SEAT_LIMIT),
+        daily_invite_limit: DEFAULT_DAILY_INVITES,
+        invite_expiry_days: DEFAULT_INVITE_EXPIRY_DAYS,
+        active_members: 1,
+        created_at: now,
+        updated_at: now,
+    }
+    .insert(conn)?;
+    let roles = Role::create_builtins(conn, workspace_id)?;
+    let owner_role = roles
+        .iter()
+        .find(|(r, _)| *r == BuiltinRole::Owner)
+        .map(|(_, id)| *id)
+        .ok_or_else(|| AppError::internal("owner role missing"))?;
+    let account_name: String = Account::find(conn, account_id)?
+        .map(|a| a.name)
+        .unwrap_or_default();
+    let member_id = NewMember {
+        workspace_id,
+        account_id,
+        status: MemberStatus::Active.key(),
+        seat_type: SeatType::Builder.key(),
+        manager_id: None,
+        department: None,
+        metadata: "{}",
+        sort_name: account_name.to_lowercase(),
+        joined_at: now,
+        updated_at: now,
+    }
+    .insert(conn)?;
+    Role::assign(conn, member_id, owner_role, true)?;
+    audit::record(
+        conn,
+        actor,
+        Event::new("workspace.created")
+            .workspace(workspace_id)
+            .target("workspace", workspace_id, &slug)
+            .changes(json!({"after": {"name": input.workspace_name, "slug": slug, "owner": input.owner_email.canonical()}})),
+    )?;
+    audit::record(
+        conn,
+        actor,
+        Event::new("member.joined")
+            .workspace(workspace_id)
+            .target("member", member_id, input.owner_email.canonical())
+            .changes(json!({"after": {"roles": ["Owner"], "seat_type": "builder"}})),
+    )?;
+    Ok(Created {
+        workspace_id,
+        slug,
+        account_id,
+        member_id,
+        account_created,
+    })
+}
+
+/// `gatehouse create-owner`: a workspace for a new or existing account.
+pub fn create_with_owner(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: &NewOwnedWorkspace<'_>,
+) -> AppResult<Created> {
+    write_transaction(conn, |conn| create_in_tx(conn, actor, input))
+}
+
+/// On an empty database, issues a fresh one-time setup token (only its hash is kept).
+pub fn issue_setup_token(conn: &mut DbConn) -> AppResult<Option<String>> {
+    write_transaction(conn, |conn| {
+        if Account::exists_any(conn)? {
+            return Ok(None);
+        }
+        let token = tokens::generate();
+        setting::put(conn, setting::SETUP_TOKEN_HASH, &tokens::hash(&token))?;
+        Ok(Some(token))
+    })
+}
+
+/// Whether the setup link is still good (first run, token matches).
+pub fn setup_token_valid(conn: &mut DbConn, token: &str) -> AppResult<bool> {
+    let Some(stored) = setting::get(conn, setting::SETUP_TOKEN_HASH)? else {
+        return Ok(false);
+    };
+    Ok(tokens::constant_time_eq(&stored, &tokens::hash(token)) && !Account::exists_any(conn)?)
+}
+
+/// Completes first-run setup; the token is consumed by a conditional delete in the same
+/// transaction, so two submits cannot both create an Owner.
+pub fn complete_setup(
+    conn: &mut DbConn,
+    actor: &Actor,
+    token: &str,
+    input: &NewOwnedWorkspace<'_>,
+) -> AppResult<Created> {
+    write_transaction(conn, |conn| {
+        if !setting::take_if(conn, setting::SETUP_TOKEN_HASH, &tokens::hash(token))?
+            || Account::exists_any(conn)?
+        {
+            return Err(AppError::NotFound);
+        }
+        let created = create_in_tx(conn, actor, input)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("setup.completed")
+                .workspace(created.workspace_id)
+                .label(&created.slug),
+        )?;
+        Ok(created)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_url_safe() {
+        assert_eq!(slugify("  Acme & Co. — Sales "), "acme-co-sales");
+        assert_eq!(slugify("???"), "workspace");
+        assert!(valid_slug("acme-2"));
+        assert!(!valid_slug("Acme"));
+        assert!(!valid_slug("-acme"));
+    }
+}

@@ -1,0 +1,191 @@
+//! HTTP: one module per screen (handlers, their forms, their templates), plus the
+//! shared page chrome, flash messages and response helpers.
+
+pub mod auth_pages;
+pub mod forms;
+pub mod system;
+pub mod users;
+
+use actix_session::Session;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::{Deserialize, Serialize};
+
+use crate::db::{DbConn, DbPool};
+use crate::error::{AppError, AppResult};
+use crate::permissions::Permission;
+use crate::services::access::{Access, WorkspaceLink};
+
+/// Runs database work on the blocking pool; a pooled connection never crosses an `.await`.
+pub async fn db<T, F>(pool: &DbPool, work: F) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}
+
+/// The client address: the TCP peer (a proxy's forwarded header is not trusted).
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+/// Percent-encodes a value for a query string.
+pub fn encode_query_value(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FlashKind {
+    Success,
+    Info,
+    Error,
+}
+
+/// A one-time message shown on the next page (after a 303).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub message: String,
+}
+
+impl Flash {
+    pub fn css_class(&self) -> &'static str {
+        match self.kind {
+            FlashKind::Success => "flash flash-success",
+            FlashKind::Info => "flash flash-info",
+            FlashKind::Error => "flash flash-error",
+        }
+    }
+}
+
+const FLASH_KEY: &str = "flash";
+
+pub fn set_flash(session: &Session, kind: FlashKind, message: impl Into<String>) -> AppResult<()> {
+    session
+        .insert(
+            FLASH_KEY,
+            Flash {
+                kind,
+                message: message.into(),
+            },
+        )
+        .map_err(AppError::internal)
+}
+
+pub fn take_flash(session: &Session) -> Option<Flash> {
+    session.remove_as::<Flash>(FLASH_KEY).and_then(Result::ok)
+}
+
+/// 303 See Other to a local path.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
+}
+
+pub fn render<T: Template>(page: &T) -> AppResult<HttpResponse> {
+    render_status(page, actix_web::http::StatusCode::OK)
+}
+
+pub fn render_status<T: Template>(
+    page: &T,
+    status: actix_web::http::StatusCode,
+) -> AppResult<HttpResponse> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: String,
+    pub current: bool,
+}
+
+/// Everything the base layout needs: who is signed in, where, the navigation, the CSRF
+/// token for forms in the layout (sign out) and the flash message.
+pub struct Chrome {
+    pub title: String,
+    pub signed_in: Option<String>,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+    pub workspace: Option<WorkspaceLink>,
+    pub workspaces: Vec<WorkspaceLink>,
+    pub nav: Vec<NavItem>,
+}
+
+impl Chrome {
+    /// A page outside any workspace (sign-in, setup, the workspace list).
+    pub fn public(title: impl Into<String>, csrf: String, flash: Option<Flash>) -> Self {
+        Chrome {
+            title: title.into(),
+            signed_in: None,
+            csrf,
+            flash,
+            workspace: None,
+            workspaces: Vec::new(),
+            nav: Vec::new(),
+        }
+    }
+
+    pub fn for_workspace(
+        title: String,
+        section: &'static str,
+        access: &Access,
+        csrf: String,
+        flash: Option<Flash>,
+    ) -> Self {
+        let base = format!("/w/{}", access.workspace.slug);
+        let mut nav = Vec::new();
+        // Only screens that exist, and only those the member may open.
+        if access.perms.allows(Permission::MembersView) {
+            nav.push(NavItem {
+                label: "Users",
+                href: format!("{base}/users"),
+                current: section == "users",
+            });
+        }
+        Chrome {
+            title,
+            signed_in: Some(access.account.name.clone()),
+            csrf,
+            flash,
+            workspace: Some(WorkspaceLink {
+                slug: access.workspace.slug.clone(),
+                name: access.workspace.name.clone(),
+            }),
+            workspaces: access.workspaces.clone(),
+            nav,
+        }
+    }
+
+    pub fn has_switcher(&self) -> bool {
+        self.workspaces.len() > 1
+    }
+
+    pub fn is_current_workspace(&self, slug: &str) -> bool {
+        self.workspace.as_ref().is_some_and(|w| w.slug == slug)
+    }
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(auth_pages::home))
+        .route("/healthz", web::get().to(system::healthz))
+        .route("/static/{file}", web::get().to(system::static_file))
+        .route("/login", web::get().to(auth_pages::login_form))
+        .route("/login", web::post().to(auth_pages::login))
+        .route("/logout", web::post().to(auth_pages::logout))
+        .route("/setup", web::get().to(auth_pages::setup_form))
+        .route("/setup", web::post().to(auth_pages::setup))
+        .route("/w/{ws}", web::get().to(users::workspace_home))
+        .route("/w/{ws}/users", web::get().to(users::list))
+        .route("/w/{ws}/users/{id}", web::get().to(users::detail));
+}

@@ -1,0 +1,260 @@
+// Headless-browser check of Gatehouse's sign-in and Users pages.
+//
+// Signs in through the real login form, checks the Users page, runs axe
+// (WCAG 2.0/2.1 A and AA) on the login page and the Users page, and checks
+// that the Users page has no horizontal scroll at phone width.
+//
+// Uses the system Chromium (Debian's `chromium` package); it never downloads
+// a browser.
+//
+// Environment:
+//   BASE_URL    e.g. http://127.0.0.1:18181          (required)
+//   EMAIL       e-mail of an existing member           (required)
+//   PASSWORD    that member's password                 (required)
+//   SCREENSHOT  optional path of a PNG to write (the Users page at desktop
+//               width; a phone-width shot is written beside it as *-phone.png)
+//   CHROMIUM    browser binary, default /usr/bin/chromium
+//
+// Exit code 0 when every check passes, 1 otherwise. The last line is
+// `browser: N checks passed` on success.
+
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+
+const TOTAL_BUDGET_MS = 55_000; // the whole run must finish in under 60 s
+const ACTION_TIMEOUT_MS = 10_000;
+const NAV_TIMEOUT_MS = 15_000;
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const BLOCKING_IMPACTS = new Set(['serious', 'critical']);
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+
+const env = process.env;
+const BASE_URL = (env.BASE_URL || '').replace(/\/+$/, '');
+const EMAIL = env.EMAIL || '';
+const PASSWORD = env.PASSWORD || '';
+const SCREENSHOT = env.SCREENSHOT || '';
+const CHROMIUM = env.CHROMIUM || '/usr/bin/chromium';
+
+const missing = ['BASE_URL', 'EMAIL', 'PASSWORD'].filter((k) => !env[k]);
+if (missing.length) {
+  console.error(`browser: missing environment variable(s): ${missing.join(', ')}`);
+  process.exit(1);
+}
+if (!existsSync(CHROMIUM)) {
+  console.error(`browser: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM)`);
+  process.exit(1);
+}
+
+let passed = 0;
+const failures = [];
+
+function pass(name) {
+  passed += 1;
+  console.log(`ok   ${name}`);
+}
+
+function fail(name, detail) {
+  failures.push(name);
+  console.log(`FAIL ${name}`);
+  if (detail) console.log(detail.replace(/^/gm, '       '));
+}
+
+function check(name, ok, detail) {
+  if (ok) pass(name);
+  else fail(name, detail);
+}
+
+// A check whose failure would make the following steps meaningless.
+async function must(name, fn) {
+  try {
+    const value = await fn();
+    pass(name);
+    return value;
+  } catch (err) {
+    fail(name, String(err && err.message ? err.message : err).split('\n').slice(0, 6).join('\n'));
+    throw new Abort(name);
+  }
+}
+
+class Abort extends Error {}
+
+function formatTarget(target) {
+  // A target is a list of selectors; nested lists cross iframes / shadow roots.
+  return target.map((t) => (Array.isArray(t) ? t.join(' >>> ') : t)).join(' >> ');
+}
+
+async function axeScan(page, label) {
+  const results = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
+  const blocking = results.violations.filter((v) => BLOCKING_IMPACTS.has(v.impact));
+  const other = results.violations.filter((v) => !BLOCKING_IMPACTS.has(v.impact));
+  for (const v of other) {
+    console.log(`note axe ${label}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.length} node(s), not blocking`);
+  }
+  const lines = [];
+  for (const v of blocking) {
+    lines.push(`${v.id} [${v.impact}] ${v.help}`);
+    lines.push(`  ${v.helpUrl}`);
+    for (const node of v.nodes) {
+      lines.push(`  - ${formatTarget(node.target)}`);
+      lines.push(`      ${node.html.replace(/\s+/g, ' ').slice(0, 200)}`);
+      const summary = (node.failureSummary || '').split('\n').map((s) => s.trim()).filter(Boolean);
+      for (const s of summary.slice(0, 4)) lines.push(`      ${s}`);
+    }
+  }
+  check(
+    `axe: no serious/critical WCAG 2.1 A/AA violations on ${label} (${results.passes.length} rules passed)`,
+    blocking.length === 0,
+    lines.join('\n'),
+  );
+}
+
+function phonePath(p) {
+  return /\.png$/i.test(p) ? p.replace(/\.png$/i, '-phone.png') : `${p}-phone.png`;
+}
+
+async function run() {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 20_000,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+  try {
+    const context = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(ACTION_TIMEOUT_MS);
+    page.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+    page.on('pageerror', (err) => console.log(`note page error: ${err.message}`));
+
+    // 1. Signed out, "/" sends you to the login page.
+    await must('GET / redirects to /login', async () => {
+      const res = await page.goto(`${BASE_URL}/`, { waitUntil: 'load' });
+      const url = new URL(page.url());
+      if (url.pathname !== '/login') {
+        throw new Error(`ended at ${page.url()} (HTTP ${res ? res.status() : '?'}), expected /login`);
+      }
+    });
+
+    await must('login page has labelled Email and Password fields and a Sign in button', async () => {
+      await page.getByLabel('Email', { exact: true }).waitFor({ state: 'visible' });
+      await page.getByLabel('Password', { exact: true }).waitFor({ state: 'visible' });
+      await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor({ state: 'visible' });
+    });
+
+    // 2. Accessibility of the login page, before signing in.
+    await axeScan(page, 'login page');
+
+    // 3. Sign in.
+    await must('sign in lands on /w/<workspace>/users', async () => {
+      await page.getByLabel('Email', { exact: true }).fill(EMAIL);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      const landed = page.waitForURL(/\/w\/[^/]+\/users/, { timeout: NAV_TIMEOUT_MS }).then(() => 'users');
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      // A rejected sign-in re-renders the form with a role=alert message: stop
+      // at once instead of waiting out the navigation timeout.
+      const rejected = page
+        .locator('[role=alert]')
+        .first()
+        .waitFor({ state: 'visible', timeout: NAV_TIMEOUT_MS })
+        .then(() => 'alert');
+      const outcome = await Promise.race([landed, rejected]).catch((err) => err);
+      landed.catch(() => {});
+      rejected.catch(() => {});
+      if (outcome !== 'users') {
+        const alert = await page.locator('[role=alert]').first().textContent({ timeout: 1000 }).catch(() => null);
+        const why = outcome instanceof Error ? outcome.message.split('\n')[0] : 'sign-in was rejected';
+        throw new Error(`${why}; now at ${page.url()}${alert ? `; page says: ${alert.trim()}` : ''}`);
+      }
+      await page.waitForLoadState('load');
+    });
+
+    // 4. The Users page.
+    await must('Users page shows an h1 "Users"', async () => {
+      await page.getByRole('heading', { level: 1, name: 'Users', exact: true }).waitFor({ state: 'visible' });
+    });
+
+    const seats = page.getByText(/seats used/).first();
+    const seatsVisible = await seats.isVisible().catch(() => false);
+    const seatsText = seatsVisible ? (await seats.textContent()).trim() : '';
+    check(`Users page shows seat usage ("${seatsText}")`, seatsVisible, 'no visible text matching /seats used/');
+
+    await axeScan(page, 'Users page');
+
+    if (SCREENSHOT) {
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      console.log(`note screenshot (desktop): ${SCREENSHOT}`);
+    }
+
+    // 5. Phone width: no horizontal scrolling of the page.
+    await page.setViewportSize(PHONE);
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const widths = await page.evaluate((limit) => {
+      const offenders = [];
+      for (const el of document.querySelectorAll('body *')) {
+        const r = el.getBoundingClientRect();
+        if (r.width > 0 && r.right > limit + 1) {
+          // Report only the outermost overflowing elements.
+          const parent = el.parentElement;
+          const pr = parent ? parent.getBoundingClientRect() : null;
+          if (!pr || pr.right <= limit + 1) {
+            const id = el.id ? `#${el.id}` : '';
+            const cls = el.classList.length ? `.${[...el.classList].join('.')}` : '';
+            offenders.push(`${el.tagName.toLowerCase()}${id}${cls} right=${Math.round(r.right)}px`);
+          }
+        }
+      }
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        offenders: offenders.slice(0, 10),
+      };
+    }, PHONE.width);
+    check(
+      `phone width ${PHONE.width}px: no horizontal page scroll (scrollWidth ${widths.scrollWidth})`,
+      widths.scrollWidth <= PHONE.width + 1,
+      `elements sticking out past ${PHONE.width}px:\n${widths.offenders.join('\n')}`,
+    );
+
+    if (SCREENSHOT) {
+      const p = phonePath(SCREENSHOT);
+      await page.screenshot({ path: p, fullPage: true });
+      console.log(`note screenshot (phone): ${p}`);
+    }
+
+    await context.close();
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`browser: gave up after ${TOTAL_BUDGET_MS / 1000}s (${passed} passed, ${failures.length} failed so far)`);
+  process.exit(1);
+}, TOTAL_BUDGET_MS);
+watchdog.unref();
+
+try {
+  await run();
+} catch (err) {
+  if (!(err instanceof Abort)) {
+    fail('browser run', String(err && err.stack ? err.stack : err).split('\n').slice(0, 8).join('\n'));
+  }
+}
+clearTimeout(watchdog);
+
+if (failures.length) {
+  console.log(`browser: ${passed} checks passed, ${failures.length} failed`);
+  process.exit(1);
+}
+console.log(`browser: ${passed} checks passed`);

@@ -1,0 +1,99 @@
+//! One real browser: headless Chromium (Debian's) signs in, sees the Users screen, and
+//! axe-core scans the pages, failing on serious or critical violations.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gatehouse::permissions::BuiltinRole;
+use libtest_mimic::Trial;
+
+use crate::support::{Backend, TestApp, PASSWORD};
+
+fn chromium() -> PathBuf {
+    PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()))
+}
+
+fn script_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// What is missing for the browser test, if anything.
+fn missing() -> Option<String> {
+    if !chromium().exists() {
+        return Some(format!(
+            "{} not found (apt-get install -y chromium)",
+            chromium().display()
+        ));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node not found".into());
+    }
+    if !script_dir().join("node_modules").exists() {
+        return Some("tests/browser/node_modules missing (npm ci --prefix tests/browser)".into());
+    }
+    None
+}
+
+pub fn trials(ci: bool) -> Vec<Trial> {
+    let name = "browser::signs_in_sees_the_users_screen_and_passes_axe";
+    match missing() {
+        None => vec![Trial::test(name, || {
+            run();
+            Ok(())
+        })],
+        Some(reason) if ci => vec![Trial::test(name, move || {
+            Err(format!("browser test cannot run under CI: {reason}").into())
+        })],
+        Some(reason) => {
+            eprintln!("NOTE: the browser test is IGNORED: {reason}");
+            vec![Trial::test(name, || Ok(())).with_ignored_flag(true)]
+        }
+    }
+}
+
+fn run() {
+    actix_web::rt::System::new().block_on(async {
+        let app = TestApp::spawn(Backend::Sqlite).await;
+        let ws = app.create_workspace("Acme Corp", "olivia@acme.example", "Olivia Owner");
+        for (i, role) in [
+            BuiltinRole::Admin,
+            BuiltinRole::Manager,
+            BuiltinRole::Member,
+            BuiltinRole::Viewer,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            app.add_member_with(
+                ws.workspace_id,
+                &format!("person{i}@acme.example"),
+                &format!("Person {i}"),
+                role,
+                None,
+                Some("Sales"),
+            );
+        }
+        let base_url = app.base_url.clone();
+        let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-users.png");
+        let output = actix_web::web::block(move || {
+            Command::new("node")
+                .arg(script_dir().join("users.mjs"))
+                .env("BASE_URL", base_url)
+                .env("EMAIL", "olivia@acme.example")
+                .env("PASSWORD", PASSWORD)
+                .env("CHROMIUM", chromium())
+                .env("SCREENSHOT", screenshot)
+                .output()
+        })
+        .await
+        .expect("block")
+        .expect("run node");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "browser test failed:\n{text}");
+        assert!(text.contains("checks passed"), "{text}");
+    });
+}

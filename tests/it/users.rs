@@ -1,0 +1,317 @@
+//! The Users screen and member detail: search, filters, pagination, scoping, escaping.
+
+use gatehouse::permissions::BuiltinRole;
+
+use crate::support::{TestApp, PASSWORD};
+use crate::tests;
+
+tests![
+    the_users_screen_pages_through_members_fifty_at_a_time,
+    search_finds_members_by_name_or_any_address,
+    filters_by_status_role_seat_and_department_return_the_right_rows,
+    a_search_query_with_markup_is_escaped,
+    unknown_and_foreign_ids_and_workspaces_are_not_found,
+    member_detail_shows_roles_addresses_and_effective_permissions_with_sources,
+    a_manager_sees_exactly_their_transitive_reports,
+    a_member_sees_everyone_but_the_nav_offers_only_what_they_may_open,
+];
+
+/// An owner plus 120 seeded members (see `gatehouse::seed` for the deterministic pattern).
+fn seeded(app: &TestApp) -> String {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Zelda Owner");
+    app.with_db(|conn| gatehouse::seed::seed_members(conn, &ws.slug, 120))
+        .expect("seed");
+    ws.slug
+}
+
+async fn the_users_screen_pages_through_members_fifty_at_a_time(app: TestApp) {
+    let slug = seeded(&app);
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    // 121 members, 3 of them not active (two archived, one removed): 118 active.
+    let first = client.get(&format!("/w/{slug}/users")).await;
+    assert_eq!(first.status, 200);
+    first.assert_contains("118 members · page 1 of 3");
+    first.assert_contains("118 seats used (unlimited)");
+    assert_eq!(first.member_rows(), 50);
+    first.assert_contains("href=\"/w/acme/users?page=2\" rel=\"next\"");
+    let third = client.get(&format!("/w/{slug}/users?page=3")).await;
+    assert_eq!(third.member_rows(), 18);
+    third.assert_contains("Zelda Owner"); // sorted by name: last
+    let beyond = client.get(&format!("/w/{slug}/users?page=99")).await;
+    beyond.assert_contains("page 3 of 3");
+    // Names come sorted: the first row of page 1 is alphabetically first.
+    let names: Vec<&str> = first
+        .body
+        .split("class=\"member-name\">")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted);
+    let joined = client.get(&format!("/w/{slug}/users?sort=joined")).await;
+    let newest = joined
+        .body
+        .split("class=\"member-name\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert_eq!(newest, "Ana Silva", "seed member 0 joined last");
+}
+
+async fn search_finds_members_by_name_or_any_address(app: TestApp) {
+    let slug = seeded(&app);
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    // Seed members 5, 53 and 101 are called Farah.
+    let by_name = client.get(&format!("/w/{slug}/users?q=FARAH")).await;
+    by_name.assert_contains("3 members");
+    assert_eq!(by_name.member_rows(), 3);
+    // Member 5's address is farah.silva5@initech.example; the substring is unique.
+    let by_address = client.get(&format!("/w/{slug}/users?q=silva5%40")).await;
+    by_address.assert_contains("1 member");
+    by_address.assert_contains("farah.silva5@initech.example");
+    // Short queries still search (without the trigram index).
+    let short = client.get(&format!("/w/{slug}/users?q=ah")).await;
+    short.assert_contains("Farah Silva");
+    let none = client
+        .get(&format!("/w/{slug}/users?q=nobody-has-this"))
+        .await;
+    none.assert_contains("No members match these filters.");
+    // Search combines with filters and keeps them in page links.
+    let combined = client
+        .get(&format!("/w/{slug}/users?q=silva&status=all"))
+        .await;
+    assert!(combined.member_rows() >= 3);
+    combined.assert_contains("value=\"silva\"");
+}
+
+async fn filters_by_status_role_seat_and_department_return_the_right_rows(app: TestApp) {
+    let slug = seeded(&app);
+    let ws = app.workspace(&slug);
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    let count = |page: &crate::support::Page| page.member_rows();
+    let archived = client
+        .get(&format!("/w/{slug}/users?status=archived"))
+        .await;
+    assert_eq!(count(&archived), 2);
+    archived.assert_contains("Archived");
+    let removed = client.get(&format!("/w/{slug}/users?status=removed")).await;
+    assert_eq!(count(&removed), 1);
+    let all = client.get(&format!("/w/{slug}/users?status=all")).await;
+    all.assert_contains("121 members");
+    // Engineering: seed members 0, 12, …, 108.
+    let engineering = client
+        .get(&format!("/w/{slug}/users?department=Engineering"))
+        .await;
+    assert_eq!(count(&engineering), 10);
+    engineering.assert_contains("<option value=\"Engineering\" selected>");
+    // Builders: every seventh seed member (one of them archived) plus the Owner.
+    let builders = client.get(&format!("/w/{slug}/users?seat=builder")).await;
+    assert_eq!(count(&builders), 18);
+    // Viewers: members 23, 33, …, 113.
+    let viewer = app.role_id(ws.id, BuiltinRole::Viewer);
+    let viewers = client.get(&format!("/w/{slug}/users?role={viewer}")).await;
+    assert_eq!(count(&viewers), 10);
+    let owners = client
+        .get(&format!(
+            "/w/{slug}/users?role={}",
+            app.role_id(ws.id, BuiltinRole::Owner)
+        ))
+        .await;
+    assert_eq!(count(&owners), 1);
+    owners.assert_contains("Zelda Owner");
+    // Nonsense filter values fall back to defaults instead of failing.
+    let odd = client
+        .get(&format!(
+            "/w/{slug}/users?status=weird&seat=x&role=y&page=-4&sort=z"
+        ))
+        .await;
+    assert_eq!(odd.status, 200);
+    odd.assert_contains("118 members");
+}
+
+async fn a_search_query_with_markup_is_escaped(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    app.add_member(
+        ws.workspace_id,
+        "mallory@acme.example",
+        "<script>alert(1)</script> Mallory",
+        BuiltinRole::Member,
+    );
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    let page = client
+        .get(&format!(
+            "/w/{}/users?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+            ws.slug
+        ))
+        .await;
+    assert_eq!(page.status, 200);
+    page.assert_lacks("<script>");
+    page.assert_contains("&#60;script&#62;alert(1)&#60;/script&#62; Mallory");
+    page.assert_contains("1 member");
+}
+
+async fn unknown_and_foreign_ids_and_workspaces_are_not_found(app: TestApp) {
+    let acme = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let globex = app.create_workspace("Globex", "gary@globex.example", "Gary Globex");
+    let globex_member = app.add_member(
+        globex.workspace_id,
+        "gina@globex.example",
+        "Gina",
+        BuiltinRole::Member,
+    );
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    let own = client
+        .get(&format!("/w/acme/users/{}", acme.member_id))
+        .await;
+    assert_eq!(own.status, 200);
+    for path in [
+        "/w/acme/users/999999".to_string(),
+        "/w/acme/users/not-a-number".to_string(),
+        format!("/w/acme/users/{globex_member}"),
+        format!("/w/acme/users/{}", globex.member_id),
+        "/w/no-such-workspace/users".to_string(),
+        "/w/globex/users".to_string(),
+        format!("/w/globex/users/{globex_member}"),
+    ] {
+        let page = client.get(&path).await;
+        assert_eq!(page.status, 404, "{path}");
+        page.assert_contains("Not found");
+    }
+}
+
+async fn member_detail_shows_roles_addresses_and_effective_permissions_with_sources(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let manager = app.add_member_with(
+        ws.workspace_id,
+        "max@acme.example",
+        "Max Manager",
+        BuiltinRole::Manager,
+        None,
+        Some("Sales"),
+    );
+    let report = app.add_member_with(
+        ws.workspace_id,
+        "rita@acme.example",
+        "Rita Report",
+        BuiltinRole::Member,
+        Some(manager),
+        Some("Sales"),
+    );
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    let page = client.get(&format!("/w/acme/users/{report}")).await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("Rita Report");
+    page.assert_contains("rita@acme.example");
+    page.assert_contains(&format!(
+        "<a href=\"/w/acme/users/{manager}\">Max Manager</a>"
+    ));
+    page.assert_contains("Sales");
+    page.assert_contains("<code>records.edit</code>");
+    page.assert_lacks("<code>records.delete</code>");
+    let max = client.get(&format!("/w/acme/users/{manager}")).await;
+    max.assert_contains("<dt>Direct reports</dt>\n    <dd>1</dd>");
+    assert!(max.body.contains("<code>members.edit</code>"));
+}
+
+async fn a_manager_sees_exactly_their_transitive_reports(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let id = ws.workspace_id;
+    let boss = app.add_member_with(
+        id,
+        "boss@acme.example",
+        "Bea Boss",
+        BuiltinRole::Manager,
+        None,
+        None,
+    );
+    let lead = app.add_member_with(
+        id,
+        "lead@acme.example",
+        "Leo Lead",
+        BuiltinRole::Member,
+        Some(boss),
+        None,
+    );
+    let dev = app.add_member_with(
+        id,
+        "dev@acme.example",
+        "Dora Dev",
+        BuiltinRole::Member,
+        Some(lead),
+        None,
+    );
+    let intern = app.add_member_with(
+        id,
+        "intern@acme.example",
+        "Ivo Intern",
+        BuiltinRole::Member,
+        Some(dev),
+        None,
+    );
+    let outsider = app.add_member(id, "out@acme.example", "Otto Outside", BuiltinRole::Member);
+    let client = app.client();
+    client.sign_in("boss@acme.example", PASSWORD).await;
+    let page = client.get("/w/acme/users").await;
+    assert_eq!(page.status, 200);
+    page.assert_contains("4 members");
+    for name in ["Bea Boss", "Leo Lead", "Dora Dev", "Ivo Intern"] {
+        page.assert_contains(name);
+    }
+    page.assert_lacks("Otto Outside");
+    page.assert_lacks("Olivia Owner");
+    assert_eq!(
+        client.get(&format!("/w/acme/users/{intern}")).await.status,
+        200,
+        "three levels down"
+    );
+    assert_eq!(
+        client
+            .get(&format!("/w/acme/users/{outsider}"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        client
+            .get(&format!("/w/acme/users/{}", ws.member_id))
+            .await
+            .status,
+        404
+    );
+    let search = client.get("/w/acme/users?q=otto").await;
+    search.assert_contains("No members match");
+}
+
+async fn a_member_sees_everyone_but_the_nav_offers_only_what_they_may_open(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    app.add_member(
+        ws.workspace_id,
+        "mia@acme.example",
+        "Mia Member",
+        BuiltinRole::Member,
+    );
+    app.add_member(
+        ws.workspace_id,
+        "vic@acme.example",
+        "Vic Viewer",
+        BuiltinRole::Viewer,
+    );
+    for email in ["mia@acme.example", "vic@acme.example"] {
+        let client = app.client();
+        client.sign_in(email, PASSWORD).await;
+        let page = client.get("/w/acme/users").await;
+        assert_eq!(page.status, 200, "{email}");
+        page.assert_contains("3 members");
+        page.assert_contains("Olivia Owner");
+        page.assert_contains(">Users</a>");
+    }
+}
