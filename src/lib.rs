@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod email;
 pub mod error;
+pub mod mail;
 pub mod models;
 pub mod permissions;
 pub mod seed;

@@ -9,7 +9,7 @@ use gatehouse::config::Config;
 use gatehouse::db::{self, DbTarget};
 use gatehouse::email::EmailAddress;
 use gatehouse::models::audit::Actor;
-use gatehouse::services::workspaces::{self, NewOwnedWorkspace};
+use gatehouse::services::workspaces::{self, NewOwnedWorkspace, Plan};
 use gatehouse::startup::Application;
 
 #[derive(Parser)]
@@ -48,12 +48,33 @@ enum Command {
         #[arg(long)]
         name: String,
     },
+    /// Workspace administration for the operator.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
     /// Fill a workspace with realistic members, for benchmarks.
     Seed {
         /// The workspace's slug.
         workspace: String,
         #[arg(long, default_value_t = 1000)]
         members: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Set the plan, seat limit and daily invite limit of a workspace (by slug).
+    Limits {
+        workspace: String,
+        /// A number, or `unlimited`.
+        #[arg(long)]
+        seats: Option<String>,
+        #[arg(long)]
+        daily_invites: Option<i32>,
+        /// starter (5 seats), professional (25) or enterprise (unlimited).
+        #[arg(long)]
+        plan: Option<String>,
     },
 }
 
@@ -141,6 +162,55 @@ fn run(target: DbTarget, command: Command) -> Result<(), String> {
             email,
             name,
         } => create_owner(target, &workspace, slug.as_deref(), &email, &name),
+        Command::Workspace {
+            command:
+                WorkspaceCommand::Limits {
+                    workspace,
+                    seats,
+                    daily_invites,
+                    plan,
+                },
+        } => {
+            let seats = match seats.as_deref() {
+                None => None,
+                Some("unlimited") => Some(None),
+                Some(n) => Some(Some(n.parse::<i32>().map_err(|_| {
+                    format!("--seats takes a number or `unlimited` (got `{n}`)")
+                })?)),
+            };
+            let plan = match plan.as_deref() {
+                None => None,
+                Some(p) => Some(Plan::from_key(p).ok_or_else(|| {
+                    format!("--plan is starter, professional or enterprise (got `{p}`)")
+                })?),
+            };
+            let pool = db::connect(&target, 1)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            db::migrate(&mut conn)?;
+            let change = workspaces::LimitsChange {
+                plan,
+                seats,
+                daily_invites,
+            };
+            let updated =
+                workspaces::set_limits(&mut conn, &Actor::operator(), &workspace, &change)
+                    .map_err(|e| match e {
+                        gatehouse::error::AppError::NotFound => {
+                            format!("no workspace with slug `{workspace}`")
+                        }
+                        other => other.to_string(),
+                    })?;
+            println!(
+                "{}: plan {}, seats {}, daily invites {}",
+                updated.slug,
+                updated.plan_name(),
+                updated
+                    .seat_limit
+                    .map_or("unlimited".to_string(), |n| n.to_string()),
+                updated.daily_invite_limit
+            );
+            Ok(())
+        }
         Command::Seed { workspace, members } => {
             let pool = db::connect(&target, 1)?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;

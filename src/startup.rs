@@ -1,6 +1,7 @@
 //! Building the application: the same function serves `main` and the tests.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_session::config::{BrowserSession, CookieContentSecurity};
@@ -14,12 +15,14 @@ use base64::Engine;
 use chrono::TimeDelta;
 use rand::RngCore;
 use sha2::{Digest, Sha512};
+use tokio::sync::Notify;
 
 use crate::auth::csrf;
 use crate::auth::password::Passwords;
 use crate::auth::session_store::DbSessionStore;
 use crate::config::{Config, SESSION_ABSOLUTE_HOURS};
 use crate::db::{self, DbPool};
+use crate::mail::{worker, Mailer};
 use crate::models::{self, session, setting};
 use crate::services::workspaces;
 use crate::web::{self as pages, system};
@@ -29,6 +32,9 @@ pub struct AppState {
     pub pool: DbPool,
     pub config: Config,
     pub passwords: Passwords,
+    pub mailer: Mailer,
+    /// Wakes the mail worker right after a transaction queued mail.
+    pub mail_wakeup: Arc<Notify>,
 }
 
 pub struct Application {
@@ -119,10 +125,13 @@ impl Application {
         };
         let key = session_key(&pool, &config)?;
         let passwords = Passwords::new((num_cpus::get() / 2).max(1));
+        let mailer = Mailer::from_config(config.smtp_url.as_deref())?;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             config: config.clone(),
             passwords,
+            mailer,
+            mail_wakeup: Arc::new(Notify::new()),
         });
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let idle = actix_web::cookie::time::Duration::minutes(config.session_idle_minutes);
@@ -176,8 +185,14 @@ impl Application {
         self.port
     }
 
-    /// Serves until stopped, sweeping dead sessions every ten minutes.
+    /// Serves until stopped, delivering mail and sweeping dead sessions every ten minutes.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        worker::spawn(
+            self.state.pool.clone(),
+            self.state.mailer.clone(),
+            self.state.config.mail_from.clone(),
+            self.state.mail_wakeup.clone(),
+        );
         let pool = self.state.pool.clone();
         actix_web::rt::spawn(async move {
             let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));

@@ -142,6 +142,63 @@ diesel::joinable!(member_roles -> roles (role_id));
 diesel::joinable!(permission_grants -> members (member_id));
 diesel::joinable!(sessions -> accounts (account_id));
 
+diesel::table! {
+    invites (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        email -> Text,
+        canonical -> Text,
+        name -> Nullable<Text>,
+        message -> Nullable<Text>,
+        notification_email -> Nullable<Text>,
+        metadata -> Text,
+        seat_type -> Text,
+        status -> Text,
+        token_hash -> Text,
+        invited_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        sent_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        accepted_by -> Nullable<BigInt>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    invite_roles (invite_id, role_id) {
+        invite_id -> BigInt,
+        role_id -> BigInt,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        workspace_id -> Nullable<BigInt>,
+        invite_id -> Nullable<BigInt>,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(invites -> workspaces (workspace_id));
+diesel::joinable!(invite_roles -> invites (invite_id));
+diesel::joinable!(invite_roles -> roles (role_id));
+diesel::joinable!(outbox -> invites (invite_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
     accounts,
@@ -154,4 +211,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     permission_grants,
     sessions,
     audit_events,
+    invites,
+    invite_roles,
+    outbox,
 );

@@ -4,7 +4,9 @@
 pub mod account;
 pub mod audit;
 pub mod email_address;
+pub mod invite;
 pub mod member;
+pub mod outbox;
 pub mod role;
 pub mod session;
 pub mod setting;

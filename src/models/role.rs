@@ -185,6 +185,26 @@ impl Role {
     }
 }
 
+/// A role's permissions as grants (unknown keys ignored).
+pub fn grants_of(conn: &mut DbConn, role_id: i64) -> QueryResult<Vec<Grant>> {
+    let rows: Vec<(String, Option<String>)> = role_permissions::table
+        .filter(role_permissions::role_id.eq(role_id))
+        .select((role_permissions::permission, role_permissions::scope))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(key, scope)| {
+            let permission = crate::permissions::Permission::from_key(&key)?;
+            Some(Grant {
+                permission,
+                scope: scope
+                    .as_deref()
+                    .and_then(crate::permissions::Scope::from_key),
+            })
+        })
+        .collect())
+}
+
 /// Replaces a role's permission rows.
 pub fn set_permissions(conn: &mut DbConn, role_id: i64, grants: &[Grant]) -> QueryResult<()> {
     diesel::delete(role_permissions::table.filter(role_permissions::role_id.eq(role_id)))

@@ -82,7 +82,16 @@ pub struct Joining<'a> {
 
 /// Adds an account to a workspace as an active member with the given roles.
 pub fn join(conn: &mut DbConn, actor: &Actor, joining: &Joining<'_>) -> AppResult<i64> {
-    write_transaction(conn, |conn| {
+    write_transaction(conn, |conn| join_in_tx(conn, actor, joining))
+}
+
+/// `join` inside the caller's transaction.
+pub(crate) fn join_in_tx(
+    conn: &mut DbConn,
+    actor: &Actor,
+    joining: &Joining<'_>,
+) -> AppResult<i64> {
+    {
         let roles = Role::for_workspace(conn, joining.workspace_id)?;
         if joining.role_ids.is_empty()
             || !joining
@@ -146,5 +155,46 @@ pub fn join(conn: &mut DbConn, actor: &Actor, joining: &Joining<'_>) -> AppResul
                 }})),
         )?;
         Ok(member_id)
-    })
+    }
+}
+
+/// A removed or archived member comes back (re-invited): active again, with the invite's
+/// roles and seat; the same account, the same member row.
+pub(crate) fn reactivate(
+    conn: &mut DbConn,
+    actor: &Actor,
+    workspace: &Workspace,
+    member: &Member,
+    role_ids: &[i64],
+    seat: SeatType,
+) -> AppResult<i64> {
+    use crate::db::schema::{member_roles, members};
+    use diesel::prelude::*;
+    let before = json!({"status": member.status, "seat_type": member.seat_type});
+    diesel::update(members::table.find(member.id))
+        .set((
+            members::status.eq(MemberStatus::Active.key()),
+            members::seat_type.eq(seat.key()),
+            members::updated_at.eq(models::now()),
+        ))
+        .execute(conn)?;
+    diesel::delete(member_roles::table.filter(member_roles::member_id.eq(member.id)))
+        .execute(conn)?;
+    for (i, role_id) in role_ids.iter().enumerate() {
+        Role::assign(conn, member.id, *role_id, i == 0)?;
+    }
+    Workspace::adjust_active_members(conn, workspace.id, 1)?;
+    let label =
+        crate::models::email_address::EmailAddressRow::primary_for(conn, member.account_id)?
+            .map(|e| e.canonical)
+            .unwrap_or_default();
+    audit::record(
+        conn,
+        actor,
+        Event::new("member.rejoined")
+            .workspace(workspace.id)
+            .target("member", member.id, &label)
+            .changes(json!({"before": before, "after": {"status": "active", "seat_type": seat.key(), "role_ids": role_ids}})),
+    )?;
+    Ok(member.id)
 }

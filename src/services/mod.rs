@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod directory;
+pub mod invites;
 pub mod membership;
 pub mod signin;
 pub mod workspaces;

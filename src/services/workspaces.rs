@@ -187,6 +187,95 @@ pub fn create_with_owner(
     write_transaction(conn, |conn| create_in_tx(conn, actor, input))
 }
 
+/// A plan and the seat limit it brings (`None`: unlimited).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    Starter,
+    Professional,
+    Enterprise,
+}
+
+impl Plan {
+    pub fn key(self) -> &'static str {
+        match self {
+            Plan::Starter => "starter",
+            Plan::Professional => "professional",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        [Plan::Starter, Plan::Professional, Plan::Enterprise]
+            .into_iter()
+            .find(|p| p.key() == key)
+    }
+
+    pub fn seat_limit(self) -> Option<i32> {
+        match self {
+            Plan::Starter => Some(5),
+            Plan::Professional => Some(25),
+            Plan::Enterprise => None,
+        }
+    }
+}
+
+/// What the operator changes with `gatehouse workspace limits`.
+#[derive(Clone, Debug, Default)]
+pub struct LimitsChange {
+    pub plan: Option<Plan>,
+    /// `Some(None)`: unlimited.
+    pub seats: Option<Option<i32>>,
+    pub daily_invites: Option<i32>,
+}
+
+/// Sets a workspace's plan, seat limit and daily invite limit. A downgrade below the
+/// members already there keeps them; only new invites are refused while over the limit.
+pub fn set_limits(
+    conn: &mut DbConn,
+    actor: &Actor,
+    slug: &str,
+    change: &LimitsChange,
+) -> AppResult<Workspace> {
+    use crate::db::schema::workspaces;
+    use diesel::prelude::*;
+    write_transaction(conn, |conn| {
+        let before = Workspace::find_by_slug(conn, slug)?.ok_or(AppError::NotFound)?;
+        let seats = change
+            .seats
+            .unwrap_or_else(|| change.plan.map_or(before.seat_limit, Plan::seat_limit));
+        if seats.is_some_and(|n| n < 1) || change.daily_invites.is_some_and(|n| n < 0) {
+            return Err(AppError::BadRequest(
+                "Limits must be positive numbers.".into(),
+            ));
+        }
+        let plan = change
+            .plan
+            .map(|p| p.key().to_string())
+            .or(before.plan.clone());
+        let daily = change.daily_invites.unwrap_or(before.daily_invite_limit);
+        diesel::update(workspaces::table.find(before.id))
+            .set((
+                workspaces::plan.eq(&plan),
+                workspaces::seat_limit.eq(seats),
+                workspaces::daily_invite_limit.eq(daily),
+                workspaces::updated_at.eq(models::now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("workspace.limits_changed")
+                .workspace(before.id)
+                .target("workspace", before.id, slug)
+                .changes(json!({
+                    "before": {"plan": before.plan, "seat_limit": before.seat_limit, "daily_invite_limit": before.daily_invite_limit},
+                    "after": {"plan": plan, "seat_limit": seats, "daily_invite_limit": daily},
+                })),
+        )?;
+        Workspace::find_by_slug(conn, slug)?.ok_or(AppError::NotFound)
+    })
+}
+
 /// On an empty database, issues a fresh one-time setup token (only its hash is kept).
 pub fn issue_setup_token(conn: &mut DbConn) -> AppResult<Option<String>> {
     write_transaction(conn, |conn| {

@@ -113,7 +113,11 @@ pub struct LoginForm {
 }
 
 /// Starts a signed-in session: a new session id (no fixation), a new CSRF token.
-fn begin_session(session: &Session, req: &HttpRequest, account_id: i64) -> AppResult<()> {
+pub(crate) fn begin_session(
+    session: &Session,
+    req: &HttpRequest,
+    account_id: i64,
+) -> AppResult<()> {
     session.renew();
     session
         .insert(session_store::ACCOUNT_ID, account_id)

@@ -1,8 +1,10 @@
 //! HTTP: one module per screen (handlers, their forms, their templates), plus the
 //! shared page chrome, flash messages and response helpers.
 
+pub mod accept;
 pub mod auth_pages;
 pub mod forms;
+pub mod invites;
 pub mod system;
 pub mod users;
 
@@ -187,5 +189,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/setup", web::post().to(auth_pages::setup))
         .route("/w/{ws}", web::get().to(users::workspace_home))
         .route("/w/{ws}/users", web::get().to(users::list))
-        .route("/w/{ws}/users/{id}", web::get().to(users::detail));
+        .route("/w/{ws}/users/{id}", web::get().to(users::detail))
+        .route("/w/{ws}/invites", web::get().to(invites::list))
+        .route("/w/{ws}/invites", web::post().to(invites::create))
+        .route(
+            "/w/{ws}/invites/{id}/resend",
+            web::post().to(invites::resend),
+        )
+        .route(
+            "/w/{ws}/invites/{id}/revoke",
+            web::post().to(invites::revoke),
+        )
+        .route("/invite/{token}", web::get().to(accept::show))
+        .route("/invite/{token}", web::post().to(accept::accept));
 }

@@ -11,6 +11,7 @@ mod support;
 mod auth;
 mod browser;
 mod cli;
+mod invites;
 mod permissions;
 mod schema;
 mod setup;
@@ -41,6 +42,7 @@ fn main() {
         ("users", users::tests()),
         ("permissions", permissions::tests()),
         ("cli", cli::tests()),
+        ("invites", invites::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

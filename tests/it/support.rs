@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::net::TcpListener;
 use std::pin::Pin;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
@@ -147,7 +147,138 @@ pub fn password_hash() -> &'static str {
     HASH.get_or_init(|| gatehouse::auth::password::hash_blocking(PASSWORD).expect("hash"))
 }
 
+/// A real SMTP server on loopback (mailin-embedded, in this process) that keeps what it gets.
+#[derive(Clone)]
+pub struct MailServer {
+    pub port: u16,
+    store: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+#[derive(Clone, Default)]
+struct Collector {
+    store: Arc<Mutex<Vec<Vec<u8>>>>,
+    current: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for Collector {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> mailin_embedded::Response {
+        self.current.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.store
+            .lock()
+            .expect("mail store")
+            .push(std::mem::take(&mut self.current));
+        mailin_embedded::response::OK
+    }
+}
+
+/// A received message, decoded.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mail {
+    /// The first `/invite/…` link in the text part, as a path.
+    pub fn invite_path(&self) -> String {
+        let start = self
+            .text
+            .find("/invite/")
+            .unwrap_or_else(|| panic!("no invite link in:\n{}", self.text));
+        let end = self.text[start..]
+            .find(char::is_whitespace)
+            .map_or(self.text.len(), |e| start + e);
+        self.text[start..end].to_string()
+    }
+}
+
+impl MailServer {
+    pub fn start() -> MailServer {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").expect("bind smtp"))
+    }
+
+    pub fn start_on(listener: TcpListener) -> MailServer {
+        let port = listener.local_addr().expect("addr").port();
+        let store = Arc::new(Mutex::new(Vec::new()));
+        let handler = Collector {
+            store: store.clone(),
+            current: Vec::new(),
+        };
+        let mut server = mailin_embedded::Server::new(handler);
+        server.with_name("mail.test").with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        MailServer { port, store }
+    }
+
+    pub fn received(&self) -> Vec<Mail> {
+        self.store
+            .lock()
+            .expect("mail store")
+            .iter()
+            .map(|raw| {
+                let message = mail_parser::MessageParser::default()
+                    .parse(raw)
+                    .expect("parse mail");
+                let to = message
+                    .to()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .unwrap_or_default()
+                    .to_string();
+                Mail {
+                    to,
+                    subject: message.subject().unwrap_or_default().to_string(),
+                    text: message
+                        .body_text(0)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    html: message
+                        .body_html(0)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    /// Waits (up to 15 s) until at least `n` messages arrived, and returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<Mail> {
+        for _ in 0..150 {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "expected {n} mails, got {}: {:?}",
+            self.received().len(),
+            self.received()
+        );
+    }
+}
+
 pub struct TestApp {
+    pub mail: MailServer,
     pub base_url: String,
     pub backend: Backend,
     pub pool: DbPool,
@@ -171,12 +302,25 @@ impl TestApp {
     }
 
     pub async fn spawn_on(db: TestDb, backend: Backend) -> TestApp {
+        let mail = MailServer::start();
+        let smtp_url = format!("smtp://127.0.0.1:{}", mail.port);
+        Self::spawn_with(db, backend, mail, &smtp_url).await
+    }
+
+    /// With a given SMTP URL (which may point where nothing listens yet).
+    pub async fn spawn_with(
+        db: TestDb,
+        backend: Backend,
+        mail: MailServer,
+        smtp_url: &str,
+    ) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let mut config = Config::for_database(db.target.clone());
         config.base_url = format!("http://127.0.0.1:{port}");
         config.workers = 1;
         config.secret_key = Some("a test secret key that is long enough for sessions".into());
+        config.smtp_url = Some(smtp_url.to_string());
         let app = Application::build_with_listener(config, listener).expect("application starts");
         let (pool, setup_token, handle) = (
             app.state.pool.clone(),
@@ -185,6 +329,7 @@ impl TestApp {
         );
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {
+            mail,
             base_url: format!("http://127.0.0.1:{port}"),
             backend,
             pool,

@@ -1,0 +1,3 @@
+DROP TABLE outbox;
+DROP TABLE invite_roles;
+DROP TABLE invites;

@@ -1,0 +1,67 @@
+//! The messages Gatehouse sends, rendered from askama templates (text and HTML parts).
+
+use askama::Template;
+
+/// A rendered message: subject, plain text and HTML.
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub struct InvitationMail<'a> {
+    pub workspace: &'a str,
+    pub inviter: &'a str,
+    pub invitee_name: Option<&'a str>,
+    pub roles: &'a [String],
+    pub message: Option<&'a str>,
+    pub expires_on: String,
+    pub link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/invitation.txt")]
+struct InvitationText<'a> {
+    m: &'a InvitationMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/invitation.html")]
+struct InvitationHtml<'a> {
+    m: &'a InvitationMail<'a>,
+}
+
+pub fn invitation(m: &InvitationMail<'_>) -> Result<Rendered, askama::Error> {
+    Ok(Rendered {
+        subject: format!("You've been invited to {}", m.workspace),
+        text: InvitationText { m }.render()?,
+        html: InvitationHtml { m }.render()?,
+    })
+}
+
+pub struct AcceptedMail<'a> {
+    pub workspace: &'a str,
+    pub who: &'a str,
+    pub email: &'a str,
+    pub link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/accepted.txt")]
+struct AcceptedText<'a> {
+    m: &'a AcceptedMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/accepted.html")]
+struct AcceptedHtml<'a> {
+    m: &'a AcceptedMail<'a>,
+}
+
+pub fn accepted(m: &AcceptedMail<'_>) -> Result<Rendered, askama::Error> {
+    Ok(Rendered {
+        subject: format!("{} joined {}", m.who, m.workspace),
+        text: AcceptedText { m }.render()?,
+        html: AcceptedHtml { m }.render()?,
+    })
+}

@@ -1,0 +1,90 @@
+//! Mail: messages are rendered by askama into the outbox inside the business transaction;
+//! the worker (a task in `serve`) delivers them over SMTP, or as `.eml` files when no SMTP
+//! server is configured. Mail never runs on the request path.
+
+pub mod messages;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::SmtpTransport;
+use lettre::{FileTransport, Message, Transport};
+
+use crate::models::outbox::OutboxRow;
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(Box<SmtpTransport>),
+    /// Local development: each message becomes a `.eml` file in this folder.
+    Files(PathBuf),
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug)]
+pub enum SendError {
+    /// Worth retrying (connection refused, timeout, 4xx).
+    Transient(String),
+    /// The server refused for good (5xx), or the message cannot be built.
+    Permanent(String),
+}
+
+impl Mailer {
+    /// From `GATEHOUSE_SMTP_URL` (`smtp://host:port`, `smtp://host?tls=required` for STARTTLS,
+    /// `smtps://host` for TLS); 15 s timeout. No URL: `.eml` files under `mail/`.
+    pub fn from_config(smtp_url: Option<&str>) -> Result<Self, String> {
+        match smtp_url {
+            Some(url) => {
+                let transport = SmtpTransport::from_url(url)
+                    .map_err(|e| format!("GATEHOUSE_SMTP_URL: {e}"))?
+                    .timeout(Some(Duration::from_secs(15)))
+                    .build();
+                Ok(Mailer::Smtp(Box::new(transport)))
+            }
+            None => Ok(Mailer::Files(PathBuf::from("mail"))),
+        }
+    }
+
+    pub fn is_files(&self) -> bool {
+        matches!(self, Mailer::Files(_))
+    }
+
+    /// Builds the message with lettre's typed builders (no header can be injected) and sends it.
+    pub fn send(&self, from: &str, row: &OutboxRow) -> Result<(), SendError> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("sender address: {e}")))?;
+        let to: Mailbox = row
+            .recipient
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("recipient address: {e}")))?;
+        let message = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(row.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                row.text_body.clone(),
+                row.html_body.clone(),
+            ))
+            .map_err(|e| SendError::Permanent(format!("message: {e}")))?;
+        match self {
+            Mailer::Smtp(transport) => transport.send(&message).map(|_| ()).map_err(|e| {
+                if e.is_permanent() {
+                    SendError::Permanent(e.to_string())
+                } else {
+                    SendError::Transient(e.to_string())
+                }
+            }),
+            Mailer::Files(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| SendError::Transient(format!("mail folder: {e}")))?;
+                FileTransport::new(dir)
+                    .send(&message)
+                    .map(|_| ())
+                    .map_err(|e| SendError::Transient(e.to_string()))
+            }
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Invites: pending offers of membership, one per address, each holding a seat.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{accounts, email_addresses, invite_roles, invites, outbox, roles};
+use crate::db::DbConn;
+
+/// What a person sees; `Expired` is computed from the time, never stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteStatus {
+    Pending,
+    Accepted,
+    Expired,
+    Revoked,
+}
+
+impl InviteStatus {
+    pub const ALL: [InviteStatus; 4] = [
+        InviteStatus::Pending,
+        InviteStatus::Accepted,
+        InviteStatus::Expired,
+        InviteStatus::Revoked,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            InviteStatus::Pending => "pending",
+            InviteStatus::Accepted => "accepted",
+            InviteStatus::Expired => "expired",
+            InviteStatus::Revoked => "revoked",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        InviteStatus::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            InviteStatus::Pending => "Pending",
+            InviteStatus::Accepted => "Accepted",
+            InviteStatus::Expired => "Expired",
+            InviteStatus::Revoked => "Revoked",
+        }
+    }
+}
+
+/// Stored states (`superseded`: an expired invite replaced by a new one for the address).
+pub const PENDING: &str = "pending";
+pub const ACCEPTED: &str = "accepted";
+pub const REVOKED: &str = "revoked";
+pub const SUPERSEDED: &str = "superseded";
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = invites)]
+pub struct Invite {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub email: String,
+    pub canonical: String,
+    pub name: Option<String>,
+    pub message: Option<String>,
+    pub notification_email: Option<String>,
+    pub metadata: String,
+    pub seat_type: String,
+    pub status: String,
+    pub token_hash: String,
+    pub invited_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub accepted_at: Option<NaiveDateTime>,
+    pub accepted_by: Option<i64>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoked_by: Option<i64>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = invites)]
+pub struct NewInvite<'a> {
+    pub workspace_id: i64,
+    pub email: &'a str,
+    pub canonical: &'a str,
+    pub name: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub notification_email: Option<&'a str>,
+    pub metadata: &'a str,
+    pub seat_type: &'a str,
+    pub status: &'a str,
+    pub token_hash: &'a str,
+    pub invited_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+impl NewInvite<'_> {
+    pub fn insert(&self, conn: &mut DbConn) -> QueryResult<i64> {
+        diesel::insert_into(invites::table)
+            .values(self)
+            .returning(invites::id)
+            .get_result(conn)
+    }
+}
+
+/// One row of the Invites list, with everything shown beside it (no query per row).
+#[derive(Clone, Debug)]
+pub struct InviteListRow {
+    pub invite: Invite,
+    pub inviter: Option<String>,
+    pub roles: Vec<String>,
+    pub account_exists: bool,
+    pub delivery: Option<Delivery>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub status: String,
+    pub last_error: Option<String>,
+}
+
+impl Invite {
+    pub fn status_at(&self, now: NaiveDateTime) -> InviteStatus {
+        match self.status.as_str() {
+            PENDING if self.expires_at > now => InviteStatus::Pending,
+            PENDING | SUPERSEDED => InviteStatus::Expired,
+            ACCEPTED => InviteStatus::Accepted,
+            _ => InviteStatus::Revoked,
+        }
+    }
+
+    pub fn find_by_token_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<Invite>> {
+        invites::table
+            .filter(invites::token_hash.eq(hash))
+            .select(Invite::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn find_in_workspace(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<Invite>> {
+        invites::table
+            .filter(invites::workspace_id.eq(workspace_id))
+            .filter(invites::id.eq(id))
+            .select(Invite::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Live pending invites among these addresses: (canonical, invite id).
+    pub fn pending_for(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        canonicals: &[String],
+        now: NaiveDateTime,
+    ) -> QueryResult<Vec<(String, i64)>> {
+        invites::table
+            .filter(invites::workspace_id.eq(workspace_id))
+            .filter(invites::status.eq(PENDING))
+            .filter(invites::expires_at.gt(now))
+            .filter(invites::canonical.eq_any(canonicals))
+            .select((invites::canonical, invites::id))
+            .load(conn)
+    }
+
+    /// Marks expired pending invites of these addresses as superseded, freeing the
+    /// one-pending-per-address slot for a new invite.
+    pub fn supersede_expired(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        canonicals: &[String],
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(
+            invites::table
+                .filter(invites::workspace_id.eq(workspace_id))
+                .filter(invites::status.eq(PENDING))
+                .filter(invites::expires_at.le(now))
+                .filter(invites::canonical.eq_any(canonicals)),
+        )
+        .set(invites::status.eq(SUPERSEDED))
+        .execute(conn)
+    }
+
+    /// Seats held by invites: pending and not yet expired.
+    pub fn reserved_seats(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<i64> {
+        invites::table
+            .filter(invites::workspace_id.eq(workspace_id))
+            .filter(invites::status.eq(PENDING))
+            .filter(invites::expires_at.gt(now))
+            .count()
+            .get_result(conn)
+    }
+
+    /// Invites created since `since` (the rolling daily limit) and the oldest of them.
+    pub fn created_since(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        since: NaiveDateTime,
+    ) -> QueryResult<(i64, Option<NaiveDateTime>)> {
+        let count = invites::table
+            .filter(invites::workspace_id.eq(workspace_id))
+            .filter(invites::created_at.gt(since))
+            .count()
+            .get_result(conn)?;
+        let oldest = invites::table
+            .filter(invites::workspace_id.eq(workspace_id))
+            .filter(invites::created_at.gt(since))
+            .select(diesel::dsl::min(invites::created_at))
+            .first(conn)?;
+        Ok((count, oldest))
+    }
+
+    /// Role ids of an invite, in the order chosen (the first is primary).
+    pub fn role_ids(conn: &mut DbConn, invite_id: i64) -> QueryResult<Vec<i64>> {
+        invite_roles::table
+            .filter(invite_roles::invite_id.eq(invite_id))
+            .order(invite_roles::position)
+            .select(invite_roles::role_id)
+            .load(conn)
+    }
+
+    pub fn set_roles(conn: &mut DbConn, invite_id: i64, role_ids: &[i64]) -> QueryResult<()> {
+        for (position, role_id) in role_ids.iter().enumerate() {
+            diesel::insert_into(invite_roles::table)
+                .values((
+                    invite_roles::invite_id.eq(invite_id),
+                    invite_roles::role_id.eq(role_id),
+                    invite_roles::position.eq(position as i32),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Pending invites sent by an account in a workspace (revoked when the sender leaves).
+    pub fn pending_sent_by(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        account_id: i64,
+    ) -> QueryResult<Vec<Invite>> {
+        invites::table
+            .filter(invites::workspace_id.eq(workspace_id))
+            .filter(invites::invited_by.eq(account_id))
+            .filter(invites::status.eq(PENDING))
+            .order(invites::id)
+            .select(Invite::as_select())
+            .load(conn)
+    }
+
+    /// The Invites screen: newest first, filtered by displayed status, with roles,
+    /// inviter, account existence and the latest delivery state in four queries.
+    pub fn list(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        status: Option<InviteStatus>,
+        now: NaiveDateTime,
+        limit: i64,
+    ) -> QueryResult<Vec<InviteListRow>> {
+        let mut query = invites::table
+            .left_join(accounts::table.on(accounts::id.nullable().eq(invites::invited_by)))
+            .filter(invites::workspace_id.eq(workspace_id))
+            .into_boxed();
+        query = match status {
+            Some(InviteStatus::Pending) => query
+                .filter(invites::status.eq(PENDING))
+                .filter(invites::expires_at.gt(now)),
+            Some(InviteStatus::Expired) => query.filter(
+                invites::status
+                    .eq(SUPERSEDED)
+                    .or(invites::status.eq(PENDING).and(invites::expires_at.le(now))),
+            ),
+            Some(InviteStatus::Accepted) => query.filter(invites::status.eq(ACCEPTED)),
+            Some(InviteStatus::Revoked) => query.filter(invites::status.eq(REVOKED)),
+            None => query,
+        };
+        let rows: Vec<(Invite, Option<String>)> = query
+            .order((invites::created_at.desc(), invites::id.desc()))
+            .limit(limit)
+            .select((Invite::as_select(), accounts::name.nullable()))
+            .load(conn)?;
+        let ids: Vec<i64> = rows.iter().map(|(i, _)| i.id).collect();
+        let canonicals: Vec<String> = rows.iter().map(|(i, _)| i.canonical.clone()).collect();
+        let role_rows: Vec<(i64, String)> = invite_roles::table
+            .inner_join(roles::table)
+            .filter(invite_roles::invite_id.eq_any(&ids))
+            .order((invite_roles::invite_id, invite_roles::position))
+            .select((invite_roles::invite_id, roles::name))
+            .load(conn)?;
+        let existing: Vec<String> = email_addresses::table
+            .filter(email_addresses::canonical.eq_any(&canonicals))
+            .filter(email_addresses::verified.eq(true))
+            .select(email_addresses::canonical)
+            .load(conn)?;
+        let deliveries: Vec<(Option<i64>, String, Option<String>)> = outbox::table
+            .filter(outbox::invite_id.eq_any(&ids))
+            .filter(outbox::kind.eq("invitation"))
+            .order(outbox::id)
+            .select((outbox::invite_id, outbox::status, outbox::last_error))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(invite, inviter)| {
+                let roles = role_rows
+                    .iter()
+                    .filter(|(id, _)| *id == invite.id)
+                    .map(|(_, n)| n.clone())
+                    .collect();
+                let delivery = deliveries
+                    .iter()
+                    .rev()
+                    .find(|(id, _, _)| *id == Some(invite.id))
+                    .map(|(_, status, last_error)| Delivery {
+                        status: status.clone(),
+                        last_error: last_error.clone(),
+                    });
+                InviteListRow {
+                    account_exists: existing.contains(&invite.canonical),
+                    invite,
+                    inviter,
+                    roles,
+                    delivery,
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,811 @@
+//! Invitations: creating them (validation, no escalation, seats and the daily limit in one
+//! write transaction), resend and revoke, and accepting them.
+
+use std::collections::HashSet;
+
+use chrono::{NaiveDateTime, TimeDelta};
+use serde_json::json;
+
+use crate::db::{is_postgres, write_transaction, DbConn};
+use crate::email::EmailAddress;
+use crate::error::{AppError, AppResult};
+use crate::mail::messages::{self, AcceptedMail, InvitationMail};
+use crate::models;
+use crate::models::account::Account;
+use crate::models::audit::{self, Actor, Event};
+use crate::models::email_address::EmailAddressRow;
+use crate::models::invite::{self, Invite, NewInvite};
+use crate::models::member::{Member, MemberStatus, SeatType};
+use crate::models::outbox::{self, NewMail};
+use crate::models::role::Role;
+use crate::models::workspace::Workspace;
+use crate::permissions::{EffectivePermissions, Grant};
+use crate::services::access::Access;
+use crate::services::membership;
+use crate::tokens;
+
+/// Most addresses one submit may carry (SPEC §4.13).
+pub const MAX_ADDRESSES: usize = 500;
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// Splits the `emails` field on commas, semicolons, spaces and newlines.
+pub fn split_addresses(raw: &str) -> Vec<&str> {
+    raw.split([',', ';', ' ', '\n', '\r', '\t'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Domains people mistype, and what they meant.
+const TYPOS: &[(&str, &str)] = &[
+    ("gmial.com", "gmail.com"),
+    ("gmai.com", "gmail.com"),
+    ("gmal.com", "gmail.com"),
+    ("gnail.com", "gmail.com"),
+    ("gamil.com", "gmail.com"),
+    ("gmail.co", "gmail.com"),
+    ("gmail.con", "gmail.com"),
+    ("hotmial.com", "hotmail.com"),
+    ("hotmal.com", "hotmail.com"),
+    ("hotmail.co", "hotmail.com"),
+    ("outlok.com", "outlook.com"),
+    ("outloo.com", "outlook.com"),
+    ("yaho.com", "yahoo.com"),
+    ("yahooo.com", "yahoo.com"),
+    ("iclod.com", "icloud.com"),
+    ("icloud.co", "icloud.com"),
+];
+
+/// One address's verdict in the review table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    New,
+    Invalid(String),
+    Duplicate,
+    AlreadyMember,
+    AlreadyInvited { invite_id: i64 },
+    LikelyTypo { suggestion: String },
+}
+
+impl Verdict {
+    pub fn is_acceptable(&self) -> bool {
+        matches!(self, Verdict::New)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ReviewLine {
+    pub typed: String,
+    pub verdict: Verdict,
+}
+
+/// Everything the inviter chose, already parsed.
+#[derive(Clone, Debug)]
+pub struct InviteRequest {
+    pub emails: String,
+    pub role_ids: Vec<i64>,
+    pub seat: SeatType,
+    pub name: Option<String>,
+    pub message: Option<String>,
+    pub notification_email: Option<EmailAddress>,
+    pub metadata: String,
+}
+
+/// A created invite with its one-time link (shown once, mailed, never stored).
+#[derive(Clone, Debug)]
+pub struct CreatedInvite {
+    pub id: i64,
+    pub email: String,
+    pub link: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum CreateOutcome {
+    Created(Vec<CreatedInvite>),
+    /// Nothing was created: at least one address is not acceptable.
+    Review {
+        lines: Vec<ReviewLine>,
+        seats_free: Option<i64>,
+    },
+    /// Nothing was created: not enough seats.
+    SeatLimit {
+        needed: i64,
+        free: i64,
+    },
+    /// Nothing was created: the rolling 24-hour limit would be passed.
+    DailyLimit {
+        limit: i64,
+        used: i64,
+        resets_at: NaiveDateTime,
+    },
+}
+
+/// Whether `actor` holds every permission of `grants` at least at the same scope.
+pub fn holds_all(actor: &EffectivePermissions, grants: &[Grant]) -> bool {
+    grants.iter().all(|g| match g.scope {
+        None => actor.allows(g.permission),
+        Some(scope) => actor.scope(g.permission).is_some_and(|held| held >= scope),
+    })
+}
+
+/// Roles of the workspace the actor may hand out: never Owner (there is exactly one), and
+/// only roles whose every permission and scope the actor holds.
+pub fn grantable_roles(conn: &mut DbConn, access: &Access) -> AppResult<Vec<Role>> {
+    let roles = Role::for_workspace(conn, access.workspace.id)?;
+    let mut out = Vec::new();
+    for role in roles {
+        if role.builtin() == Some(crate::permissions::BuiltinRole::Owner) {
+            continue;
+        }
+        let grants = crate::models::role::grants_of(conn, role.id)?;
+        if holds_all(&access.perms, &grants) {
+            out.push(role);
+        }
+    }
+    Ok(out)
+}
+
+/// Locks the workspace row for the rest of the transaction (PostgreSQL); on SQLite the
+/// write transaction already holds the database's write lock.
+fn lock_workspace(conn: &mut DbConn, workspace_id: i64) -> AppResult<Workspace> {
+    if is_postgres(conn) {
+        diesel::sql_query(crate::db::dialect(
+            conn,
+            "SELECT id FROM workspaces WHERE id = ? FOR UPDATE",
+        ))
+        .bind::<diesel::sql_types::BigInt, _>(workspace_id)
+        .execute(conn)?;
+    }
+    use diesel::prelude::*;
+    Ok(crate::db::schema::workspaces::table
+        .find(workspace_id)
+        .select(Workspace::as_select())
+        .first(conn)?)
+}
+
+/// Seats in use: active members plus pending, unexpired invites.
+pub fn seats_used(conn: &mut DbConn, workspace: &Workspace, now: NaiveDateTime) -> AppResult<i64> {
+    Ok(i64::from(workspace.active_members) + Invite::reserved_seats(conn, workspace.id, now)?)
+}
+
+fn review(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    raw: &str,
+    now: NaiveDateTime,
+) -> AppResult<(Vec<ReviewLine>, Vec<EmailAddress>)> {
+    let mut lines = Vec::new();
+    let mut accepted = Vec::new();
+    let mut seen = HashSet::new();
+    let mut parsed = Vec::new();
+    for typed in split_addresses(raw) {
+        match EmailAddress::parse(typed) {
+            Err(e) => lines.push(ReviewLine {
+                typed: typed.to_string(),
+                verdict: Verdict::Invalid(e.to_string()),
+            }),
+            Ok(email) => {
+                if !seen.insert(email.canonical().to_string()) {
+                    lines.push(ReviewLine {
+                        typed: typed.to_string(),
+                        verdict: Verdict::Duplicate,
+                    });
+                } else if let Some((_, right)) =
+                    TYPOS.iter().find(|(wrong, _)| *wrong == email.domain())
+                {
+                    let local = email
+                        .canonical()
+                        .rsplit_once('@')
+                        .map(|(l, _)| l)
+                        .unwrap_or_default();
+                    lines.push(ReviewLine {
+                        typed: typed.to_string(),
+                        verdict: Verdict::LikelyTypo {
+                            suggestion: format!("{local}@{right}"),
+                        },
+                    });
+                } else {
+                    parsed.push((typed.to_string(), email));
+                }
+            }
+        }
+    }
+    let canonicals: Vec<String> = parsed
+        .iter()
+        .map(|(_, e)| e.canonical().to_string())
+        .collect();
+    let members = active_member_addresses(conn, workspace_id, &canonicals)?;
+    let pending = Invite::pending_for(conn, workspace_id, &canonicals, now)?;
+    for (typed, email) in parsed {
+        let verdict = if members.contains(email.canonical()) {
+            Verdict::AlreadyMember
+        } else if let Some((_, id)) = pending.iter().find(|(c, _)| c == email.canonical()) {
+            Verdict::AlreadyInvited { invite_id: *id }
+        } else {
+            accepted.push(email);
+            Verdict::New
+        };
+        lines.push(ReviewLine { typed, verdict });
+    }
+    Ok((lines, accepted))
+}
+
+/// Which of these addresses belong (verified) to an active member of the workspace.
+fn active_member_addresses(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    canonicals: &[String],
+) -> AppResult<HashSet<String>> {
+    use crate::db::schema::{email_addresses, members};
+    use diesel::prelude::*;
+    let rows: Vec<String> = email_addresses::table
+        .inner_join(members::table.on(members::account_id.eq(email_addresses::account_id)))
+        .filter(members::workspace_id.eq(workspace_id))
+        .filter(members::status.eq(MemberStatus::Active.key()))
+        .filter(email_addresses::verified.eq(true))
+        .filter(email_addresses::canonical.eq_any(canonicals))
+        .select(email_addresses::canonical)
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Context for links in mail.
+pub struct Links<'a> {
+    pub base_url: &'a str,
+}
+
+impl Links<'_> {
+    pub fn invite(&self, token: &str) -> String {
+        format!("{}/invite/{}", self.base_url.trim_end_matches('/'), token)
+    }
+}
+
+fn role_names(roles: &[Role], ids: &[i64]) -> Vec<String> {
+    ids.iter()
+        .filter_map(|id| roles.iter().find(|r| r.id == *id).map(|r| r.name.clone()))
+        .collect()
+}
+
+/// Writes one invitation mail into the outbox (same transaction as the invite).
+#[allow(clippy::too_many_arguments)]
+fn queue_invitation(
+    conn: &mut DbConn,
+    workspace: &Workspace,
+    invite_id: i64,
+    recipient: &str,
+    inviter: &str,
+    invitee_name: Option<&str>,
+    roles: &[String],
+    message: Option<&str>,
+    expires_at: NaiveDateTime,
+    link: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    let rendered = messages::invitation(&InvitationMail {
+        workspace: &workspace.name,
+        inviter,
+        invitee_name,
+        roles,
+        message,
+        expires_on: expires_at.format("%-d %B %Y").to_string(),
+        link,
+    })?;
+    outbox::enqueue(
+        conn,
+        &NewMail {
+            workspace_id: Some(workspace.id),
+            invite_id: Some(invite_id),
+            kind: "invitation",
+            recipient,
+            subject: &rendered.subject,
+            text_body: &rendered.text,
+            html_body: &rendered.html,
+        },
+        now,
+    )?;
+    Ok(())
+}
+
+/// Creates one invite per address — all or none — with their mails, in one transaction.
+pub fn create(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    links: &Links<'_>,
+    request: &InviteRequest,
+) -> AppResult<CreateOutcome> {
+    write_transaction(conn, |conn| {
+        let workspace = lock_workspace(conn, access.workspace.id)?;
+        let now = models::now();
+        let grantable = grantable_roles(conn, access)?;
+        if request.role_ids.is_empty()
+            || !request
+                .role_ids
+                .iter()
+                .all(|id| grantable.iter().any(|r| r.id == *id))
+        {
+            return Err(AppError::forbidden(
+                crate::permissions::Permission::MembersInvite,
+            ));
+        }
+        let (lines, emails) = review(conn, workspace.id, &request.emails, now)?;
+        let used = seats_used(conn, &workspace, now)?;
+        let free = workspace
+            .seat_limit
+            .map(|limit| (i64::from(limit) - used).max(0));
+        if emails.is_empty() || lines.iter().any(|l| !l.verdict.is_acceptable()) {
+            return Ok(CreateOutcome::Review {
+                lines,
+                seats_free: free,
+            });
+        }
+        let needed = emails.len() as i64;
+        if let Some(free) = free {
+            if needed > free {
+                return Ok(CreateOutcome::SeatLimit { needed, free });
+            }
+        }
+        let window_start = now - TimeDelta::hours(24);
+        let (used_today, oldest) = Invite::created_since(conn, workspace.id, window_start)?;
+        let limit = i64::from(workspace.daily_invite_limit);
+        if used_today + needed > limit {
+            let resets_at = oldest.map(|t| t + TimeDelta::hours(24)).unwrap_or(now);
+            return Ok(CreateOutcome::DailyLimit {
+                limit,
+                used: used_today,
+                resets_at,
+            });
+        }
+        let canonicals: Vec<String> = emails.iter().map(|e| e.canonical().to_string()).collect();
+        Invite::supersede_expired(conn, workspace.id, &canonicals, now)?;
+        let roles = Role::for_workspace(conn, workspace.id)?;
+        let names = role_names(&roles, &request.role_ids);
+        let expires_at = now + TimeDelta::days(i64::from(workspace.invite_expiry_days));
+        let mut created = Vec::with_capacity(emails.len());
+        for email in &emails {
+            let token = tokens::generate();
+            let id = NewInvite {
+                workspace_id: workspace.id,
+                email: email.as_str(),
+                canonical: email.canonical(),
+                name: request.name.as_deref(),
+                message: request.message.as_deref(),
+                notification_email: request.notification_email.as_ref().map(|e| e.canonical()),
+                metadata: &request.metadata,
+                seat_type: request.seat.key(),
+                status: invite::PENDING,
+                token_hash: &tokens::hash(&token),
+                invited_by: Some(access.account.id),
+                created_at: now,
+                sent_at: now,
+                expires_at,
+            }
+            .insert(conn)?;
+            Invite::set_roles(conn, id, &request.role_ids)?;
+            let link = links.invite(&token);
+            let recipient = request.notification_email.as_ref().unwrap_or(email);
+            queue_invitation(
+                conn,
+                &workspace,
+                id,
+                recipient.canonical(),
+                &access.account.name,
+                request.name.as_deref(),
+                &names,
+                request.message.as_deref(),
+                expires_at,
+                &link,
+                now,
+            )?;
+            audit::record(
+                conn,
+                actor,
+                Event::new("invite.created")
+                    .workspace(workspace.id)
+                    .target("invite", id, email.canonical())
+                    .changes(json!({"after": {
+                        "email": email.canonical(),
+                        "roles": names,
+                        "seat_type": request.seat.key(),
+                        "expires_at": expires_at.to_string(),
+                    }})),
+            )?;
+            created.push(CreatedInvite {
+                id,
+                email: email.as_str().to_string(),
+                link,
+            });
+        }
+        Ok(CreateOutcome::Created(created))
+    })
+}
+
+/// Resend: a fresh link (the old one stops working) and a fresh expiry.
+pub fn resend(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    links: &Links<'_>,
+    invite_id: i64,
+) -> AppResult<CreatedInvite> {
+    write_transaction(conn, |conn| {
+        use crate::db::schema::invites;
+        use diesel::prelude::*;
+        let workspace = lock_workspace(conn, access.workspace.id)?;
+        let now = models::now();
+        let invite =
+            Invite::find_in_workspace(conn, workspace.id, invite_id)?.ok_or(AppError::NotFound)?;
+        if invite.status != invite::PENDING {
+            return Err(AppError::BadRequest(
+                "Only a pending or expired invitation can be resent.".into(),
+            ));
+        }
+        // An expired invite holds no seat; resending takes one again.
+        if invite.expires_at <= now {
+            if let Some(limit) = workspace.seat_limit {
+                let free = i64::from(limit) - seats_used(conn, &workspace, now)?;
+                if free < 1 {
+                    return Err(AppError::BadRequest(format!(
+                        "No seat is free to resend this invitation (needs 1 seat, {} free).",
+                        free.max(0)
+                    )));
+                }
+            }
+        }
+        let token = tokens::generate();
+        let expires_at = now + TimeDelta::days(i64::from(workspace.invite_expiry_days));
+        diesel::update(invites::table.find(invite.id))
+            .set((
+                invites::token_hash.eq(tokens::hash(&token)),
+                invites::expires_at.eq(expires_at),
+                invites::sent_at.eq(now),
+            ))
+            .execute(conn)?;
+        outbox::cancel_queued_for_invite(conn, invite.id)?;
+        let roles = Role::for_workspace(conn, workspace.id)?;
+        let names = role_names(&roles, &Invite::role_ids(conn, invite.id)?);
+        let link = links.invite(&token);
+        let recipient = invite
+            .notification_email
+            .clone()
+            .unwrap_or_else(|| invite.canonical.clone());
+        queue_invitation(
+            conn,
+            &workspace,
+            invite.id,
+            &recipient,
+            &access.account.name,
+            invite.name.as_deref(),
+            &names,
+            invite.message.as_deref(),
+            expires_at,
+            &link,
+            now,
+        )?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("invite.resent")
+                .workspace(workspace.id)
+                .target("invite", invite.id, &invite.canonical)
+                .changes(json!({"before": {"expires_at": invite.expires_at.to_string()}, "after": {"expires_at": expires_at.to_string()}})),
+        )?;
+        Ok(CreatedInvite {
+            id: invite.id,
+            email: invite.email,
+            link,
+        })
+    })
+}
+
+fn revoke_in_tx(
+    conn: &mut DbConn,
+    actor: &Actor,
+    invite: &Invite,
+    now: NaiveDateTime,
+    reason: &str,
+) -> AppResult<bool> {
+    use crate::db::schema::invites;
+    use diesel::prelude::*;
+    let changed = diesel::update(
+        invites::table
+            .find(invite.id)
+            .filter(invites::status.eq(invite::PENDING)),
+    )
+    .set((
+        invites::status.eq(invite::REVOKED),
+        invites::revoked_at.eq(Some(now)),
+        invites::revoked_by.eq(actor.account_id),
+    ))
+    .execute(conn)?;
+    if changed == 1 {
+        outbox::cancel_queued_for_invite(conn, invite.id)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("invite.revoked")
+                .workspace(invite.workspace_id)
+                .target("invite", invite.id, &invite.canonical)
+                .changes(json!({"before": {"status": "pending"}, "after": {"status": "revoked"}, "reason": reason})),
+        )?;
+    }
+    Ok(changed == 1)
+}
+
+/// Revoke: the link stops working at once and the seat is free.
+pub fn revoke(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    invite_id: i64,
+) -> AppResult<Invite> {
+    write_transaction(conn, |conn| {
+        let invite = Invite::find_in_workspace(conn, access.workspace.id, invite_id)?
+            .ok_or(AppError::NotFound)?;
+        if !revoke_in_tx(conn, actor, &invite, models::now(), "revoked by an admin")? {
+            return Err(AppError::BadRequest(
+                "This invitation is no longer pending.".into(),
+            ));
+        }
+        Ok(invite)
+    })
+}
+
+/// Removal hygiene: when a member is removed, the invites they sent that are still
+/// pending are revoked, in the caller's transaction.
+pub fn revoke_pending_sent_by(
+    conn: &mut DbConn,
+    actor: &Actor,
+    workspace_id: i64,
+    account_id: i64,
+) -> AppResult<usize> {
+    let now = models::now();
+    let mut revoked = 0;
+    for invite in Invite::pending_sent_by(conn, workspace_id, account_id)? {
+        if revoke_in_tx(conn, actor, &invite, now, "the inviter was removed")? {
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
+}
+
+/// What an invite link leads to.
+#[derive(Clone, Debug)]
+pub enum LinkState {
+    Unknown,
+    Expired(Box<InviteView>),
+    Revoked(Box<InviteView>),
+    Accepted(Box<InviteView>),
+    Pending(Box<InviteView>),
+}
+
+#[derive(Clone, Debug)]
+pub struct InviteView {
+    pub invite: Invite,
+    pub workspace_name: String,
+    pub workspace_slug: String,
+    pub inviter: Option<String>,
+    pub roles: Vec<String>,
+    /// The account that owns the invited address (verified), if any.
+    pub account_id: Option<i64>,
+}
+
+/// Reads an invite link without changing anything (mail scanners open links).
+pub fn lookup(conn: &mut DbConn, token: &str) -> AppResult<LinkState> {
+    let Some(invite) = Invite::find_by_token_hash(conn, &tokens::hash(token))? else {
+        return Ok(LinkState::Unknown);
+    };
+    // The hash lookup found it; compare again in constant time for good measure.
+    if !tokens::constant_time_eq(&invite.token_hash, &tokens::hash(token)) {
+        return Ok(LinkState::Unknown);
+    }
+    use crate::db::schema::workspaces;
+    use diesel::prelude::*;
+    let (workspace_name, workspace_slug): (String, String) = workspaces::table
+        .find(invite.workspace_id)
+        .select((workspaces::name, workspaces::slug))
+        .first(conn)?;
+    let inviter = match invite.invited_by {
+        Some(id) => Account::find(conn, id)?.map(|a| a.name),
+        None => None,
+    };
+    let roles = Role::for_workspace(conn, invite.workspace_id)?;
+    let role_list = role_names(&roles, &Invite::role_ids(conn, invite.id)?);
+    let account_id = Account::find_by_verified_email(conn, &invite.canonical)?.map(|a| a.id);
+    let status = invite.status_at(models::now());
+    let view = Box::new(InviteView {
+        invite,
+        workspace_name,
+        workspace_slug,
+        inviter,
+        roles: role_list,
+        account_id,
+    });
+    Ok(match status {
+        invite::InviteStatus::Pending => LinkState::Pending(view),
+        invite::InviteStatus::Expired => LinkState::Expired(view),
+        invite::InviteStatus::Revoked => LinkState::Revoked(view),
+        invite::InviteStatus::Accepted => LinkState::Accepted(view),
+    })
+}
+
+/// Who is accepting.
+pub enum Acceptor<'a> {
+    /// No account yet: create one with this name and password hash.
+    NewAccount {
+        name: &'a str,
+        password_hash: &'a str,
+    },
+    /// Signed in as this account.
+    Existing { account_id: i64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    pub account_id: i64,
+    pub workspace_slug: String,
+    pub member_id: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AcceptError {
+    /// Unknown, expired, revoked or already used.
+    Gone,
+    /// Signed in as an account that does not own the invited address.
+    WrongAccount,
+    /// The address already has an account: sign in first.
+    AccountExists,
+    AlreadyMember,
+}
+
+/// Accepts an invite: single use (a conditional update), bound to its address, creating the
+/// account if needed, the membership, the verified address and the inviter's mail — in one
+/// transaction, so a double submit cannot create two accounts or memberships.
+pub fn accept(
+    conn: &mut DbConn,
+    actor: &Actor,
+    links: &Links<'_>,
+    token: &str,
+    acceptor: Acceptor<'_>,
+) -> AppResult<Result<Accepted, AcceptError>> {
+    write_transaction(conn, |conn| {
+        use crate::db::schema::{email_addresses, invites};
+        use diesel::prelude::*;
+        let now = models::now();
+        let Some(invite) = Invite::find_by_token_hash(conn, &tokens::hash(token))? else {
+            return Ok(Err(AcceptError::Gone));
+        };
+        let workspace = lock_workspace(conn, invite.workspace_id)?;
+        if invite.status_at(now) != invite::InviteStatus::Pending {
+            return Ok(Err(AcceptError::Gone));
+        }
+        let email = EmailAddress::parse(&invite.email)
+            .map_err(|e| AppError::internal(format!("stored invite address: {e}")))?;
+        let owner = Account::find_by_verified_email(conn, &invite.canonical)?;
+        // Every refusal is decided before anything is written.
+        match acceptor {
+            Acceptor::NewAccount { .. } if owner.is_some() => {
+                return Ok(Err(AcceptError::AccountExists))
+            }
+            Acceptor::NewAccount { .. } => {}
+            Acceptor::Existing { account_id } => {
+                let owns_address = match &owner {
+                    Some(account) => account.id == account_id,
+                    None => EmailAddressRow::for_account(conn, account_id)?
+                        .iter()
+                        .any(|e| e.canonical == invite.canonical),
+                };
+                if !owns_address {
+                    return Ok(Err(AcceptError::WrongAccount));
+                }
+                if Member::find_for_account(conn, workspace.id, account_id)?
+                    .is_some_and(|m| m.status() == MemberStatus::Active)
+                {
+                    return Ok(Err(AcceptError::AlreadyMember));
+                }
+            }
+        }
+        // Single use: only one transaction can move it from pending.
+        let taken = diesel::update(
+            invites::table
+                .find(invite.id)
+                .filter(invites::status.eq(invite::PENDING))
+                .filter(invites::expires_at.gt(now))
+                .filter(invites::token_hash.eq(&invite.token_hash)),
+        )
+        .set((
+            invites::status.eq(invite::ACCEPTED),
+            invites::accepted_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+        if taken != 1 {
+            return Ok(Err(AcceptError::Gone));
+        }
+        let account_id = match acceptor {
+            Acceptor::NewAccount {
+                name,
+                password_hash,
+            } => membership::insert_account(conn, actor, name, &email, Some(password_hash))?,
+            Acceptor::Existing { account_id } => account_id,
+        };
+        diesel::update(invites::table.find(invite.id))
+            .set(invites::accepted_by.eq(Some(account_id)))
+            .execute(conn)?;
+        // The invite proves the address: it becomes (or stays) verified on this account.
+        diesel::update(
+            email_addresses::table
+                .filter(email_addresses::account_id.eq(account_id))
+                .filter(email_addresses::canonical.eq(&invite.canonical))
+                .filter(email_addresses::verified.eq(false)),
+        )
+        .set((
+            email_addresses::verified.eq(true),
+            email_addresses::verified_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+        let role_ids = Invite::role_ids(conn, invite.id)?;
+        let seat = SeatType::from_key(&invite.seat_type).unwrap_or(SeatType::Member);
+        let member_id = match Member::find_for_account(conn, workspace.id, account_id)? {
+            Some(member) => {
+                membership::reactivate(conn, actor, &workspace, &member, &role_ids, seat)?
+            }
+            None => membership::join_in_tx(
+                conn,
+                actor,
+                &membership::Joining {
+                    workspace_id: workspace.id,
+                    account_id,
+                    role_ids: &role_ids,
+                    seat,
+                    manager_id: None,
+                    department: None,
+                },
+            )?,
+        };
+        audit::record(
+            conn,
+            actor,
+            Event::new("invite.accepted")
+                .workspace(workspace.id)
+                .target("invite", invite.id, &invite.canonical)
+                .changes(json!({"after": {"status": "accepted", "account_id": account_id, "member_id": member_id}})),
+        )?;
+        if let Some(inviter) = invite.invited_by {
+            if let Some(address) = EmailAddressRow::primary_for(conn, inviter)? {
+                let who = Account::find(conn, account_id)?
+                    .map(|a| a.name)
+                    .unwrap_or_default();
+                let link = format!(
+                    "{}/w/{}/users/{}",
+                    links.base_url.trim_end_matches('/'),
+                    workspace.slug,
+                    member_id
+                );
+                let rendered = messages::accepted(&AcceptedMail {
+                    workspace: &workspace.name,
+                    who: &who,
+                    email: email.as_str(),
+                    link: &link,
+                })?;
+                outbox::enqueue(
+                    conn,
+                    &NewMail {
+                        workspace_id: Some(workspace.id),
+                        invite_id: Some(invite.id),
+                        kind: "invite_accepted",
+                        recipient: &address.canonical,
+                        subject: &rendered.subject,
+                        text_body: &rendered.text,
+                        html_body: &rendered.html,
+                    },
+                    now,
+                )?;
+            }
+        }
+        Ok(Ok(Accepted {
+            account_id,
+            workspace_slug: workspace.slug.clone(),
+            member_id,
+        }))
+    })
+}
