@@ -154,6 +154,13 @@ impl Chrome {
                 current: section == "users",
             });
         }
+        if access.perms.allows(Permission::MembersInvite) {
+            nav.push(NavItem {
+                label: "Invites",
+                href: format!("{base}/invites"),
+                current: section == "invites",
+            });
+        }
         Chrome {
             title,
             signed_in: Some(access.account.name.clone()),

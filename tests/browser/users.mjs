@@ -14,11 +14,16 @@
 //   SCREENSHOT  optional path of a PNG to write (the Users page at desktop
 //               width; a phone-width shot is written beside it as *-phone.png)
 //   CHROMIUM    browser binary, default /usr/bin/chromium
+//   INVITEE     optional: an address to invite from the Invites screen; the test
+//               then waits for LINK_FILE (written by the harness from the mail
+//               the SMTP server received), opens that link signed out, creates
+//               the account and lands on the Users screen
+//   LINK_FILE   where the harness writes the invitation link
 //
 // Exit code 0 when every check passes, 1 otherwise. The last line is
 // `browser: N checks passed` on success.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
@@ -36,6 +41,8 @@ const EMAIL = env.EMAIL || '';
 const PASSWORD = env.PASSWORD || '';
 const SCREENSHOT = env.SCREENSHOT || '';
 const CHROMIUM = env.CHROMIUM || '/usr/bin/chromium';
+const INVITEE = env.INVITEE || '';
+const LINK_FILE = env.LINK_FILE || '';
 
 const missing = ['BASE_URL', 'EMAIL', 'PASSWORD'].filter((k) => !env[k]);
 if (missing.length) {
@@ -232,9 +239,64 @@ async function run() {
       console.log(`note screenshot (phone): ${p}`);
     }
 
+    if (INVITEE) {
+      await page.setViewportSize(DESKTOP);
+      await inviteAndAccept(browser, page);
+    }
+
     await context.close();
   } finally {
     await browser.close().catch(() => {});
+  }
+}
+
+async function waitForLinkFile() {
+  for (let i = 0; i < 100; i += 1) {
+    if (existsSync(LINK_FILE)) {
+      const link = readFileSync(LINK_FILE, 'utf8').trim();
+      if (link) return link;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no invitation link appeared in ${LINK_FILE}`);
+}
+
+// 6. Invite someone from the Invites screen, then accept as them from the mailed link.
+async function inviteAndAccept(browser, page) {
+  await must('the nav leads to the Invites screen', async () => {
+    await page.locator('nav.mainnav').getByRole('link', { name: 'Invites', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Invites', exact: true }).waitFor({ state: 'visible' });
+  });
+  await axeScan(page, 'Invites page');
+  await must(`invite ${INVITEE} as Member`, async () => {
+    await page.getByLabel('Email addresses', { exact: true }).fill(INVITEE);
+    await page.getByRole('checkbox', { name: /^Member\b/ }).check();
+    await page.getByRole('button', { name: 'Send invites', exact: true }).click();
+    await page.getByText('Sent 1 invitation.').waitFor({ state: 'visible' });
+  });
+  const link = await must('the invitation mail arrived with a link', waitForLinkFile);
+  const invitee = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
+  try {
+    const p = await invitee.newPage();
+    p.setDefaultTimeout(ACTION_TIMEOUT_MS);
+    p.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
+    await must('the mailed link opens the invitation page', async () => {
+      const res = await p.goto(link, { waitUntil: 'load' });
+      if (!res || res.status() !== 200) throw new Error(`HTTP ${res ? res.status() : '?'} at ${p.url()}`);
+      await p.getByRole('heading', { level: 1, name: /^Join / }).waitFor({ state: 'visible' });
+    });
+    await axeScan(p, 'invitation page');
+    await must('creating the account lands on the Users screen', async () => {
+      await p.getByLabel('Your name', { exact: true }).fill('Invited Person');
+      await p.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await p.getByLabel('Confirm password', { exact: true }).fill(PASSWORD);
+      await p.getByRole('button', { name: /^Create account and join/ }).click();
+      await p.waitForURL(/\/w\/[^/]+\/users/, { timeout: NAV_TIMEOUT_MS });
+      await p.getByText('Welcome! You have joined the workspace.').waitFor({ state: 'visible' });
+      await p.getByRole('heading', { level: 1, name: 'Users', exact: true }).waitFor({ state: 'visible' });
+    });
+  } finally {
+    await invitee.close().catch(() => {});
   }
 }
 

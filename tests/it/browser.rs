@@ -73,21 +73,44 @@ fn run() {
                 Some("Sales"),
             );
         }
-        let base_url = app.base_url.clone();
         let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-users.png");
-        let output = actix_web::web::block(move || {
-            Command::new("node")
-                .arg(script_dir().join("users.mjs"))
-                .env("BASE_URL", base_url)
-                .env("EMAIL", "olivia@acme.example")
-                .env("PASSWORD", PASSWORD)
-                .env("CHROMIUM", chromium())
-                .env("SCREENSHOT", screenshot)
-                .output()
-        })
-        .await
-        .expect("block")
-        .expect("run node");
+        let link_dir = tempfile::tempdir().expect("temp dir");
+        let link_file = link_dir.path().join("invite-link");
+        let child = Command::new("node")
+            .arg(script_dir().join("users.mjs"))
+            .env("BASE_URL", &app.base_url)
+            .env("EMAIL", "olivia@acme.example")
+            .env("PASSWORD", PASSWORD)
+            .env("CHROMIUM", chromium())
+            .env("SCREENSHOT", screenshot)
+            .env("INVITEE", "new.person@example.com")
+            .env("LINK_FILE", &link_file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run node");
+        // The browser invites someone; the real SMTP server receives the mail; the link
+        // in it is handed to the browser, which opens it signed out.
+        let mut child = child;
+        for _ in 0..600 {
+            if child.try_wait().expect("poll node").is_some() {
+                break;
+            }
+            if let Some(mail) = app.mail.received().first() {
+                assert_eq!(mail.to, "new.person@example.com");
+                std::fs::write(
+                    &link_file,
+                    format!("{}{}", app.base_url, mail.invite_path()),
+                )
+                .expect("write link");
+                break;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let output = actix_web::web::block(move || child.wait_with_output())
+            .await
+            .expect("block")
+            .expect("node exits");
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),

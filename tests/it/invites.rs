@@ -952,6 +952,10 @@ async fn members_and_viewers_cannot_open_the_invites_screen_or_post_to_it(app: T
     assert_eq!(app.count("invites"), 1);
     let list = owner_client.get("/w/acme/invites?status=pending").await;
     list.assert_contains("ana@example.com");
+    owner_client
+        .get("/w/acme/users")
+        .await
+        .assert_contains("<a href=\"/w/acme/invites\">Invites</a>");
 }
 
 async fn an_admin_cannot_invite_as_owner(app: TestApp) {
