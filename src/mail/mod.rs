@@ -88,3 +88,48 @@ impl Mailer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_smtp_mail_is_written_as_eml_files() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mailer = Mailer::Files(dir.path().join("mail"));
+        let now = crate::models::now();
+        let row = OutboxRow {
+            id: 1,
+            workspace_id: None,
+            invite_id: None,
+            kind: "invitation".into(),
+            recipient: "ana@example.com".into(),
+            subject: "You've been invited to Acme".into(),
+            text_body: "Accept: http://127.0.0.1:8080/invite/abc".into(),
+            html_body: "<p>Accept</p>".into(),
+            status: "sending".into(),
+            attempts: 1,
+            next_attempt_at: now,
+            claimed_until: None,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        };
+        mailer
+            .send("Gatehouse <gatehouse@localhost>", &row)
+            .expect("written");
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("mail"))
+            .expect("folder")
+            .collect();
+        assert_eq!(files.len(), 1);
+        let path = files[0].as_ref().expect("entry").path();
+        assert_eq!(path.extension().and_then(|e| e.to_str()), Some("eml"));
+        let text = std::fs::read_to_string(path).expect("read");
+        assert!(
+            text.contains("Subject: You've been invited to Acme"),
+            "{text}"
+        );
+        assert!(text.contains("To: ana@example.com"), "{text}");
+        assert!(Mailer::from_config(Some("not a url")).is_err());
+    }
+}

@@ -25,6 +25,7 @@ tests![
     members_and_viewers_cannot_open_the_invites_screen_or_post_to_it,
     an_admin_cannot_invite_as_owner,
     addresses_differing_only_in_case_are_the_same_person,
+    removing_an_inviter_revokes_the_invites_they_sent,
 ];
 
 struct Ws {
@@ -1033,4 +1034,69 @@ async fn addresses_differing_only_in_case_are_the_same_person(app: TestApp) {
     let member = invite(&client, &ws, "OLIVIA@ACME.EXAMPLE", &role, "member").await;
     member.assert_contains("Already a member");
     assert_eq!(app.count("invites"), 1);
+}
+
+async fn removing_an_inviter_revokes_the_invites_they_sent(app: TestApp) {
+    let ws = workspace(&app);
+    app.add_member(ws.id, "ada@acme.example", "Ada Admin", BuiltinRole::Admin);
+    let admin = app.client();
+    admin.sign_in("ada@acme.example", PASSWORD).await;
+    assert_eq!(
+        invite(
+            &admin,
+            &ws,
+            "a@example.com b@example.com",
+            &[member_role(&app, &ws)],
+            "member"
+        )
+        .await
+        .status,
+        303
+    );
+    let client = owner(&app).await;
+    assert_eq!(
+        invite(
+            &client,
+            &ws,
+            "c@example.com",
+            &[member_role(&app, &ws)],
+            "member"
+        )
+        .await
+        .status,
+        303
+    );
+    let links: Vec<String> = app
+        .mail
+        .wait_for(3)
+        .await
+        .iter()
+        .map(|m| m.invite_path())
+        .collect();
+    // The hook the member-removal action calls, inside its transaction.
+    let revoked = app.with_db(|conn| {
+        let ada = gatehouse::models::account::Account::find_by_login(conn, "ada@acme.example")
+            .unwrap()
+            .unwrap();
+        gatehouse::db::write_transaction(conn, |conn| {
+            gatehouse::services::invites::revoke_pending_sent_by(
+                conn,
+                &gatehouse::models::audit::Actor::operator(),
+                ws.id,
+                ada.id,
+            )
+        })
+        .unwrap()
+    });
+    assert_eq!(revoked, 2);
+    let pending = client.get("/w/acme/invites?status=pending").await;
+    pending.assert_contains("c@example.com");
+    pending.assert_lacks("a@example.com");
+    let mut statuses = Vec::new();
+    for link in &links {
+        statuses.push(app.client().get(link).await.status.as_u16());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 410, 410]);
+    assert_eq!(app.count_audit("invite.revoked"), 2);
 }
