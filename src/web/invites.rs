@@ -18,7 +18,7 @@ use crate::services::invites::{
     self, CreateOutcome, CreatedInvite, InviteRequest, Links, ReviewLine, Verdict,
 };
 use crate::web::forms::{FieldErrors, StrictForm};
-use crate::web::{db, render_status, see_other, set_flash, Chrome, FlashKind};
+use crate::web::{db, render_status, see_other, set_flash, take, Chrome, FlashKind};
 
 const NEW_LINKS_KEY: &str = "new_invite_links";
 
@@ -206,11 +206,7 @@ async fn render_page(
         .map(|l| l.typed.clone())
         .collect::<Vec<_>>()
         .join("\n");
-    let new_links = ctx
-        .session
-        .remove_as::<Vec<(String, String)>>(NEW_LINKS_KEY)
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    let new_links: Vec<(String, String)> = take(&ctx.session, NEW_LINKS_KEY).unwrap_or_default();
     let mut form = input.form;
     if form.seat_type.is_empty() {
         form.seat_type = SeatType::Member.key().into();

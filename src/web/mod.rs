@@ -82,7 +82,17 @@ pub fn set_flash(session: &Session, kind: FlashKind, message: impl Into<String>)
 }
 
 pub fn take_flash(session: &Session) -> Option<Flash> {
-    session.remove_as::<Flash>(FLASH_KEY).and_then(Result::ok)
+    take(session, FLASH_KEY)
+}
+
+/// Removes and returns a one-time session value. Checks first: `Session::remove` marks the
+/// session changed even when the key is absent, which would write the session row (and
+/// send a cookie) on every page view.
+pub fn take<T: serde::de::DeserializeOwned>(session: &Session, key: &str) -> Option<T> {
+    if !session.contains_key(key) {
+        return None;
+    }
+    session.remove_as::<T>(key).and_then(Result::ok)
 }
 
 /// 303 See Other to a local path.

@@ -19,6 +19,7 @@ tests![
     oversized_bodies_and_unexpected_fields_are_refused_before_any_work,
     sign_ins_are_recorded_in_the_audit_trail,
     health_check_answers_when_the_database_does,
+    viewing_pages_does_not_rewrite_the_session,
 ];
 
 async fn anonymous_visitors_are_sent_to_sign_in_with_next(app: TestApp) {
@@ -478,4 +479,21 @@ async fn health_check_answers_when_the_database_does(app: TestApp) {
     let page = app.client().get("/healthz").await;
     assert_eq!(page.status, 200);
     assert_eq!(page.body, "ok");
+}
+
+async fn viewing_pages_does_not_rewrite_the_session(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    let users = format!("/w/{}/users", ws.slug);
+    client.get(&users).await;
+    // A plain page view reads the session; it neither writes it nor sends a new cookie.
+    for path in [users.clone(), format!("{users}/{}", ws.member_id)] {
+        let page = client.get(&path).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.headers.get("set-cookie").is_none(),
+            "{path} rewrote the session"
+        );
+    }
 }
