@@ -267,33 +267,19 @@ fn role_names(roles: &[Role], ids: &[i64]) -> Vec<String> {
 }
 
 /// Writes one invitation mail into the outbox (same transaction as the invite).
-#[allow(clippy::too_many_arguments)]
 fn queue_invitation(
     conn: &mut DbConn,
-    workspace: &Workspace,
+    workspace_id: i64,
     invite_id: i64,
     recipient: &str,
-    inviter: &str,
-    invitee_name: Option<&str>,
-    roles: &[String],
-    message: Option<&str>,
-    expires_at: NaiveDateTime,
-    link: &str,
+    mail: &InvitationMail<'_>,
     now: NaiveDateTime,
 ) -> AppResult<()> {
-    let rendered = messages::invitation(&InvitationMail {
-        workspace: &workspace.name,
-        inviter,
-        invitee_name,
-        roles,
-        message,
-        expires_on: expires_at.format("%-d %B %Y").to_string(),
-        link,
-    })?;
+    let rendered = messages::invitation(mail)?;
     outbox::enqueue(
         conn,
         &NewMail {
-            workspace_id: Some(workspace.id),
+            workspace_id: Some(workspace_id),
             invite_id: Some(invite_id),
             kind: "invitation",
             recipient,
@@ -304,6 +290,10 @@ fn queue_invitation(
         now,
     )?;
     Ok(())
+}
+
+fn expiry_date(at: NaiveDateTime) -> String {
+    at.format("%-d %B %Y").to_string()
 }
 
 /// Creates one invite per address — all or none — with their mails, in one transaction.
@@ -384,19 +374,16 @@ pub fn create(
             Invite::set_roles(conn, id, &request.role_ids)?;
             let link = links.invite(&token);
             let recipient = request.notification_email.as_ref().unwrap_or(email);
-            queue_invitation(
-                conn,
-                &workspace,
-                id,
-                recipient.canonical(),
-                &access.account.name,
-                request.name.as_deref(),
-                &names,
-                request.message.as_deref(),
-                expires_at,
-                &link,
-                now,
-            )?;
+            let mail = InvitationMail {
+                workspace: &workspace.name,
+                inviter: &access.account.name,
+                invitee_name: request.name.as_deref(),
+                roles: &names,
+                message: request.message.as_deref(),
+                expires_on: expiry_date(expires_at),
+                link: &link,
+            };
+            queue_invitation(conn, workspace.id, id, recipient.canonical(), &mail, now)?;
             audit::record(
                 conn,
                 actor,
@@ -469,19 +456,16 @@ pub fn resend(
             .notification_email
             .clone()
             .unwrap_or_else(|| invite.canonical.clone());
-        queue_invitation(
-            conn,
-            &workspace,
-            invite.id,
-            &recipient,
-            &access.account.name,
-            invite.name.as_deref(),
-            &names,
-            invite.message.as_deref(),
-            expires_at,
-            &link,
-            now,
-        )?;
+        let mail = InvitationMail {
+            workspace: &workspace.name,
+            inviter: &access.account.name,
+            invitee_name: invite.name.as_deref(),
+            roles: &names,
+            message: invite.message.as_deref(),
+            expires_on: expiry_date(expires_at),
+            link: &link,
+        };
+        queue_invitation(conn, workspace.id, invite.id, &recipient, &mail, now)?;
         audit::record(
             conn,
             actor,

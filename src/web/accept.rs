@@ -242,6 +242,7 @@ pub async fn accept(
         Err(AcceptError::AlreadyMember) => Err(AppError::BadRequest(
             "You are already a member of this workspace.".into(),
         )),
+        // Gone, wrong account, account exists: the link's page says which, and what next.
         Err(_) => {
             page(
                 &session,

@@ -64,6 +64,9 @@ CREATE INDEX members_list_by_name ON members(workspace_id, status, sort_name, id
 CREATE INDEX members_list_by_joined ON members(workspace_id, status, joined_at, id);
 CREATE INDEX members_manager ON members(manager_id);
 CREATE INDEX members_department ON members(workspace_id, department);
+-- Filtered Users lists: filter columns first, then the sort, so a page is an index range.
+CREATE INDEX members_list_by_department ON members(workspace_id, status, department, sort_name, id);
+CREATE INDEX members_list_by_seat ON members(workspace_id, status, seat_type, sort_name, id);
 
 CREATE TABLE roles (
     id INTEGER PRIMARY KEY NOT NULL,
