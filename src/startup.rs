@@ -24,6 +24,7 @@ use crate::config::{Config, SESSION_ABSOLUTE_HOURS};
 use crate::db::{self, DbPool};
 use crate::mail::{worker, Mailer};
 use crate::models::{self, session, setting};
+use crate::services::directory::DepartmentCache;
 use crate::services::workspaces;
 use crate::web::{self as pages, system};
 
@@ -35,6 +36,7 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Wakes the mail worker right after a transaction queued mail.
     pub mail_wakeup: Arc<Notify>,
+    pub departments: DepartmentCache,
 }
 
 pub struct Application {
@@ -132,6 +134,7 @@ impl Application {
             passwords,
             mailer,
             mail_wakeup: Arc::new(Notify::new()),
+            departments: DepartmentCache::default(),
         });
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let idle = actix_web::cookie::time::Duration::minutes(config.session_idle_minutes);

@@ -218,3 +218,24 @@ pub fn dialect(conn: &DbConn, sql: &str) -> String {
 pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
     conn.batch_execute("SELECT 1")
 }
+
+/// `column IN (ids)` with the ids as one JSON array bind: the statement text is the same
+/// for any number of ids, so it is prepared once (an `IN (?, ?, …)` list is re-prepared).
+/// Returns the SQL before the bind, the bind, and the SQL after it, for
+/// `sql::<Bool>(&before).bind::<Text, _>(json).sql(after)`. `column` is written in the code.
+pub fn ids_in(conn: &DbConn, column: &str, ids: &[i64]) -> (String, String, &'static str) {
+    let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    if is_postgres(conn) {
+        (
+            format!("{column} IN (SELECT value::bigint FROM json_array_elements_text(CAST("),
+            json,
+            " AS json)))",
+        )
+    } else {
+        (
+            format!("{column} IN (SELECT value FROM json_each("),
+            json,
+            "))",
+        )
+    }
+}

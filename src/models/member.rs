@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::db::schema::members;
-use crate::db::{dialect, DbConn};
+use crate::db::{dialect, ids_in, DbConn};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberStatus {
@@ -130,6 +130,37 @@ impl Member {
 
     pub fn seat(&self) -> SeatType {
         SeatType::from_key(&self.seat_type).unwrap_or(SeatType::Member)
+    }
+
+    /// Members with their account name and primary address, for a page of ids (one JSON
+    /// array bind, so the statement is prepared once per connection).
+    pub fn with_names(
+        conn: &mut DbConn,
+        ids: &[i64],
+    ) -> QueryResult<Vec<(Member, String, String)>> {
+        use crate::db::schema::{accounts, email_addresses};
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (before, json, after) = ids_in(conn, "members.id", ids);
+        members::table
+            .inner_join(accounts::table)
+            .inner_join(
+                email_addresses::table.on(email_addresses::account_id
+                    .eq(members::account_id)
+                    .and(email_addresses::is_primary)),
+            )
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(&before)
+                    .bind::<diesel::sql_types::Text, _>(json)
+                    .sql(after),
+            )
+            .select((
+                Member::as_select(),
+                accounts::name,
+                email_addresses::address,
+            ))
+            .load(conn)
     }
 
     /// A member by id, only within the given workspace (another workspace's id is `None`).

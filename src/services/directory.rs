@@ -8,7 +8,7 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 
-use crate::db::schema::{accounts, email_addresses, member_roles, members};
+use crate::db::schema::{accounts, member_roles, members};
 use crate::db::{is_postgres, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::models::email_address::EmailAddressRow;
@@ -125,33 +125,29 @@ fn like_pattern(q: &str) -> String {
 
 /// The search condition over a member's name and every address, on a real index:
 /// SQLite FTS5 trigram (3+ characters) or PostgreSQL pg_trgm (`LIKE` uses the GIN index).
-fn search_condition(
-    conn: &DbConn,
-    q: &str,
-) -> Box<dyn BoxableExpression<members::table, crate::db::MultiBackend, SqlType = Bool>> {
+/// Returns the SQL before the bind and the bound value; the caller closes the parenthesis.
+fn search_condition(conn: &DbConn, q: &str) -> (&'static str, String) {
     let needle = q.to_lowercase();
     if !is_postgres(conn) && needle.chars().count() >= 3 {
         // A quoted FTS5 string: the trigram tokenizer matches it as a substring.
-        let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
-        Box::new(
-            sql::<Bool>("members.account_id IN (SELECT rowid FROM account_search WHERE account_search MATCH ")
-                .bind::<Text, _>(phrase)
-                .sql(")"),
+        (
+            "members.account_id IN (SELECT rowid FROM account_search WHERE account_search MATCH ",
+            format!("\"{}\"", needle.replace('"', "\"\"")),
         )
     } else {
-        Box::new(
-            sql::<Bool>("members.account_id IN (SELECT id FROM accounts WHERE search_text LIKE ")
-                .bind::<Text, _>(like_pattern(&needle))
-                .sql(" ESCAPE '\\')"),
+        (
+            "members.account_id IN (SELECT id FROM accounts WHERE search_text LIKE ",
+            like_pattern(&needle),
         )
     }
 }
 
-macro_rules! filtered_members {
-    ($conn:expr, $access:expr, $filter:expr, $visible:expr) => {{
-        let mut query = members::table
-            .filter(members::workspace_id.eq($access.workspace.id))
-            .into_boxed();
+/// Applies the filter to a boxed query over `members` (alone or joined). Every part is a
+/// fixed SQL shape, so the prepared statement is cached per shape; only team scope binds a
+/// list of ids.
+macro_rules! filtered {
+    ($query:expr, $conn:expr, $access:expr, $filter:expr, $visible:expr) => {{
+        let mut query = $query.filter(members::workspace_id.eq($access.workspace.id));
         if let Some(status) = $filter.status {
             query = query.filter(members::status.eq(status.key()));
         }
@@ -174,83 +170,76 @@ macro_rules! filtered_members {
             query = query.filter(members::id.eq_any(ids.clone()));
         }
         if let Some(q) = &$filter.q {
-            query = query.filter(search_condition($conn, q));
+            let (prefix, bound) = search_condition($conn, q);
+            let suffix = if is_postgres($conn) || q.chars().count() < 3 {
+                " ESCAPE '\\')"
+            } else {
+                ")"
+            };
+            query = query.filter(sql::<Bool>(prefix).bind::<Text, _>(bound).sql(suffix));
         }
         query
     }};
 }
 
 /// One page of members: a count (kept on the workspace row when unfiltered), one query
-/// for the page and one for the page's roles — never a query per row.
+/// for the page's rows and one for their roles — never a query per row.
 pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppResult<MemberPage> {
     let visible = visible_members(conn, access, Permission::MembersView)?;
     let total: i64 = if filter.is_unfiltered_active() && matches!(visible, Visible::All) {
         i64::from(access.workspace.active_members)
     } else {
-        filtered_members!(conn, access, filter, &visible)
+        filtered!(members::table.into_boxed(), conn, access, filter, &visible)
             .count()
             .get_result(conn)?
     };
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = filter.page.clamp(1, pages);
-    let mut query = filtered_members!(conn, access, filter, &visible);
-    query = match filter.sort {
-        Sort::Name => query.order((members::sort_name.asc(), members::id.asc())),
-        Sort::Joined => query.order((members::joined_at.desc(), members::id.desc())),
+    // The page's ids from the members indexes alone (a covering index range, even deep
+    // in the list), then the rows for those ids.
+    let query = filtered!(members::table.into_boxed(), conn, access, filter, &visible);
+    // With a search, SQLite must start from the (few) matches and sort them, not walk the
+    // whole name index hoping to meet them: `+column` keeps the index out of the ORDER BY.
+    let query = match (filter.sort, filter.q.is_some() && !is_postgres(conn)) {
+        (Sort::Name, false) => query.order((members::sort_name.asc(), members::id.asc())),
+        (Sort::Joined, false) => query.order((members::joined_at.desc(), members::id.desc())),
+        (Sort::Name, true) => query.order(sql::<Text>("+members.sort_name ASC, +members.id ASC")),
+        (Sort::Joined, true) => {
+            query.order(sql::<Text>("+members.joined_at DESC, +members.id DESC"))
+        }
     };
-    let ids: Vec<i64> = query
+    let page_ids: Vec<i64> = query
         .select(members::id)
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
         .load(conn)?;
-    let rows = rows_for(conn, &ids)?;
-    Ok(MemberPage {
-        rows,
-        total,
-        page,
-        pages,
-    })
-}
-
-/// Full rows for a page of ids, in the given order: one join and one roles query.
-fn rows_for(conn: &mut DbConn, ids: &[i64]) -> AppResult<Vec<MemberRow>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut loaded = Member::with_names(conn, &page_ids)?;
+    loaded.sort_by_key(|(m, _, _)| page_ids.iter().position(|id| *id == m.id));
+    let ids: Vec<i64> = loaded.iter().map(|(m, _, _)| m.id).collect();
+    let held = Role::held_by(conn, &ids)?;
+    let mut by_member: HashMap<i64, Vec<HeldRole>> = HashMap::new();
+    for role in held {
+        by_member.entry(role.member_id).or_default().push(role);
     }
-    let loaded: Vec<(Member, String, String)> = members::table
-        .inner_join(accounts::table)
-        .inner_join(
-            email_addresses::table.on(email_addresses::account_id
-                .eq(members::account_id)
-                .and(email_addresses::is_primary)),
-        )
-        .filter(members::id.eq_any(ids))
-        .select((
-            Member::as_select(),
-            accounts::name,
-            email_addresses::address,
-        ))
-        .load(conn)?;
-    let mut roles: HashMap<i64, Vec<HeldRole>> = HashMap::new();
-    for role in Role::held_by(conn, ids)? {
-        roles.entry(role.member_id).or_default().push(role);
-    }
-    let mut by_id: HashMap<i64, (Member, String, String)> =
-        loaded.into_iter().map(|r| (r.0.id, r)).collect();
-    Ok(ids
-        .iter()
-        .filter_map(|id| by_id.remove(id))
+    let rows = loaded
+        .into_iter()
         .map(|(member, name, email)| MemberRow {
             id: member.id,
             status: member.status(),
             seat: member.seat(),
             department: member.department.clone(),
             joined_at: member.joined_at,
-            roles: roles.remove(&member.id).unwrap_or_default(),
+            roles: by_member.remove(&member.id).unwrap_or_default(),
             name,
             email,
         })
-        .collect())
+        .collect();
+    Ok(MemberPage {
+        rows,
+        total,
+        page,
+        pages,
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -310,4 +299,44 @@ pub fn detail(
         reports,
         perms,
     }))
+}
+
+/// Department names per workspace, kept for a short while: the Users filter needs them on
+/// every page view and they change rarely (suggestions may lag by at most `TTL`).
+#[derive(Default)]
+pub struct DepartmentCache {
+    entries: std::sync::Mutex<HashMap<i64, CachedNames>>,
+}
+
+/// When the list was read, and the list.
+type CachedNames = (std::time::Instant, std::sync::Arc<Vec<String>>);
+
+impl DepartmentCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+    pub fn get(
+        &self,
+        conn: &mut DbConn,
+        workspace_id: i64,
+    ) -> AppResult<std::sync::Arc<Vec<String>>> {
+        if let Ok(entries) = self.entries.lock() {
+            if let Some((at, names)) = entries.get(&workspace_id) {
+                if at.elapsed() < Self::TTL {
+                    return Ok(names.clone());
+                }
+            }
+        }
+        let names = std::sync::Arc::new(Member::departments(conn, workspace_id)?);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(workspace_id, (std::time::Instant::now(), names.clone()));
+        }
+        Ok(names)
+    }
+
+    /// Forgets a workspace's list (after a change made by this instance).
+    pub fn invalidate(&self, workspace_id: i64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(&workspace_id);
+        }
+    }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::auth::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
-use crate::models::member::{Member, MemberStatus, SeatType};
+use crate::models::member::{MemberStatus, SeatType};
 use crate::models::role::Role;
 use crate::permissions::{Effective, Permission};
 use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, Sort};
@@ -79,7 +79,7 @@ struct UsersPage {
     status_key: String,
     result: MemberPage,
     roles: Vec<Role>,
-    departments: Vec<String>,
+    departments: std::sync::Arc<Vec<String>>,
     seats_label: String,
     page_links: Vec<PageLink>,
     prev_href: Option<String>,
@@ -126,10 +126,11 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
     let access = ctx.access.clone();
     let (result, roles, departments) = {
         let filter = filter.clone();
+        let state = ctx.state.clone();
         db(ctx.db_pool(), move |conn| {
             let page = directory::list(conn, &access, &filter)?;
             let roles = Role::for_workspace(conn, access.workspace.id)?;
-            let departments = Member::departments(conn, access.workspace.id)?;
+            let departments = state.departments.get(conn, access.workspace.id)?;
             Ok((page, roles, departments))
         })
         .await?
