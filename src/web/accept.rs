@@ -68,6 +68,19 @@ fn signed_in_account(session: &Session) -> Option<i64> {
     session.get::<i64>(session_store::ACCOUNT_ID).ok().flatten()
 }
 
+/// The link's page as it stands, with nothing typed and no errors.
+async fn plain_page(session: &Session, state: &AppState, token: &str) -> AppResult<HttpResponse> {
+    page(
+        session,
+        state,
+        token,
+        String::new(),
+        FieldErrors::default(),
+        None,
+    )
+    .await
+}
+
 async fn page(
     session: &Session,
     state: &AppState,
@@ -145,15 +158,7 @@ pub async fn show(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    page(
-        &session,
-        &state,
-        &token,
-        String::new(),
-        FieldErrors::default(),
-        None,
-    )
-    .await
+    plain_page(&session, &state, &token).await
 }
 
 /// POST /invite/{token} — accepts: a new account with `name`, `password`,
@@ -243,16 +248,6 @@ pub async fn accept(
             "You are already a member of this workspace.".into(),
         )),
         // Gone, wrong account, account exists: the link's page says which, and what next.
-        Err(_) => {
-            page(
-                &session,
-                &state,
-                &token,
-                String::new(),
-                FieldErrors::default(),
-                None,
-            )
-            .await
-        }
+        Err(_) => plain_page(&session, &state, &token).await,
     }
 }

@@ -62,6 +62,23 @@ async fn invite(client: &Client, ws: &Ws, emails: &str, roles: &[i64], seat: &st
     client.submit(&page, &page, &fields).await
 }
 
+/// The operator's seat limit for the `acme` workspace.
+fn set_seat_limit(app: &TestApp, seats: i32) {
+    app.with_db(|conn| {
+        let change = gatehouse::services::workspaces::LimitsChange {
+            seats: Some(Some(seats)),
+            ..Default::default()
+        };
+        gatehouse::services::workspaces::set_limits(
+            conn,
+            &gatehouse::models::audit::Actor::operator(),
+            "acme",
+            &change,
+        )
+        .unwrap();
+    });
+}
+
 fn member_role(app: &TestApp, ws: &Ws) -> i64 {
     app.role_id(ws.id, BuiltinRole::Member)
 }
@@ -667,19 +684,7 @@ async fn an_expired_link_has_its_own_page_and_shows_as_expired(app: TestApp) {
 
 async fn the_seat_limit_refuses_with_numbers_and_revoking_frees_a_seat(app: TestApp) {
     let ws = workspace(&app);
-    app.with_db(|conn| {
-        let change = gatehouse::services::workspaces::LimitsChange {
-            seats: Some(Some(3)),
-            ..Default::default()
-        };
-        gatehouse::services::workspaces::set_limits(
-            conn,
-            &gatehouse::models::audit::Actor::operator(),
-            "acme",
-            &change,
-        )
-        .unwrap();
-    });
+    set_seat_limit(&app, 3);
     let client = owner(&app).await;
     let role = [member_role(&app, &ws)];
     let too_many = invite(
@@ -723,19 +728,7 @@ async fn the_seat_limit_refuses_with_numbers_and_revoking_frees_a_seat(app: Test
 
 async fn concurrent_invites_for_the_last_seat_never_oversubscribe(app: TestApp) {
     let ws = workspace(&app);
-    app.with_db(|conn| {
-        let change = gatehouse::services::workspaces::LimitsChange {
-            seats: Some(Some(2)),
-            ..Default::default()
-        };
-        gatehouse::services::workspaces::set_limits(
-            conn,
-            &gatehouse::models::audit::Actor::operator(),
-            "acme",
-            &change,
-        )
-        .unwrap();
-    });
+    set_seat_limit(&app, 2);
     let client = owner(&app).await;
     let token = client.get("/w/acme/invites").await.csrf();
     let role = member_role(&app, &ws).to_string();
