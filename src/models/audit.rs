@@ -111,6 +111,39 @@ pub fn record(conn: &mut DbConn, actor: &Actor, event: Event<'_>) -> QueryResult
     Ok(())
 }
 
+/// Records many events with one multi-row INSERT per 100 (bulk actions like a
+/// 100-address invite), in the caller's transaction.
+pub fn record_all(conn: &mut DbConn, actor: &Actor, events: &[Event<'_>]) -> QueryResult<()> {
+    let now = super::now();
+    for chunk in events.chunks(100) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|event| {
+                (
+                    audit_events::workspace_id.eq(event.workspace_id),
+                    audit_events::actor_account_id.eq(actor.account_id),
+                    audit_events::action.eq(event.action),
+                    audit_events::target_type.eq(event.target_type),
+                    audit_events::target_id.eq(event.target_id),
+                    audit_events::target_label.eq(event.target_label),
+                    audit_events::changes.eq(event.changes.to_string()),
+                    audit_events::ip.eq(actor.ip.as_deref()),
+                    audit_events::created_at.eq(now),
+                )
+            })
+            .collect();
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_into(audit_events::table)
+                .values(rows)
+                .execute(c)?,
+            DbConn::Pg(c) => diesel::insert_into(audit_events::table)
+                .values(rows)
+                .execute(c)?,
+        };
+    }
+    Ok(())
+}
+
 /// How many events of `action` for this label happened since `since` (sign-in throttling).
 pub fn count_for_label(
     conn: &mut DbConn,

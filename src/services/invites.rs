@@ -266,30 +266,23 @@ fn role_names(roles: &[Role], ids: &[i64]) -> Vec<String> {
         .collect()
 }
 
-/// Writes one invitation mail into the outbox (same transaction as the invite).
-fn queue_invitation(
-    conn: &mut DbConn,
+/// Renders one invitation mail for the outbox (written in the invite's transaction).
+fn invitation_mail(
     workspace_id: i64,
     invite_id: i64,
     recipient: &str,
     mail: &InvitationMail<'_>,
-    now: NaiveDateTime,
-) -> AppResult<()> {
+) -> AppResult<NewMail> {
     let rendered = messages::invitation(mail)?;
-    outbox::enqueue(
-        conn,
-        &NewMail {
-            workspace_id: Some(workspace_id),
-            invite_id: Some(invite_id),
-            kind: "invitation",
-            recipient,
-            subject: &rendered.subject,
-            text_body: &rendered.text,
-            html_body: &rendered.html,
-        },
-        now,
-    )?;
-    Ok(())
+    Ok(NewMail {
+        workspace_id: Some(workspace_id),
+        invite_id: Some(invite_id),
+        kind: "invitation",
+        recipient: recipient.to_string(),
+        subject: rendered.subject,
+        text_body: rendered.text,
+        html_body: rendered.html,
+    })
 }
 
 fn expiry_date(at: NaiveDateTime) -> String {
@@ -352,6 +345,8 @@ pub fn create(
         let names = role_names(&roles, &request.role_ids);
         let expires_at = now + TimeDelta::days(i64::from(workspace.invite_expiry_days));
         let mut created = Vec::with_capacity(emails.len());
+        let mut mails = Vec::with_capacity(emails.len());
+        let mut events = Vec::with_capacity(emails.len());
         for email in &emails {
             let token = tokens::generate();
             let id = NewInvite {
@@ -383,10 +378,13 @@ pub fn create(
                 expires_on: expiry_date(expires_at),
                 link: &link,
             };
-            queue_invitation(conn, workspace.id, id, recipient.canonical(), &mail, now)?;
-            audit::record(
-                conn,
-                actor,
+            mails.push(invitation_mail(
+                workspace.id,
+                id,
+                recipient.canonical(),
+                &mail,
+            )?);
+            events.push(
                 Event::new("invite.created")
                     .workspace(workspace.id)
                     .target("invite", id, email.canonical())
@@ -396,13 +394,15 @@ pub fn create(
                         "seat_type": request.seat.key(),
                         "expires_at": expires_at.to_string(),
                     }})),
-            )?;
+            );
             created.push(CreatedInvite {
                 id,
                 email: email.as_str().to_string(),
                 link,
             });
         }
+        outbox::enqueue_all(conn, &mails, now)?;
+        audit::record_all(conn, actor, &events)?;
         Ok(CreateOutcome::Created(created))
     })
 }
@@ -465,7 +465,11 @@ pub fn resend(
             expires_on: expiry_date(expires_at),
             link: &link,
         };
-        queue_invitation(conn, workspace.id, invite.id, &recipient, &mail, now)?;
+        outbox::enqueue(
+            conn,
+            &invitation_mail(workspace.id, invite.id, &recipient, &mail)?,
+            now,
+        )?;
         audit::record(
             conn,
             actor,
@@ -777,10 +781,10 @@ pub fn accept(
                         workspace_id: Some(workspace.id),
                         invite_id: Some(invite.id),
                         kind: "invite_accepted",
-                        recipient: &address.canonical,
-                        subject: &rendered.subject,
-                        text_body: &rendered.text,
-                        html_body: &rendered.html,
+                        recipient: address.canonical,
+                        subject: rendered.subject,
+                        text_body: rendered.text,
+                        html_body: rendered.html,
                     },
                     now,
                 )?;
