@@ -17,6 +17,8 @@ MAIL_DIR="$(mktemp -d -t gatehouse-bench-mail.XXXXXX)"
 cd "$MAIL_DIR"
 
 bench_setup
+# bench_cleanup stops the server first; then the mail it wrote can go.
+trap 'bench_cleanup; rm -rf "$MAIL_DIR"' EXIT
 "$BIN" workspace limits "$SLUG" --daily-invites 1000000 --seats unlimited >/dev/null \
     || die "could not raise the workspace limits"
 
@@ -41,4 +43,3 @@ read -r min median max < <(printf '%s\n' "$sorted" | awk '{ a[NR] = $1 } END { p
 printf '\nGatehouse invite submit — %s, %s addresses a submit, %s submits\n' "$BACKEND" "$ADDRESSES" "$ROUNDS"
 printf 'server time ms: min %s  median %s  max %s\n' "$min" "$median" "$max"
 printf 'target: < 150 ms\n'
-rm -rf "$MAIL_DIR" 2>/dev/null || true  # the server may still be writing; it is a temp folder

@@ -296,7 +296,18 @@ pub fn seed_members(conn: &mut DbConn, slug: &str, count: usize) -> Result<(), S
         )
     })
     .map_err(err)?;
-    // Fresh statistics so both planners pick the list and search indexes.
-    diesel::sql_query("ANALYZE").execute(conn).map_err(err)?;
+    // Fresh statistics so both planners pick the list and search indexes; after a bulk
+    // load, merge the FTS5 segments (SQLite) and set the visibility map (PostgreSQL), or
+    // searches and index-only scans pay for the load until background work catches up.
+    if is_postgres(conn) {
+        diesel::sql_query("VACUUM (ANALYZE)")
+            .execute(conn)
+            .map_err(err)?;
+    } else {
+        diesel::sql_query("INSERT INTO account_search(account_search) VALUES ('optimize')")
+            .execute(conn)
+            .map_err(err)?;
+        diesel::sql_query("ANALYZE").execute(conn).map_err(err)?;
+    }
     Ok(())
 }
