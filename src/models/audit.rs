@@ -95,20 +95,7 @@ pub struct AuditEvent {
 }
 
 pub fn record(conn: &mut DbConn, actor: &Actor, event: Event<'_>) -> QueryResult<()> {
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::workspace_id.eq(event.workspace_id),
-            audit_events::actor_account_id.eq(actor.account_id),
-            audit_events::action.eq(event.action),
-            audit_events::target_type.eq(event.target_type),
-            audit_events::target_id.eq(event.target_id),
-            audit_events::target_label.eq(event.target_label),
-            audit_events::changes.eq(event.changes.to_string()),
-            audit_events::ip.eq(actor.ip.as_deref()),
-            audit_events::created_at.eq(super::now()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    record_all(conn, actor, std::slice::from_ref(&event))
 }
 
 /// Records many events with one multi-row INSERT per 100 (bulk actions like a

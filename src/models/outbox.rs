@@ -74,23 +74,8 @@ pub fn enqueue_all(conn: &mut DbConn, mails: &[NewMail], now: NaiveDateTime) -> 
     Ok(())
 }
 
-pub fn enqueue(conn: &mut DbConn, mail: &NewMail, now: NaiveDateTime) -> QueryResult<i64> {
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::workspace_id.eq(mail.workspace_id),
-            outbox::invite_id.eq(mail.invite_id),
-            outbox::kind.eq(mail.kind),
-            outbox::recipient.eq(&mail.recipient),
-            outbox::subject.eq(&mail.subject),
-            outbox::text_body.eq(&mail.text_body),
-            outbox::html_body.eq(&mail.html_body),
-            outbox::status.eq(QUEUED),
-            outbox::attempts.eq(0),
-            outbox::next_attempt_at.eq(now),
-            outbox::created_at.eq(now),
-        ))
-        .returning(outbox::id)
-        .get_result(conn)
+pub fn enqueue(conn: &mut DbConn, mail: &NewMail, now: NaiveDateTime) -> QueryResult<()> {
+    enqueue_all(conn, std::slice::from_ref(mail), now)
 }
 
 /// Claims up to `limit` due rows for this worker until `lease_until`: queued rows whose
