@@ -13,7 +13,7 @@ pub enum AppError {
     #[error("Page not found")]
     NotFound,
     #[error("You don't have permission to do that")]
-    Forbidden { missing: Option<Permission> },
+    Forbidden(Box<Refused>),
     #[error("Sign in to continue")]
     SignInRequired { next: String },
     #[error("{0}")]
@@ -32,11 +32,40 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// Why an action was refused, for the 403 page's "why" line and its permission request link.
+#[derive(Debug, Default)]
+pub struct Refused {
+    /// The permission that would have allowed it.
+    pub missing: Option<Permission>,
+    /// Another reason, when holding the permission is not enough.
+    pub reason: Option<String>,
+    /// The workspace's slug, so the page can offer to ask for the permission there.
+    pub workspace: Option<String>,
+}
+
 impl AppError {
     pub fn forbidden(missing: Permission) -> Self {
-        AppError::Forbidden {
+        AppError::Forbidden(Box::new(Refused {
             missing: Some(missing),
-        }
+            ..Refused::default()
+        }))
+    }
+
+    /// Refused in a workspace: the page links to a permission request there.
+    pub fn forbidden_in(workspace_slug: &str, missing: Permission) -> Self {
+        AppError::Forbidden(Box::new(Refused {
+            missing: Some(missing),
+            workspace: Some(workspace_slug.to_string()),
+            ..Refused::default()
+        }))
+    }
+
+    /// Refused for a reason other than a missing permission.
+    pub fn forbidden_because(reason: impl Into<String>) -> Self {
+        AppError::Forbidden(Box::new(Refused {
+            reason: Some(reason.into()),
+            ..Refused::default()
+        }))
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -63,13 +92,15 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: String,
     missing: Option<Permission>,
+    reason: Option<&'a str>,
+    request_href: Option<String>,
 }
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden { .. } | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
@@ -103,8 +134,16 @@ impl ResponseError for AppError {
             }
             other => other.to_string(),
         };
-        let missing = match self {
-            AppError::Forbidden { missing } => *missing,
+        let refused = match self {
+            AppError::Forbidden(refused) => Some(refused.as_ref()),
+            _ => None,
+        };
+        let missing = refused.and_then(|r| r.missing);
+        let request_href = match (refused.and_then(|r| r.workspace.as_deref()), missing) {
+            (Some(slug), Some(permission)) => Some(format!(
+                "/w/{slug}/requests/new?permission={}",
+                permission.key()
+            )),
             _ => None,
         };
         let page = ErrorPage {
@@ -112,6 +151,8 @@ impl ResponseError for AppError {
             title,
             message,
             missing,
+            reason: refused.and_then(|r| r.reason.as_deref()),
+            request_href,
         };
         let body = page
             .render()

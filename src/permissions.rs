@@ -142,6 +142,26 @@ pub struct Grant {
     pub scope: Option<Scope>,
 }
 
+impl Grant {
+    /// `records.export (all)` or `roles.manage`.
+    pub fn label(&self) -> String {
+        match self.scope {
+            Some(scope) => format!("{} ({scope})", self.permission),
+            None => self.permission.key().to_string(),
+        }
+    }
+
+    /// Parses stored `(permission, scope)` text; unknown keys are `None`, and a scoped
+    /// permission without a valid scope is read as the narrowest (`own`).
+    pub fn from_keys(permission: &str, scope: Option<&str>) -> Option<Grant> {
+        let permission = Permission::from_key(permission)?;
+        let scope = permission
+            .is_scoped()
+            .then(|| scope.and_then(Scope::from_key).unwrap_or(Scope::Own));
+        Some(Grant { permission, scope })
+    }
+}
+
 /// The five roles every workspace is created with; not editable, not deletable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BuiltinRole {
@@ -295,6 +315,33 @@ impl EffectivePermissions {
         self.is_owner
     }
 
+    /// Whether this holds the grant's permission at least at its scope.
+    pub fn covers(&self, grant: &Grant) -> bool {
+        match (self.map.get(&grant.permission), grant.scope) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(held), Some(wanted)) => held.scope.is_some_and(|s| s >= wanted),
+        }
+    }
+
+    /// Whether this holds everything `other` holds, at the same or a wider scope (and the
+    /// Owner's owner-only acts, which only the Owner holds). Nobody acts on a member who
+    /// holds more than they do (SPEC §4.3).
+    pub fn dominates(&self, other: &EffectivePermissions) -> bool {
+        (self.is_owner || !other.is_owner) && other.grants().iter().all(|g| self.covers(g))
+    }
+
+    /// Every held permission with its widest scope.
+    pub fn grants(&self) -> Vec<Grant> {
+        self.map
+            .iter()
+            .map(|(permission, e)| Grant {
+                permission: *permission,
+                scope: e.scope,
+            })
+            .collect()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (Permission, &Effective)> {
         self.map.iter().map(|(p, e)| (*p, e))
     }
@@ -328,6 +375,20 @@ mod tests {
         assert_eq!(
             view.sources,
             vec!["Manager".to_string(), "Viewer".to_string()]
+        );
+    }
+
+    #[test]
+    fn dominance_needs_every_permission_at_the_same_or_a_wider_scope() {
+        let manager = EffectivePermissions::resolve([("members.view", Some("team"), "M")], false);
+        let viewer = EffectivePermissions::resolve([("members.view", Some("all"), "V")], false);
+        assert!(viewer.dominates(&manager));
+        assert!(!manager.dominates(&viewer));
+        let owner = EffectivePermissions::resolve([("members.view", Some("all"), "O")], true);
+        assert!(owner.dominates(&viewer));
+        assert!(
+            !viewer.dominates(&owner),
+            "only the Owner dominates the Owner"
         );
     }
 

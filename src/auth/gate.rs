@@ -111,7 +111,10 @@ impl WorkspaceCtx {
         if self.access.perms.allows(permission) {
             Ok(())
         } else {
-            Err(AppError::forbidden(permission))
+            Err(AppError::forbidden_in(
+                &self.access.workspace.slug,
+                permission,
+            ))
         }
     }
 
@@ -120,7 +123,7 @@ impl WorkspaceCtx {
         self.access
             .perms
             .scope(permission)
-            .ok_or(AppError::forbidden(permission))
+            .ok_or_else(|| AppError::forbidden_in(&self.access.workspace.slug, permission))
     }
 
     /// A path inside this workspace: `ctx.path("/users")` → `/w/acme/users`.

@@ -199,6 +199,25 @@ diesel::joinable!(invite_roles -> invites (invite_id));
 diesel::joinable!(invite_roles -> roles (role_id));
 diesel::joinable!(outbox -> invites (invite_id));
 
+diesel::table! {
+    permission_requests (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        member_id -> BigInt,
+        permission -> Text,
+        scope -> Nullable<Text>,
+        reason -> Text,
+        status -> Text,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        note -> Nullable<Text>,
+        grant_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(permission_requests -> members (member_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
     accounts,
@@ -214,4 +233,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     invites,
     invite_roles,
     outbox,
+    permission_requests,
 );

@@ -65,3 +65,40 @@ pub fn accepted(m: &AcceptedMail<'_>) -> Result<Rendered, askama::Error> {
         html: AcceptedHtml { m }.render()?,
     })
 }
+
+pub struct DecisionMail<'a> {
+    pub workspace: &'a str,
+    /// `records.export (all)`.
+    pub permission: &'a str,
+    pub approved: bool,
+    pub decided_by: &'a str,
+    /// The last day of an expiring grant.
+    pub until: Option<&'a str>,
+    pub note: Option<&'a str>,
+    pub link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/decision.txt")]
+struct DecisionText<'a> {
+    m: &'a DecisionMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/decision.html")]
+struct DecisionHtml<'a> {
+    m: &'a DecisionMail<'a>,
+}
+
+/// The outcome of a permission request, for the member who asked.
+pub fn decision(m: &DecisionMail<'_>) -> Result<Rendered, askama::Error> {
+    let outcome = if m.approved { "approved" } else { "denied" };
+    Ok(Rendered {
+        subject: format!(
+            "Your request for {} in {} was {outcome}",
+            m.permission, m.workspace
+        ),
+        text: DecisionText { m }.render()?,
+        html: DecisionHtml { m }.render()?,
+    })
+}

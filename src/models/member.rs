@@ -190,6 +190,36 @@ impl Member {
             .optional()
     }
 
+    pub fn set_seat(
+        conn: &mut DbConn,
+        id: i64,
+        seat: SeatType,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(members::table.find(id))
+            .set((
+                members::seat_type.eq(seat.key()),
+                members::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn set_manager(
+        conn: &mut DbConn,
+        id: i64,
+        manager_id: Option<i64>,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(members::table.find(id))
+            .set((
+                members::manager_id.eq(manager_id),
+                members::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
     /// The member and everyone who reports to them, directly or through any chain of
     /// managers: one recursive query whatever the depth. `UNION` (not `UNION ALL`) makes a
     /// stray loop terminate.

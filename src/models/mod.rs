@@ -7,6 +7,7 @@ pub mod email_address;
 pub mod invite;
 pub mod member;
 pub mod outbox;
+pub mod permission_request;
 pub mod role;
 pub mod session;
 pub mod setting;

@@ -96,6 +96,148 @@ impl Role {
             .load(conn)
     }
 
+    /// A role by id, only within the given workspace (another workspace's id is `None`).
+    pub fn find_in_workspace(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<Role>> {
+        roles::table
+            .filter(roles::workspace_id.eq(workspace_id))
+            .filter(roles::id.eq(id))
+            .select(Role::as_select())
+            .load(conn)
+            .map(|mut rows| rows.pop())
+    }
+
+    /// Whether another role of the workspace already has this (lower-cased) name.
+    pub fn name_taken(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        name_canonical: &str,
+        except: Option<i64>,
+    ) -> QueryResult<bool> {
+        let ids: Vec<i64> = roles::table
+            .filter(roles::workspace_id.eq(workspace_id))
+            .filter(roles::name_canonical.eq(name_canonical))
+            .select(roles::id)
+            .load(conn)?;
+        Ok(ids.into_iter().any(|id| Some(id) != except))
+    }
+
+    /// The position after the last role (custom roles list after the built-ins).
+    pub fn next_position(conn: &mut DbConn, workspace_id: i64) -> QueryResult<i32> {
+        let max: Option<i32> = roles::table
+            .filter(roles::workspace_id.eq(workspace_id))
+            .select(diesel::dsl::max(roles::position))
+            .first(conn)?;
+        Ok(max.unwrap_or(0) + 1)
+    }
+
+    pub fn update_details(
+        conn: &mut DbConn,
+        id: i64,
+        name: &str,
+        description: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(roles::table.find(id))
+            .set((
+                roles::name.eq(name),
+                roles::name_canonical.eq(name.to_lowercase()),
+                roles::description.eq(description),
+                roles::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+        diesel::delete(roles::table.find(id)).execute(conn)?;
+        Ok(())
+    }
+
+    /// Every role permission of a workspace in one query: `(role id, grant)`.
+    pub fn grants_by_role(conn: &mut DbConn, workspace_id: i64) -> QueryResult<Vec<(i64, Grant)>> {
+        let rows: Vec<(i64, String, Option<String>)> = role_permissions::table
+            .inner_join(roles::table)
+            .filter(roles::workspace_id.eq(workspace_id))
+            .order((role_permissions::role_id, role_permissions::permission))
+            .select((
+                role_permissions::role_id,
+                role_permissions::permission,
+                role_permissions::scope,
+            ))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(role_id, p, s)| Grant::from_keys(&p, s.as_deref()).map(|g| (role_id, g)))
+            .collect())
+    }
+
+    /// Active members holding each role: `(role id, count)`, one grouped query.
+    pub fn member_counts(conn: &mut DbConn, workspace_id: i64) -> QueryResult<Vec<(i64, i64)>> {
+        use crate::db::schema::members;
+        member_roles::table
+            .inner_join(members::table)
+            .filter(members::workspace_id.eq(workspace_id))
+            .filter(members::status.eq("active"))
+            .group_by(member_roles::role_id)
+            .select((member_roles::role_id, diesel::dsl::count_star()))
+            .load(conn)
+    }
+
+    /// For every active member holding `role_id`: all the roles they hold
+    /// (`(member id, role id, is primary)`), two queries.
+    pub fn holders_roles(conn: &mut DbConn, role_id: i64) -> QueryResult<Vec<(i64, i64, bool)>> {
+        use crate::db::schema::members;
+        let holders: Vec<i64> = member_roles::table
+            .inner_join(members::table)
+            .filter(member_roles::role_id.eq(role_id))
+            .filter(members::status.eq("active"))
+            .select(member_roles::member_id)
+            .load(conn)?;
+        if holders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (before, json, after) = ids_in(conn, "member_roles.member_id", &holders);
+        member_roles::table
+            .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
+            .order((member_roles::member_id, member_roles::role_id))
+            .select((
+                member_roles::member_id,
+                member_roles::role_id,
+                member_roles::is_primary,
+            ))
+            .load(conn)
+    }
+
+    /// Replaces a member's roles; `roles` is `(role id, is primary)`.
+    pub fn replace_for_member(
+        conn: &mut DbConn,
+        member_id: i64,
+        roles: &[(i64, bool)],
+    ) -> QueryResult<()> {
+        diesel::delete(member_roles::table.filter(member_roles::member_id.eq(member_id)))
+            .execute(conn)?;
+        for (role_id, is_primary) in roles {
+            Role::assign(conn, member_id, *role_id, *is_primary)?;
+        }
+        Ok(())
+    }
+
+    /// Makes `role_id` the primary role of a member (after their primary role was deleted).
+    pub fn set_primary(conn: &mut DbConn, member_id: i64, role_id: i64) -> QueryResult<()> {
+        diesel::update(
+            member_roles::table
+                .filter(member_roles::member_id.eq(member_id))
+                .filter(member_roles::role_id.eq(role_id)),
+        )
+        .set(member_roles::is_primary.eq(true))
+        .execute(conn)?;
+        Ok(())
+    }
+
     pub fn find_builtin(
         conn: &mut DbConn,
         workspace_id: i64,
@@ -149,6 +291,35 @@ impl Role {
             .load(conn)
     }
 
+    /// Live direct grants of these members: `(member id, grant)`.
+    pub fn live_grants_of(
+        conn: &mut DbConn,
+        member_ids: &[i64],
+        now: NaiveDateTime,
+    ) -> QueryResult<Vec<(i64, Grant)>> {
+        if member_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (before, json, after) = ids_in(conn, "permission_grants.member_id", member_ids);
+        let rows: Vec<(i64, String, Option<String>)> = permission_grants::table
+            .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
+            .filter(
+                permission_grants::expires_at
+                    .is_null()
+                    .or(permission_grants::expires_at.gt(now)),
+            )
+            .select((
+                permission_grants::member_id,
+                permission_grants::permission,
+                permission_grants::scope,
+            ))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(m, p, s)| Grant::from_keys(&p, s.as_deref()).map(|g| (m, g)))
+            .collect())
+    }
+
     /// Direct grants that have not expired, labelled as their source.
     pub fn grant_rows(
         conn: &mut DbConn,
@@ -169,6 +340,28 @@ impl Role {
             .into_iter()
             .map(|(p, s)| (p, s, "Direct grant".to_string(), None))
             .collect())
+    }
+
+    /// A direct grant (an approved permission request); returns its id.
+    pub fn grant(
+        conn: &mut DbConn,
+        member_id: i64,
+        grant: &Grant,
+        expires_at: Option<NaiveDateTime>,
+        granted_by: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<i64> {
+        diesel::insert_into(permission_grants::table)
+            .values((
+                permission_grants::member_id.eq(member_id),
+                permission_grants::permission.eq(grant.permission.key()),
+                permission_grants::scope.eq(grant.scope.map(|s| s.key())),
+                permission_grants::expires_at.eq(expires_at),
+                permission_grants::granted_by.eq(Some(granted_by)),
+                permission_grants::created_at.eq(now),
+            ))
+            .returning(permission_grants::id)
+            .get_result(conn)
     }
 
     /// Gives a member a role.
@@ -197,15 +390,7 @@ pub fn grants_of(conn: &mut DbConn, role_id: i64) -> QueryResult<Vec<Grant>> {
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(key, scope)| {
-            let permission = crate::permissions::Permission::from_key(&key)?;
-            Some(Grant {
-                permission,
-                scope: scope
-                    .as_deref()
-                    .and_then(crate::permissions::Scope::from_key),
-            })
-        })
+        .filter_map(|(key, scope)| Grant::from_keys(&key, scope.as_deref()))
         .collect())
 }
 

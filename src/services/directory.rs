@@ -106,7 +106,7 @@ fn visible_members(
             access.member.id,
         )?)),
         Some(Scope::Own) => Ok(Visible::Ids(vec![access.member.id])),
-        None => Err(AppError::forbidden(permission)),
+        None => Err(AppError::forbidden_in(&access.workspace.slug, permission)),
     }
 }
 
@@ -299,6 +299,41 @@ pub fn detail(
         reports,
         perms,
     }))
+}
+
+/// Most possible managers listed on a member's page; beyond it the form takes an id.
+const MANAGER_LIST_LIMIT: i64 = 300;
+
+/// Members who could become `member`'s manager: active, visible to the viewer, not the
+/// member and not someone who reports to them. `None` when there are too many to list.
+pub fn manager_candidates(
+    conn: &mut DbConn,
+    access: &Access,
+    member: &Member,
+) -> AppResult<Option<Vec<(i64, String)>>> {
+    let visible = visible_members(conn, access, Permission::MembersView)?;
+    let team = Member::team_ids(conn, access.workspace.id, member.id)?;
+    let mut query = members::table
+        .inner_join(accounts::table)
+        .filter(members::workspace_id.eq(access.workspace.id))
+        .filter(members::status.eq(MemberStatus::Active.key()))
+        .into_boxed();
+    if let Visible::Ids(ids) = visible {
+        query = query.filter(members::id.eq_any(ids));
+    }
+    let rows: Vec<(i64, String)> = query
+        .order((members::sort_name, members::id))
+        .select((members::id, accounts::name))
+        .limit(MANAGER_LIST_LIMIT + team.len() as i64 + 1)
+        .load(conn)?;
+    let rows: Vec<(i64, String)> = rows
+        .into_iter()
+        .filter(|(id, _)| !team.contains(id))
+        .collect();
+    if rows.len() as i64 > MANAGER_LIST_LIMIT {
+        return Ok(None);
+    }
+    Ok(Some(rows))
 }
 
 /// Department names per workspace, kept for a short while: the Users filter needs them on

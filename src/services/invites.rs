@@ -19,9 +19,9 @@ use crate::models::member::{Member, MemberStatus, SeatType};
 use crate::models::outbox::{self, NewMail};
 use crate::models::role::Role;
 use crate::models::workspace::Workspace;
-use crate::permissions::{EffectivePermissions, Grant};
 use crate::services::access::Access;
 use crate::services::membership;
+pub use crate::services::roles::grantable_roles;
 use crate::tokens;
 
 /// Most addresses one submit may carry (SPEC §4.13).
@@ -118,31 +118,6 @@ pub enum CreateOutcome {
         used: i64,
         resets_at: NaiveDateTime,
     },
-}
-
-/// Whether `actor` holds every permission of `grants` at least at the same scope.
-pub fn holds_all(actor: &EffectivePermissions, grants: &[Grant]) -> bool {
-    grants.iter().all(|g| match g.scope {
-        None => actor.allows(g.permission),
-        Some(scope) => actor.scope(g.permission).is_some_and(|held| held >= scope),
-    })
-}
-
-/// Roles of the workspace the actor may hand out: never Owner (there is exactly one), and
-/// only roles whose every permission and scope the actor holds.
-pub fn grantable_roles(conn: &mut DbConn, access: &Access) -> AppResult<Vec<Role>> {
-    let roles = Role::for_workspace(conn, access.workspace.id)?;
-    let mut out = Vec::new();
-    for role in roles {
-        if role.builtin() == Some(crate::permissions::BuiltinRole::Owner) {
-            continue;
-        }
-        let grants = crate::models::role::grants_of(conn, role.id)?;
-        if holds_all(&access.perms, &grants) {
-            out.push(role);
-        }
-    }
-    Ok(out)
 }
 
 /// Locks the workspace row for the rest of the transaction (PostgreSQL); on SQLite the

@@ -4,6 +4,9 @@
 pub mod access;
 pub mod directory;
 pub mod invites;
+pub mod members;
 pub mod membership;
+pub mod requests;
+pub mod roles;
 pub mod signin;
 pub mod workspaces;

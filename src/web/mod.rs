@@ -5,6 +5,9 @@ pub mod accept;
 pub mod auth_pages;
 pub mod forms;
 pub mod invites;
+pub mod members;
+pub mod requests;
+pub mod roles;
 pub mod system;
 pub mod users;
 
@@ -171,6 +174,20 @@ impl Chrome {
                 current: section == "invites",
             });
         }
+        if access.perms.allows(Permission::MembersView) {
+            nav.push(NavItem {
+                label: "Roles",
+                href: format!("{base}/roles"),
+                current: section == "roles",
+            });
+        }
+        if access.perms.allows(Permission::SettingsManage) {
+            nav.push(NavItem {
+                label: "Requests",
+                href: format!("{base}/requests"),
+                current: section == "requests",
+            });
+        }
         Chrome {
             title,
             signed_in: Some(access.account.name.clone()),
@@ -194,29 +211,53 @@ impl Chrome {
     }
 }
 
-/// Registers every route.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(auth_pages::home))
-        .route("/healthz", web::get().to(system::healthz))
-        .route("/static/{file}", web::get().to(system::static_file))
-        .route("/login", web::get().to(auth_pages::login_form))
-        .route("/login", web::post().to(auth_pages::login))
-        .route("/logout", web::post().to(auth_pages::logout))
-        .route("/setup", web::get().to(auth_pages::setup_form))
-        .route("/setup", web::post().to(auth_pages::setup))
-        .route("/w/{ws}", web::get().to(users::workspace_home))
-        .route("/w/{ws}/users", web::get().to(users::list))
-        .route("/w/{ws}/users/{id}", web::get().to(users::detail))
-        .route("/w/{ws}/invites", web::get().to(invites::list))
-        .route("/w/{ws}/invites", web::post().to(invites::create))
-        .route(
-            "/w/{ws}/invites/{id}/resend",
-            web::post().to(invites::resend),
-        )
-        .route(
-            "/w/{ws}/invites/{id}/revoke",
-            web::post().to(invites::revoke),
-        )
-        .route("/invite/{token}", web::get().to(accept::show))
-        .route("/invite/{token}", web::post().to(accept::accept));
+/// Declares every route once: `routes` registers them and `ROUTES` lists them, so tests
+/// can walk the real table (e.g. every POST a Member must be refused).
+macro_rules! route_table {
+    (@method GET) => { web::get() };
+    (@method POST) => { web::post() };
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every route as (method, path pattern), in registration order.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// Registers every route.
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, route_table!(@method $method).to($handler));)*
+        }
+    };
+}
+
+route_table! {
+    GET "/" => auth_pages::home,
+    GET "/healthz" => system::healthz,
+    GET "/static/{file}" => system::static_file,
+    GET "/login" => auth_pages::login_form,
+    POST "/login" => auth_pages::login,
+    POST "/logout" => auth_pages::logout,
+    GET "/setup" => auth_pages::setup_form,
+    POST "/setup" => auth_pages::setup,
+    GET "/w/{ws}" => users::workspace_home,
+    GET "/w/{ws}/users" => users::list,
+    GET "/w/{ws}/users/{id}" => users::detail,
+    GET "/w/{ws}/users/{id}/permissions.json" => users::permissions_json,
+    POST "/w/{ws}/users/{id}/roles" => members::set_roles,
+    POST "/w/{ws}/users/{id}/seat" => members::set_seat,
+    POST "/w/{ws}/users/{id}/manager" => members::set_manager,
+    GET "/w/{ws}/invites" => invites::list,
+    POST "/w/{ws}/invites" => invites::create,
+    POST "/w/{ws}/invites/{id}/resend" => invites::resend,
+    POST "/w/{ws}/invites/{id}/revoke" => invites::revoke,
+    GET "/w/{ws}/roles" => roles::list,
+    GET "/w/{ws}/roles/new" => roles::new_form,
+    POST "/w/{ws}/roles/new" => roles::create,
+    GET "/w/{ws}/roles/{id}" => roles::edit_form,
+    POST "/w/{ws}/roles/{id}" => roles::update,
+    POST "/w/{ws}/roles/{id}/delete" => roles::delete,
+    GET "/w/{ws}/requests" => requests::list,
+    GET "/w/{ws}/requests/new" => requests::ask_form,
+    POST "/w/{ws}/requests/new" => requests::ask,
+    POST "/w/{ws}/requests/{id}/approve" => requests::approve,
+    POST "/w/{ws}/requests/{id}/deny" => requests::deny,
+    GET "/invite/{token}" => accept::show,
+    POST "/invite/{token}" => accept::accept,
 }

@@ -1,5 +1,6 @@
 //! The Users screen: the member list (search, filters, sort, pages) and member detail.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -8,9 +9,11 @@ use crate::auth::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
 use crate::models::member::{MemberStatus, SeatType};
 use crate::models::role::Role;
-use crate::permissions::{Effective, Permission};
+use crate::permissions::{BuiltinRole, Effective, Permission};
 use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, Sort};
-use crate::web::{db, render, see_other, Chrome};
+use crate::services::{members, roles};
+use crate::web::forms::FieldErrors;
+use crate::web::{db, render, render_status, see_other, Chrome};
 
 /// GET /w/{ws} — the workspace's front page is its Users screen.
 pub async fn workspace_home(ctx: WorkspaceCtx) -> HttpResponse {
@@ -175,6 +178,23 @@ pub struct PermissionLine {
     pub sources: String,
 }
 
+/// A role option on the member's roles form.
+pub struct RoleOption {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub held: bool,
+    pub primary: bool,
+    /// Shown but not changeable: the Owner role, or a role the actor may not hand out.
+    pub locked: bool,
+}
+
+/// Refusals to show on the member page after a failed edit.
+#[derive(Default)]
+pub struct DetailErrors {
+    pub fields: FieldErrors,
+}
+
 #[derive(Template)]
 #[template(path = "users/detail.html")]
 struct DetailPage {
@@ -183,6 +203,23 @@ struct DetailPage {
     detail: MemberDetail,
     permissions: Vec<PermissionLine>,
     is_self: bool,
+    edit: Option<EditForms>,
+    errors: FieldErrors,
+    seat_types: [SeatType; 2],
+    workspace_base: String,
+}
+
+/// The edit forms, present only when the viewer may change this member.
+pub struct EditForms {
+    pub roles: Vec<RoleOption>,
+    /// Possible managers (id, name), or `None` when there are too many for a list.
+    pub managers: Option<Vec<(i64, String)>>,
+}
+
+impl DetailPage {
+    fn is_manager(&self, id: &i64) -> bool {
+        self.detail.member.manager_id == Some(*id)
+    }
 }
 
 /// GET /w/{ws}/users/{id} — requires members.view over that member.
@@ -196,9 +233,50 @@ pub async fn detail(
         .1
         .parse()
         .map_err(|_| AppError::NotFound)?;
+    render_detail(&ctx, member_id, DetailErrors::default()).await
+}
+
+/// The member page: 200, or 422 when `errors` carries refusals of an edit.
+pub async fn render_detail(
+    ctx: &WorkspaceCtx,
+    member_id: i64,
+    errors: DetailErrors,
+) -> AppResult<HttpResponse> {
     let access = ctx.access.clone();
-    let detail = db(ctx.db_pool(), move |conn| {
-        directory::detail(conn, &access, member_id)
+    let (detail, edit) = db(ctx.db_pool(), move |conn| {
+        let Some(detail) = directory::detail(conn, &access, member_id)? else {
+            return Ok(None);
+        };
+        let edit = if members::may_change(
+            conn,
+            &access,
+            &detail.member,
+            &detail.perms,
+            Permission::MembersEdit,
+        )? {
+            let grantable = roles::grantable_roles(conn, &access)?;
+            let roles = Role::for_workspace(conn, access.workspace.id)?
+                .into_iter()
+                .filter_map(|role| {
+                    let held = detail.roles.iter().find(|h| h.role_id == role.id);
+                    let is_owner = role.builtin() == Some(BuiltinRole::Owner);
+                    let may_give = grantable.iter().any(|g| g.id == role.id);
+                    (held.is_some() || may_give).then(|| RoleOption {
+                        id: role.id,
+                        held: held.is_some(),
+                        primary: held.is_some_and(|h| h.is_primary),
+                        locked: is_owner || !may_give,
+                        name: role.name,
+                        description: role.description,
+                    })
+                })
+                .collect();
+            let managers = directory::manager_candidates(conn, &access, &detail.member)?;
+            Some(EditForms { roles, managers })
+        } else {
+            None
+        };
+        Ok(Some((detail, edit)))
     })
     .await?
     .ok_or(AppError::NotFound)?;
@@ -214,12 +292,68 @@ pub async fn detail(
             sources: sources.join(", "),
         })
         .collect();
+    let status = if errors.fields.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let page = DetailPage {
         chrome: ctx.chrome(detail.name.clone(), "users")?,
         base: ctx.path("/users"),
+        workspace_base: ctx.path(""),
         is_self: detail.member.id == ctx.access.member.id,
         detail,
         permissions,
+        edit,
+        errors: errors.fields,
+        seat_types: SeatType::ALL,
     };
-    render(&page)
+    render_status(&page, status)
+}
+
+/// GET /w/{ws}/users/{id}/permissions.json — requires members.view over that member. The
+/// answer a host product asks before showing a record: effective permissions with scope
+/// and sources, recomputed from the database now.
+pub async fn permissions_json(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersView)?;
+    let member_id: i64 = path.1.parse().map_err(|_| AppError::NotFound)?;
+    let access = ctx.access.clone();
+    let detail = db(ctx.db_pool(), move |conn| {
+        directory::detail(conn, &access, member_id)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let active = detail.member.status() == MemberStatus::Active;
+    let permissions: Vec<serde_json::Value> = detail
+        .perms
+        .iter()
+        .filter(|_| active)
+        .map(|(p, e)| {
+            serde_json::json!({
+                "permission": p.key(),
+                "scope": e.scope.map(|s| s.key()),
+                "sources": e.sources,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "workspace": ctx.access.workspace.slug,
+        "member_id": detail.member.id,
+        "account_id": detail.member.account_id,
+        "status": detail.member.status().key(),
+        "seat_type": detail.member.seat().key(),
+        "is_owner": active && detail.perms.is_owner(),
+        "roles": detail.roles.iter().map(|r| serde_json::json!({
+            "id": r.role_id,
+            "name": r.name,
+            "primary": r.is_primary,
+        })).collect::<Vec<_>>(),
+        "permissions": permissions,
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.to_string()))
 }

@@ -13,6 +13,8 @@ mod browser;
 mod cli;
 mod invites;
 mod permissions;
+mod requests;
+mod roles;
 mod schema;
 mod setup;
 mod users;
@@ -43,6 +45,8 @@ fn main() {
         ("permissions", permissions::tests()),
         ("cli", cli::tests()),
         ("invites", invites::tests()),
+        ("roles", roles::tests()),
+        ("requests", requests::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

@@ -11,6 +11,7 @@ tests![
     each_builtin_role_resolves_to_the_spec_matrix,
     a_member_with_two_roles_gets_the_union_with_the_widest_scope,
     authorization_is_recomputed_on_every_request,
+    resolving_permissions_takes_the_same_number_of_queries_whatever_the_roles_and_depth,
 ];
 
 fn summary(perms: &EffectivePermissions) -> Vec<String> {
@@ -201,4 +202,141 @@ async fn authorization_is_recomputed_on_every_request(app: TestApp) {
         "without roles there is no members.view"
     );
     refused.assert_contains("<code>members.view</code>");
+}
+
+/// Runs `work` on one pooled connection and counts the SQL statements it sends.
+fn count_queries(app: &TestApp, work: impl FnOnce(&mut gatehouse::db::DbConn)) -> usize {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let counter = Arc::new(AtomicUsize::new(0));
+    let seen = counter.clone();
+    app.with_db(|conn| {
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        work(conn);
+        conn.set_instrumentation(diesel::connection::get_default_instrumentation());
+    });
+    counter.load(Ordering::SeqCst)
+}
+
+async fn resolving_permissions_takes_the_same_number_of_queries_whatever_the_roles_and_depth(
+    app: TestApp,
+) {
+    use gatehouse::models::role::{NewRole, Role};
+    use gatehouse::permissions::{Grant, Permission, Scope};
+    use gatehouse::services::members::in_scope;
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let id = ws.workspace_id;
+    // A: one role, no grants, nobody reporting. B: nine roles, three grants, and a chain
+    // of six managers below.
+    let a = app.add_member(id, "a@acme.example", "Ann", BuiltinRole::Manager);
+    let a_report = app.add_member_with(
+        id,
+        "ar@acme.example",
+        "Ann's report",
+        BuiltinRole::Member,
+        Some(a),
+        None,
+    );
+    let b = app.add_member(id, "b@acme.example", "Bob", BuiltinRole::Manager);
+    let mut below = b;
+    for depth in 0..6 {
+        below = app.add_member_with(
+            id,
+            &format!("r{depth}@acme.example"),
+            &format!("Report {depth}"),
+            BuiltinRole::Member,
+            Some(below),
+            None,
+        );
+    }
+    let deepest = below;
+    app.with_db(|conn| {
+        let now = gatehouse::models::now();
+        for role in [BuiltinRole::Member, BuiltinRole::Viewer] {
+            let role_id = Role::find_builtin(conn, id, role).unwrap().id;
+            Role::assign(conn, b, role_id, false).unwrap();
+        }
+        for n in 0..6 {
+            let name = format!("Custom {n}");
+            let role_id = NewRole {
+                workspace_id: id,
+                builtin_key: None,
+                name: &name,
+                name_canonical: name.to_lowercase(),
+                description: "",
+                position: 10 + n,
+                created_at: now,
+                updated_at: now,
+            }
+            .insert(conn)
+            .unwrap();
+            gatehouse::models::role::set_permissions(
+                conn,
+                role_id,
+                &[Grant {
+                    permission: Permission::RecordsExport,
+                    scope: Some(Scope::Own),
+                }],
+            )
+            .unwrap();
+            Role::assign(conn, b, role_id, false).unwrap();
+        }
+        for permission in [
+            Permission::AuditView,
+            Permission::MembersInvite,
+            Permission::SettingsManage,
+        ] {
+            Role::grant(
+                conn,
+                b,
+                &Grant {
+                    permission,
+                    scope: None,
+                },
+                None,
+                ws.account_id,
+                now,
+            )
+            .unwrap();
+        }
+    });
+    let account = |member: i64| {
+        app.with_db(|conn| {
+            gatehouse::models::member::Member::find_in_workspace(conn, id, member)
+                .unwrap()
+                .unwrap()
+                .account_id
+        })
+    };
+    let (account_a, account_b) = (account(a), account(b));
+    let load = |account_id: i64, team_member: i64| {
+        count_queries(&app, move |conn| {
+            let gatehouse::services::access::Loaded::Member(access) =
+                access::load(conn, account_id, "acme").unwrap()
+            else {
+                panic!("member");
+            };
+            // Team scope: is a member within the team, however deep?
+            assert!(in_scope(conn, &access, Scope::Team, team_member).unwrap());
+        })
+    };
+    let simple = load(account_a, a_report);
+    let complex = load(account_b, deepest);
+    assert_eq!(
+        simple, complex,
+        "queries per request must not grow with roles, grants or depth"
+    );
+    assert!(simple <= 8, "{simple} queries to authorize one request");
+    // And the complex member really resolved everything.
+    let perms = app
+        .with_db(|conn| access::effective_permissions(conn, b))
+        .unwrap();
+    assert!(perms.allows(Permission::AuditView));
+    assert_eq!(perms.scope(Permission::RecordsExport), Some(Scope::Team));
+    assert_eq!(perms.scope(Permission::MembersView), Some(Scope::All));
 }

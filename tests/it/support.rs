@@ -429,6 +429,21 @@ impl TestApp {
         })
     }
 
+    /// The member id of the workspace's Owner.
+    pub fn workspace_owner_member(&self, workspace_id: i64) -> i64 {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::{member_roles, members, roles};
+        self.with_db(|conn| {
+            members::table
+                .inner_join(member_roles::table.inner_join(roles::table))
+                .filter(members::workspace_id.eq(workspace_id))
+                .filter(roles::builtin_key.eq("owner"))
+                .select(members::id)
+                .first(conn)
+                .expect("owner member")
+        })
+    }
+
     pub fn workspace(&self, slug: &str) -> Workspace {
         self.with_db(|conn| {
             Workspace::find_by_slug(conn, slug)

@@ -1,0 +1,502 @@
+//! Roles: custom role definitions (create, edit, delete) with the impact of a change on
+//! the members who hold the role, and which roles an actor may hand out. No escalation:
+//! a role can only define, and an actor can only assign, what the actor holds (SPEC §4.3).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::json;
+
+use crate::db::{write_transaction, DbConn};
+use crate::error::{AppError, AppResult};
+use crate::models;
+use crate::models::audit::{self, Actor, Event};
+use crate::models::member::Member;
+use crate::models::role::{self, NewRole, Role};
+use crate::permissions::{BuiltinRole, EffectivePermissions, Grant, Permission, Scope};
+use crate::services::access::Access;
+
+pub const MAX_NAME_CHARS: usize = 60;
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// A role with its permissions and how many active members hold it.
+#[derive(Clone, Debug)]
+pub struct RoleSummary {
+    pub role: Role,
+    pub grants: Vec<Grant>,
+    pub members: i64,
+}
+
+impl RoleSummary {
+    pub fn is_builtin(&self) -> bool {
+        self.role.builtin_key.is_some()
+    }
+
+    /// What this role gives for a permission, for the matrix: not held (`None`), held
+    /// without scope (`Some(None)`) or held with a scope.
+    pub fn cell(&self, permission: &Permission) -> Option<Option<Scope>> {
+        self.grants
+            .iter()
+            .find(|g| g.permission == *permission)
+            .map(|g| g.scope)
+    }
+}
+
+/// Every role of the workspace with permissions and member counts: three queries.
+pub fn summaries(conn: &mut DbConn, workspace_id: i64) -> AppResult<Vec<RoleSummary>> {
+    let roles = Role::for_workspace(conn, workspace_id)?;
+    let mut grants = grants_by_role(conn, workspace_id)?;
+    let counts: HashMap<i64, i64> = Role::member_counts(conn, workspace_id)?
+        .into_iter()
+        .collect();
+    Ok(roles
+        .into_iter()
+        .map(|role| RoleSummary {
+            grants: grants.remove(&role.id).unwrap_or_default(),
+            members: counts.get(&role.id).copied().unwrap_or(0),
+            role,
+        })
+        .collect())
+}
+
+fn grants_by_role(conn: &mut DbConn, workspace_id: i64) -> AppResult<HashMap<i64, Vec<Grant>>> {
+    let mut out: HashMap<i64, Vec<Grant>> = HashMap::new();
+    for (role_id, grant) in Role::grants_by_role(conn, workspace_id)? {
+        out.entry(role_id).or_default().push(grant);
+    }
+    Ok(out)
+}
+
+/// Whether `actor` holds every permission of `grants` at least at the same scope.
+pub fn holds_all(actor: &EffectivePermissions, grants: &[Grant]) -> bool {
+    grants.iter().all(|g| actor.covers(g))
+}
+
+/// Roles of the workspace the actor may hand out (two queries): never Owner (there is
+/// exactly one), and only roles whose every permission and scope the actor holds.
+pub fn grantable_roles(conn: &mut DbConn, access: &Access) -> AppResult<Vec<Role>> {
+    let grants = grants_by_role(conn, access.workspace.id)?;
+    Ok(Role::for_workspace(conn, access.workspace.id)?
+        .into_iter()
+        .filter(|role| role.builtin() != Some(BuiltinRole::Owner))
+        .filter(|role| {
+            holds_all(
+                &access.perms,
+                grants.get(&role.id).map(Vec::as_slice).unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+/// A custom role as submitted: already shaped (the form layer parses fields).
+#[derive(Clone, Debug, Default)]
+pub struct RoleInput {
+    pub name: String,
+    pub description: String,
+    pub grants: Vec<Grant>,
+}
+
+/// How one permission changes for some members: `before`/`after` are `None` when not held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImpactLine {
+    pub permission: Permission,
+    pub before: Level,
+    pub after: Level,
+    pub members: usize,
+}
+
+impl ImpactLine {
+    fn held(label: Level) -> String {
+        match label {
+            None => "nothing".into(),
+            Some(None) => "on".into(),
+            Some(Some(scope)) => scope.key().into(),
+        }
+    }
+
+    /// "3 members gain records.export (all)", "1 member loses roles.manage",
+    /// "2 members go from members.view (all) to (team)".
+    pub fn sentence(&self) -> String {
+        let who = if self.members == 1 {
+            "1 member".to_string()
+        } else {
+            format!("{} members", self.members)
+        };
+        let s = |verb: &str, verbs: &str| {
+            if self.members == 1 {
+                verbs.to_string()
+            } else {
+                verb.to_string()
+            }
+        };
+        let key = self.permission.key();
+        match (self.before, self.after) {
+            (None, Some(after)) => format!("{who} {} {}", s("gain", "gains"), label(key, after)),
+            (Some(before), None) => format!("{who} {} {}", s("lose", "loses"), label(key, before)),
+            (before, after) => format!(
+                "{who} {} {key} from {} to {}",
+                s("go", "goes"),
+                Self::held(before),
+                Self::held(after)
+            ),
+        }
+    }
+
+    pub fn is_loss(&self) -> bool {
+        self.after.is_none() || (self.before.is_some() && self.after < self.before)
+    }
+}
+
+fn label(key: &str, scope: Option<Scope>) -> String {
+    match scope {
+        Some(scope) => format!("{key} ({scope})"),
+        None => key.to_string(),
+    }
+}
+
+/// What a role change does to the members who hold it.
+#[derive(Clone, Debug, Default)]
+pub struct Impact {
+    pub lines: Vec<ImpactLine>,
+    /// Up to ten names of affected members, for the confirmation page.
+    pub names: Vec<String>,
+    pub affected: usize,
+}
+
+impl Impact {
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+type Held = BTreeMap<Permission, Option<Scope>>;
+/// Not held (`None`), held without scope (`Some(None)`), or held with a scope.
+type Level = Option<Option<Scope>>;
+
+fn fold(held: &mut Held, grants: &[Grant]) {
+    for g in grants {
+        let entry = held.entry(g.permission).or_insert(g.scope);
+        if g.scope > *entry {
+            *entry = g.scope;
+        }
+    }
+}
+
+/// The effect on every active holder of `role_id` of replacing its permissions with
+/// `after` (`None`: deleting the role). A constant number of queries.
+fn impact(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    role_id: i64,
+    after: Option<&[Grant]>,
+) -> AppResult<Impact> {
+    let holders = Role::holders_roles(conn, role_id)?;
+    let mut roles_of: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (member_id, held_role, _) in &holders {
+        roles_of.entry(*member_id).or_default().push(*held_role);
+    }
+    let by_role = grants_by_role(conn, workspace_id)?;
+    let member_ids: Vec<i64> = roles_of.keys().copied().collect();
+    let mut direct: HashMap<i64, Vec<Grant>> = HashMap::new();
+    for (member_id, grant) in Role::live_grants_of(conn, &member_ids, models::now())? {
+        direct.entry(member_id).or_default().push(grant);
+    }
+    let mut counts: BTreeMap<(Permission, Level, Level), usize> = BTreeMap::new();
+    let mut affected_ids = Vec::new();
+    for (member_id, held_roles) in &roles_of {
+        let mut before = Held::new();
+        let mut later = Held::new();
+        for r in held_roles {
+            let grants = by_role.get(r).map(Vec::as_slice).unwrap_or_default();
+            fold(&mut before, grants);
+            if *r == role_id {
+                if let Some(after) = after {
+                    fold(&mut later, after);
+                }
+            } else {
+                fold(&mut later, grants);
+            }
+        }
+        if let Some(grants) = direct.get(member_id) {
+            fold(&mut before, grants);
+            fold(&mut later, grants);
+        }
+        let mut changed = false;
+        for permission in Permission::ALL {
+            let (b, a) = (
+                before.get(&permission).copied(),
+                later.get(&permission).copied(),
+            );
+            if b != a {
+                changed = true;
+                *counts.entry((permission, b, a)).or_default() += 1;
+            }
+        }
+        if changed {
+            affected_ids.push(*member_id);
+        }
+    }
+    let names = Member::with_names(conn, &affected_ids[..affected_ids.len().min(10)])?
+        .into_iter()
+        .map(|(_, name, _)| name)
+        .collect();
+    Ok(Impact {
+        lines: counts
+            .into_iter()
+            .map(|((permission, before, after), members)| ImpactLine {
+                permission,
+                before,
+                after,
+                members,
+            })
+            .collect(),
+        names,
+        affected: affected_ids.len(),
+    })
+}
+
+/// Field-level refusals (shown beside the fields; nothing changed).
+pub type Invalid = Vec<(String, String)>;
+
+pub enum SaveOutcome {
+    Saved(i64),
+    Invalid(Invalid),
+    /// The change alters what members may do: show it and ask again with `confirm`.
+    NeedsConfirmation(Impact),
+}
+
+/// Refusals for a definition: the name is free (case-insensitively) and every permission
+/// is one the actor holds at that scope.
+fn check_definition(
+    conn: &mut DbConn,
+    access: &Access,
+    input: &RoleInput,
+    except: Option<i64>,
+) -> AppResult<Invalid> {
+    let mut invalid = Invalid::new();
+    if Role::name_taken(
+        conn,
+        access.workspace.id,
+        &input.name.to_lowercase(),
+        except,
+    )? {
+        invalid.push((
+            "name".into(),
+            format!("A role named “{}” already exists", input.name),
+        ));
+    }
+    for grant in &input.grants {
+        if !access.perms.covers(grant) {
+            invalid.push((
+                format!("perm.{}", grant.permission.key()),
+                format!(
+                    "You can't grant {}: you don't hold it at that scope",
+                    grant.label()
+                ),
+            ));
+        }
+    }
+    Ok(invalid)
+}
+
+fn grants_json(grants: &[Grant]) -> serde_json::Value {
+    json!(grants.iter().map(Grant::label).collect::<Vec<_>>())
+}
+
+/// Creates a custom role (requires `roles.manage`, checked by the caller).
+pub fn create(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    input: &RoleInput,
+) -> AppResult<SaveOutcome> {
+    write_transaction(conn, |conn| {
+        let invalid = check_definition(conn, access, input, None)?;
+        if !invalid.is_empty() {
+            return Ok(SaveOutcome::Invalid(invalid));
+        }
+        let now = models::now();
+        let id = NewRole {
+            workspace_id: access.workspace.id,
+            builtin_key: None,
+            name: &input.name,
+            name_canonical: input.name.to_lowercase(),
+            description: &input.description,
+            position: Role::next_position(conn, access.workspace.id)?,
+            created_at: now,
+            updated_at: now,
+        }
+        .insert(conn)?;
+        role::set_permissions(conn, id, &input.grants)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("role.created")
+                .workspace(access.workspace.id)
+                .target("role", id, &input.name)
+                .changes(json!({"after": {
+                    "name": input.name,
+                    "description": input.description,
+                    "permissions": grants_json(&input.grants),
+                }})),
+        )?;
+        Ok(SaveOutcome::Saved(id))
+    })
+}
+
+/// A custom role the actor may change: in this workspace, not built-in, and granting
+/// nothing the actor lacks (an Admin cannot edit away what only the Owner holds).
+fn editable_role(
+    conn: &mut DbConn,
+    access: &Access,
+    role_id: i64,
+) -> AppResult<(Role, Vec<Grant>)> {
+    let role =
+        Role::find_in_workspace(conn, access.workspace.id, role_id)?.ok_or(AppError::NotFound)?;
+    if role.builtin_key.is_some() {
+        return Err(AppError::BadRequest(
+            "Built-in roles cannot be edited or deleted.".into(),
+        ));
+    }
+    let grants = role::grants_of(conn, role.id)?;
+    if !holds_all(&access.perms, &grants) {
+        return Err(AppError::forbidden_because(
+            "This role grants permissions you don't hold, so you can't change or delete it.",
+        ));
+    }
+    Ok((role, grants))
+}
+
+/// The role and its permissions, for the edit form (any member who may open it).
+pub fn find(conn: &mut DbConn, workspace_id: i64, role_id: i64) -> AppResult<(Role, Vec<Grant>)> {
+    let role = Role::find_in_workspace(conn, workspace_id, role_id)?.ok_or(AppError::NotFound)?;
+    let grants = role::grants_of(conn, role.id)?;
+    Ok((role, grants))
+}
+
+/// Edits a custom role. When the change alters any holder's effective permissions and
+/// `confirmed` is false, nothing is written and the impact is returned.
+pub fn update(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    role_id: i64,
+    input: &RoleInput,
+    confirmed: bool,
+) -> AppResult<SaveOutcome> {
+    write_transaction(conn, |conn| {
+        let (role, before) = editable_role(conn, access, role_id)?;
+        let invalid = check_definition(conn, access, input, Some(role.id))?;
+        if !invalid.is_empty() {
+            return Ok(SaveOutcome::Invalid(invalid));
+        }
+        let impact = impact(conn, access.workspace.id, role.id, Some(&input.grants))?;
+        if !confirmed && !impact.is_empty() {
+            return Ok(SaveOutcome::NeedsConfirmation(impact));
+        }
+        Role::update_details(
+            conn,
+            role.id,
+            &input.name,
+            &input.description,
+            models::now(),
+        )?;
+        role::set_permissions(conn, role.id, &input.grants)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("role.updated")
+                .workspace(access.workspace.id)
+                .target("role", role.id, &input.name)
+                .changes(json!({
+                    "before": {"name": role.name, "description": role.description, "permissions": grants_json(&before)},
+                    "after": {"name": input.name, "description": input.description, "permissions": grants_json(&input.grants)},
+                    "impact": impact.lines.iter().map(ImpactLine::sentence).collect::<Vec<_>>(),
+                })),
+        )?;
+        Ok(SaveOutcome::Saved(role.id))
+    })
+}
+
+pub enum DeleteOutcome {
+    Deleted(String),
+    /// Members hold the role: show who loses what and ask again with `confirm`.
+    NeedsConfirmation {
+        role: Role,
+        impact: Impact,
+        holders: i64,
+    },
+    /// Some members hold only this role; a member keeps at least one.
+    OnlyRole {
+        role: Role,
+        names: Vec<String>,
+        count: usize,
+    },
+}
+
+/// Deletes a custom role. Members who hold it lose it (a member whose primary role it was
+/// gets their next role as primary); refused while it is someone's only role.
+pub fn delete(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    role_id: i64,
+    confirmed: bool,
+) -> AppResult<DeleteOutcome> {
+    write_transaction(conn, |conn| {
+        let (role, grants) = editable_role(conn, access, role_id)?;
+        let holders = Role::holders_roles(conn, role.id)?;
+        let mut roles_of: BTreeMap<i64, Vec<(i64, bool)>> = BTreeMap::new();
+        for (member_id, held, primary) in &holders {
+            roles_of
+                .entry(*member_id)
+                .or_default()
+                .push((*held, *primary));
+        }
+        let only: Vec<i64> = roles_of
+            .iter()
+            .filter(|(_, held)| held.len() == 1)
+            .map(|(id, _)| *id)
+            .collect();
+        if !only.is_empty() {
+            let names = Member::with_names(conn, &only[..only.len().min(10)])?
+                .into_iter()
+                .map(|(_, name, _)| name)
+                .collect();
+            return Ok(DeleteOutcome::OnlyRole {
+                role,
+                names,
+                count: only.len(),
+            });
+        }
+        if !confirmed && !roles_of.is_empty() {
+            let impact = impact(conn, access.workspace.id, role.id, None)?;
+            return Ok(DeleteOutcome::NeedsConfirmation {
+                role,
+                impact,
+                holders: roles_of.len() as i64,
+            });
+        }
+        for (member_id, held) in &roles_of {
+            let was_primary = held.iter().any(|(r, p)| *r == role.id && *p);
+            if let Some((next, _)) = held.iter().find(|(r, _)| *r != role.id) {
+                if was_primary {
+                    Role::set_primary(conn, *member_id, *next)?;
+                }
+            }
+        }
+        Role::delete(conn, role.id)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("role.deleted")
+                .workspace(access.workspace.id)
+                .target("role", role.id, &role.name)
+                .changes(json!({"before": {
+                    "name": role.name,
+                    "permissions": grants_json(&grants),
+                    "holders": roles_of.len(),
+                }})),
+        )?;
+        Ok(DeleteOutcome::Deleted(role.name))
+    })
+}

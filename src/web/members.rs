@@ -1,0 +1,161 @@
+//! Edits to one member from the member detail page: roles, seat type, manager. Each handler
+//! checks the permission, parses, calls one service (which checks scope and dominance in its
+//! transaction) and answers 303 back to the member with a flash, or 422 with the reason.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::auth::WorkspaceCtx;
+use crate::error::{AppError, AppResult};
+use crate::models::member::SeatType;
+use crate::permissions::Permission;
+use crate::services::members::{self, Refusal};
+use crate::web::forms::StrictForm;
+use crate::web::users::{render_detail, DetailErrors};
+use crate::web::{db, see_other, set_flash, FlashKind};
+
+fn member_id(path: &(String, String)) -> AppResult<i64> {
+    path.1.parse().map_err(|_| AppError::NotFound)
+}
+
+/// After a service call: 303 back to the member page, or the page again with the refusal
+/// beside its field (422, nothing changed).
+async fn finish(
+    ctx: WorkspaceCtx,
+    id: i64,
+    outcome: Result<(), Refusal>,
+    done: &str,
+) -> AppResult<HttpResponse> {
+    match outcome {
+        Ok(()) => {
+            set_flash(&ctx.session, FlashKind::Success, done)?;
+            Ok(see_other(&ctx.path(&format!("/users/{id}"))))
+        }
+        Err(refusal) => {
+            let mut errors = DetailErrors::default();
+            errors.fields.add(refusal.field, refusal.message);
+            render_detail(&ctx, id, errors).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesForm {
+    #[serde(default)]
+    role: Vec<String>,
+    #[serde(default)]
+    primary_role: String,
+}
+
+/// POST /w/{ws}/users/{id}/roles — requires members.edit over that member; only roles the
+/// actor may hand out, never Owner; at least one role.
+pub async fn set_roles(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<RolesForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersEdit)?;
+    let id = member_id(&path)?;
+    let form = form.0;
+    let role_ids: Option<Vec<i64>> = form.role.iter().map(|r| r.parse().ok()).collect();
+    let outcome = match role_ids {
+        None => Err(Refusal {
+            field: "role",
+            message: "Choose roles of this workspace".into(),
+        }),
+        Some(role_ids) => {
+            let primary = form.primary_role.parse().ok();
+            let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+            db(ctx.db_pool(), move |conn| {
+                members::set_roles(conn, &access, &actor, id, &role_ids, primary)
+            })
+            .await?
+        }
+    };
+    finish(
+        ctx,
+        id,
+        outcome,
+        "Roles saved. They apply from the member's next request.",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeatForm {
+    #[serde(default)]
+    seat_type: String,
+}
+
+/// POST /w/{ws}/users/{id}/seat — requires members.edit over that member.
+pub async fn set_seat(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<SeatForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersEdit)?;
+    let id = member_id(&path)?;
+    let Some(seat) = SeatType::from_key(&form.0.seat_type) else {
+        let outcome = Err(Refusal {
+            field: "seat_type",
+            message: "Choose Member or Builder".into(),
+        });
+        return finish(ctx, id, outcome, "").await;
+    };
+    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+    db(ctx.db_pool(), move |conn| {
+        members::set_seat(conn, &access, &actor, id, seat)
+    })
+    .await?;
+    finish(
+        ctx,
+        id,
+        Ok(()),
+        &format!("Seat type set to {}.", seat.label()),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerForm {
+    #[serde(default)]
+    manager_id: String,
+}
+
+/// POST /w/{ws}/users/{id}/manager — requires members.edit over that member; empty
+/// `manager_id` means none; a chain of managers never loops.
+pub async fn set_manager(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<ManagerForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersEdit)?;
+    let id = member_id(&path)?;
+    let manager_id = match form.0.manager_id.trim() {
+        "" => None,
+        text => match text.parse::<i64>() {
+            Ok(m) => Some(m),
+            Err(_) => {
+                let outcome = Err(Refusal {
+                    field: "manager_id",
+                    message: "Choose a member of this workspace".into(),
+                });
+                return finish(ctx, id, outcome, "").await;
+            }
+        },
+    };
+    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+    let outcome = db(ctx.db_pool(), move |conn| {
+        members::set_manager(conn, &access, &actor, id, manager_id)
+    })
+    .await?;
+    let done = if manager_id.is_some() {
+        "Manager saved."
+    } else {
+        "Manager removed."
+    };
+    finish(ctx, id, outcome, done).await
+}

@@ -1,0 +1,545 @@
+//! The Roles screen: every role with its permissions (the matrix), and custom roles'
+//! create / edit / delete with the impact on members shown before a change is saved.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::auth::WorkspaceCtx;
+use crate::error::{AppError, AppResult};
+use crate::models::role::Role;
+use crate::permissions::{Grant, Permission, Scope};
+use crate::services::roles::{
+    self, DeleteOutcome, Impact, RoleInput, RoleSummary, SaveOutcome, MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS,
+};
+use crate::web::forms::{FieldErrors, StrictForm};
+use crate::web::{db, render, render_status, see_other, set_flash, Chrome, FlashKind};
+
+#[derive(Template)]
+#[template(path = "roles/list.html")]
+struct RolesPage {
+    chrome: Chrome,
+    base: String,
+    roles: Vec<RoleSummary>,
+    permissions: [Permission; 13],
+    can_manage: bool,
+}
+
+/// GET /w/{ws}/roles — requires members.view (read-only); editing needs roles.manage.
+pub async fn list(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersView)?;
+    let workspace_id = ctx.access.workspace.id;
+    let roles = db(ctx.db_pool(), move |conn| {
+        roles::summaries(conn, workspace_id)
+    })
+    .await?;
+    render(&RolesPage {
+        chrome: ctx.chrome("Roles", "roles")?,
+        base: ctx.path("/roles"),
+        roles,
+        permissions: Permission::ALL,
+        can_manage: ctx.access.perms.allows(Permission::RolesManage),
+    })
+}
+
+/// The role form: `name`, `description`, one `perm.<key>` per permission (a scope, or `on`
+/// for an unscoped one; absent = not granted) and `confirm` after the impact was shown.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RoleForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// The fingerprint of the permissions whose impact the person confirmed.
+    #[serde(default)]
+    confirm: String,
+    #[serde(default, rename = "perm.members.view")]
+    members_view: String,
+    #[serde(default, rename = "perm.members.invite")]
+    members_invite: String,
+    #[serde(default, rename = "perm.members.edit")]
+    members_edit: String,
+    #[serde(default, rename = "perm.members.remove")]
+    members_remove: String,
+    #[serde(default, rename = "perm.roles.manage")]
+    roles_manage: String,
+    #[serde(default, rename = "perm.settings.manage")]
+    settings_manage: String,
+    #[serde(default, rename = "perm.billing.manage")]
+    billing_manage: String,
+    #[serde(default, rename = "perm.audit.view")]
+    audit_view: String,
+    #[serde(default, rename = "perm.records.view")]
+    records_view: String,
+    #[serde(default, rename = "perm.records.create")]
+    records_create: String,
+    #[serde(default, rename = "perm.records.edit")]
+    records_edit: String,
+    #[serde(default, rename = "perm.records.delete")]
+    records_delete: String,
+    #[serde(default, rename = "perm.records.export")]
+    records_export: String,
+}
+
+impl RoleForm {
+    fn value(&self, permission: Permission) -> &str {
+        match permission {
+            Permission::MembersView => &self.members_view,
+            Permission::MembersInvite => &self.members_invite,
+            Permission::MembersEdit => &self.members_edit,
+            Permission::MembersRemove => &self.members_remove,
+            Permission::RolesManage => &self.roles_manage,
+            Permission::SettingsManage => &self.settings_manage,
+            Permission::BillingManage => &self.billing_manage,
+            Permission::AuditView => &self.audit_view,
+            Permission::RecordsView => &self.records_view,
+            Permission::RecordsCreate => &self.records_create,
+            Permission::RecordsEdit => &self.records_edit,
+            Permission::RecordsDelete => &self.records_delete,
+            Permission::RecordsExport => &self.records_export,
+        }
+    }
+
+    fn set(&mut self, permission: Permission, value: String) {
+        let slot = match permission {
+            Permission::MembersView => &mut self.members_view,
+            Permission::MembersInvite => &mut self.members_invite,
+            Permission::MembersEdit => &mut self.members_edit,
+            Permission::MembersRemove => &mut self.members_remove,
+            Permission::RolesManage => &mut self.roles_manage,
+            Permission::SettingsManage => &mut self.settings_manage,
+            Permission::BillingManage => &mut self.billing_manage,
+            Permission::AuditView => &mut self.audit_view,
+            Permission::RecordsView => &mut self.records_view,
+            Permission::RecordsCreate => &mut self.records_create,
+            Permission::RecordsEdit => &mut self.records_edit,
+            Permission::RecordsDelete => &mut self.records_delete,
+            Permission::RecordsExport => &mut self.records_export,
+        };
+        *slot = value;
+    }
+
+    fn from_role(role: &Role, grants: &[Grant]) -> Self {
+        let mut form = RoleForm {
+            name: role.name.clone(),
+            description: role.description.clone(),
+            ..RoleForm::default()
+        };
+        for g in grants {
+            form.set(
+                g.permission,
+                g.scope.map(Scope::key).unwrap_or("on").to_string(),
+            );
+        }
+        form
+    }
+
+    fn parse(&self) -> Result<RoleInput, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = self.name.trim();
+        if name.is_empty() {
+            errors.add("name", "Enter a name for the role");
+        } else if name.chars().count() > MAX_NAME_CHARS {
+            errors.add("name", format!("At most {MAX_NAME_CHARS} characters"));
+        } else if name.chars().any(char::is_control) {
+            errors.add("name", "The name can't contain control characters");
+        }
+        let description = self.description.trim();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            errors.add(
+                "description",
+                format!("At most {MAX_DESCRIPTION_CHARS} characters"),
+            );
+        }
+        let mut grants = Vec::new();
+        for permission in Permission::ALL {
+            let field = format!("perm.{}", permission.key());
+            match (self.value(permission), permission.is_scoped()) {
+                ("", _) => {}
+                ("on", false) => grants.push(Grant {
+                    permission,
+                    scope: None,
+                }),
+                (value, true) => match Scope::from_key(value) {
+                    Some(scope) => grants.push(Grant {
+                        permission,
+                        scope: Some(scope),
+                    }),
+                    None => errors.add(&field, "Choose own, team or all"),
+                },
+                (_, false) => errors.add(&field, "Tick it or leave it out"),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(RoleInput {
+            name: name.to_string(),
+            description: description.to_string(),
+            grants,
+        })
+    }
+}
+
+/// A fingerprint of a set of permissions: a confirmation applies to exactly what was shown.
+fn fingerprint(grants: &[Grant]) -> String {
+    let text: Vec<String> = grants.iter().map(Grant::label).collect();
+    let digest = Sha256::digest(text.join(",").as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One permission line of the form.
+pub struct PermField {
+    pub key: &'static str,
+    pub description: &'static str,
+    pub scoped: bool,
+    pub value: String,
+    /// Scopes the actor may grant (the others are shown, disabled).
+    pub grantable: Vec<(&'static str, bool)>,
+    /// For an unscoped permission: whether the actor holds it.
+    pub can_grant: bool,
+    pub error: Option<String>,
+}
+
+impl PermField {
+    pub fn field(&self) -> String {
+        format!("perm.{}", self.key)
+    }
+
+    pub fn id(&self) -> String {
+        format!("perm-{}", self.key.replace('.', "-"))
+    }
+}
+
+fn perm_fields(ctx: &WorkspaceCtx, form: &RoleForm, errors: &FieldErrors) -> Vec<PermField> {
+    Permission::ALL
+        .into_iter()
+        .map(|permission| {
+            let held = ctx.access.perms.scope(permission);
+            PermField {
+                key: permission.key(),
+                description: permission.description(),
+                scoped: permission.is_scoped(),
+                value: form.value(permission).to_string(),
+                grantable: [Scope::Own, Scope::Team, Scope::All]
+                    .into_iter()
+                    .map(|s| (s.key(), held.is_some_and(|h| h >= s)))
+                    .collect(),
+                can_grant: ctx.access.perms.allows(permission),
+                error: errors
+                    .get(&format!("perm.{}", permission.key()))
+                    .map(str::to_string),
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "roles/form.html")]
+struct RoleFormPage {
+    chrome: Chrome,
+    base: String,
+    /// `None` for a new role.
+    role: Option<Role>,
+    form: RoleForm,
+    errors: FieldErrors,
+    perms: Vec<PermField>,
+    impact: Option<Impact>,
+    /// Built-in role, or no `roles.manage`: shown, not editable.
+    read_only: bool,
+    members: i64,
+}
+
+impl RoleFormPage {
+    fn action(&self) -> String {
+        match &self.role {
+            Some(role) => format!("{}/{}", self.base, role.id),
+            None => format!("{}/new", self.base),
+        }
+    }
+}
+
+struct FormState {
+    role: Option<Role>,
+    form: RoleForm,
+    errors: FieldErrors,
+    impact: Option<Impact>,
+    read_only: bool,
+    members: i64,
+}
+
+fn render_form(
+    ctx: &WorkspaceCtx,
+    state: FormState,
+    status: StatusCode,
+) -> AppResult<HttpResponse> {
+    let title = match &state.role {
+        Some(role) => role.name.clone(),
+        None => "New role".to_string(),
+    };
+    let page = RoleFormPage {
+        chrome: ctx.chrome(title, "roles")?,
+        base: ctx.path("/roles"),
+        perms: perm_fields(ctx, &state.form, &state.errors),
+        role: state.role,
+        form: state.form,
+        errors: state.errors,
+        impact: state.impact,
+        read_only: state.read_only,
+        members: state.members,
+    };
+    render_status(&page, status)
+}
+
+fn invalid_errors(invalid: Vec<(String, String)>) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    for (field, message) in invalid {
+        errors.add(&field, message);
+    }
+    errors
+}
+
+/// GET /w/{ws}/roles/new — requires roles.manage.
+pub async fn new_form(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
+    ctx.require(Permission::RolesManage)?;
+    let state = FormState {
+        role: None,
+        form: RoleForm::default(),
+        errors: FieldErrors::default(),
+        impact: None,
+        read_only: false,
+        members: 0,
+    };
+    render_form(&ctx, state, StatusCode::OK)
+}
+
+/// POST /w/{ws}/roles/new — requires roles.manage; only permissions the actor holds.
+pub async fn create(ctx: WorkspaceCtx, form: StrictForm<RoleForm>) -> AppResult<HttpResponse> {
+    ctx.require(Permission::RolesManage)?;
+    let form = form.0;
+    let input = match form.parse() {
+        Ok(input) => input,
+        Err(errors) => {
+            let state = FormState {
+                role: None,
+                form,
+                errors,
+                impact: None,
+                read_only: false,
+                members: 0,
+            };
+            return render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+    let name = input.name.clone();
+    match db(ctx.db_pool(), move |conn| {
+        roles::create(conn, &access, &actor, &input)
+    })
+    .await?
+    {
+        SaveOutcome::Saved(_) => {
+            set_flash(
+                &ctx.session,
+                FlashKind::Success,
+                format!("Role “{name}” created."),
+            )?;
+            Ok(see_other(&ctx.path("/roles")))
+        }
+        SaveOutcome::Invalid(invalid) => {
+            let state = FormState {
+                role: None,
+                form,
+                errors: invalid_errors(invalid),
+                impact: None,
+                read_only: false,
+                members: 0,
+            };
+            render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        SaveOutcome::NeedsConfirmation(_) => Err(AppError::internal(
+            "a new role has no members to confirm for",
+        )),
+    }
+}
+
+fn role_id(path: &(String, String)) -> AppResult<i64> {
+    path.1.parse().map_err(|_| AppError::NotFound)
+}
+
+/// GET /w/{ws}/roles/{id} — requires members.view; editable for custom roles with
+/// roles.manage, read-only otherwise (built-in roles never change).
+pub async fn edit_form(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersView)?;
+    let id = role_id(&path)?;
+    let workspace_id = ctx.access.workspace.id;
+    let (role, grants, members) = db(ctx.db_pool(), move |conn| {
+        let (role, grants) = roles::find(conn, workspace_id, id)?;
+        let members = roles::summaries(conn, workspace_id)?
+            .iter()
+            .find(|s| s.role.id == role.id)
+            .map(|s| s.members)
+            .unwrap_or(0);
+        Ok((role, grants, members))
+    })
+    .await?;
+    let read_only = role.builtin_key.is_some()
+        || !ctx.access.perms.allows(Permission::RolesManage)
+        || !roles::holds_all(&ctx.access.perms, &grants);
+    let state = FormState {
+        form: RoleForm::from_role(&role, &grants),
+        role: Some(role),
+        errors: FieldErrors::default(),
+        impact: None,
+        read_only,
+        members,
+    };
+    render_form(&ctx, state, StatusCode::OK)
+}
+
+/// POST /w/{ws}/roles/{id} — requires roles.manage. When members would gain or lose
+/// anything, the first submit shows who and what; the second (with `confirm`) saves.
+pub async fn update(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<RoleForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::RolesManage)?;
+    let id = role_id(&path)?;
+    let mut form = form.0;
+    let workspace_id = ctx.access.workspace.id;
+    let current = {
+        db(ctx.db_pool(), move |conn| {
+            roles::find(conn, workspace_id, id)
+        })
+        .await?
+        .0
+    };
+    let input = match form.parse() {
+        Ok(input) => input,
+        Err(errors) => {
+            let state = FormState {
+                role: Some(current),
+                form,
+                errors,
+                impact: None,
+                read_only: false,
+                members: 0,
+            };
+            return render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let print = fingerprint(&input.grants);
+    let confirmed = form.confirm == print;
+    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+    let name = input.name.clone();
+    match db(ctx.db_pool(), move |conn| {
+        roles::update(conn, &access, &actor, id, &input, confirmed)
+    })
+    .await?
+    {
+        SaveOutcome::Saved(_) => {
+            set_flash(
+                &ctx.session,
+                FlashKind::Success,
+                format!("Role “{name}” saved."),
+            )?;
+            Ok(see_other(&ctx.path("/roles")))
+        }
+        SaveOutcome::Invalid(invalid) => {
+            let state = FormState {
+                role: Some(current),
+                form,
+                errors: invalid_errors(invalid),
+                impact: None,
+                read_only: false,
+                members: 0,
+            };
+            render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        SaveOutcome::NeedsConfirmation(impact) => {
+            form.confirm = print;
+            let state = FormState {
+                role: Some(current),
+                form,
+                errors: FieldErrors::default(),
+                impact: Some(impact),
+                read_only: false,
+                members: 0,
+            };
+            render_form(&ctx, state, StatusCode::OK)
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+#[derive(Template)]
+#[template(path = "roles/delete.html")]
+struct DeletePage {
+    chrome: Chrome,
+    base: String,
+    role: Role,
+    impact: Option<Impact>,
+    holders: i64,
+    /// Members who hold only this role (the delete is refused).
+    only: Vec<String>,
+    only_count: usize,
+}
+
+/// POST /w/{ws}/roles/{id}/delete — requires roles.manage. A role members hold is only
+/// deleted after a confirmation page that says who loses what.
+pub async fn delete(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<DeleteForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::RolesManage)?;
+    let id = role_id(&path)?;
+    let confirmed = form.0.confirm == "yes";
+    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+    let outcome = db(ctx.db_pool(), move |conn| {
+        roles::delete(conn, &access, &actor, id, confirmed)
+    })
+    .await?;
+    let (role, impact, holders, only, only_count, status) = match outcome {
+        DeleteOutcome::Deleted(name) => {
+            set_flash(
+                &ctx.session,
+                FlashKind::Success,
+                format!("Role “{name}” deleted."),
+            )?;
+            return Ok(see_other(&ctx.path("/roles")));
+        }
+        DeleteOutcome::NeedsConfirmation {
+            role,
+            impact,
+            holders,
+        } => (role, Some(impact), holders, Vec::new(), 0, StatusCode::OK),
+        DeleteOutcome::OnlyRole { role, names, count } => {
+            (role, None, 0, names, count, StatusCode::CONFLICT)
+        }
+    };
+    let page = DeletePage {
+        chrome: ctx.chrome(format!("Delete {}", role.name), "roles")?,
+        base: ctx.path("/roles"),
+        role,
+        impact,
+        holders,
+        only,
+        only_count,
+    };
+    render_status(&page, status)
+}

@@ -1,0 +1,350 @@
+//! Permission requests (ask → approve or deny → mail → grant until it expires) and the
+//! route-table walks: a Member and a Viewer are refused every admin POST.
+
+use diesel::prelude::*;
+use gatehouse::db::schema::{permission_grants, permission_requests};
+use gatehouse::permissions::BuiltinRole;
+
+use crate::support::{TestApp, PASSWORD};
+use crate::tests;
+
+tests![
+    a_refused_member_asks_an_admin_approves_and_the_grant_works_until_it_expires,
+    a_denied_request_tells_the_member_why_and_grants_nothing,
+    an_admin_cannot_approve_beyond_their_own_rights,
+    a_member_is_refused_every_admin_post_in_the_route_table,
+    a_viewer_is_read_only_on_every_screen,
+];
+
+/// Every POST route inside a workspace that any active member may use on themselves.
+const SELF_SERVICE_POSTS: &[&str] = &["/w/{ws}/requests/new", "/w/{ws}/leave"];
+
+fn grants(app: &TestApp) -> i64 {
+    app.count("permission_grants")
+}
+
+fn request_status(app: &TestApp) -> Vec<String> {
+    app.with_db(|conn| {
+        permission_requests::table
+            .order(permission_requests::id)
+            .select(permission_requests::status)
+            .load(conn)
+            .unwrap()
+    })
+}
+
+fn first_request_id(app: &TestApp) -> i64 {
+    app.with_db(|conn| {
+        permission_requests::table
+            .order(permission_requests::id)
+            .select(permission_requests::id)
+            .first(conn)
+            .unwrap()
+    })
+}
+
+async fn a_refused_member_asks_an_admin_approves_and_the_grant_works_until_it_expires(
+    app: TestApp,
+) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let mia = app.add_member(
+        ws.workspace_id,
+        "mia@acme.example",
+        "Mia Member",
+        BuiltinRole::Member,
+    );
+    let member = app.client();
+    member.sign_in("mia@acme.example", PASSWORD).await;
+    let refused = member.get("/w/acme/invites").await;
+    assert_eq!(refused.status, 403);
+    refused.assert_contains("<code>members.invite</code>");
+    refused.assert_contains("href=\"/w/acme/requests/new?permission=members.invite\"");
+    let form = member
+        .get("/w/acme/requests/new?permission=members.invite")
+        .await;
+    assert_eq!(form.status, 200);
+    form.assert_contains("<option value=\"members.invite\" selected>");
+    let no_reason = member
+        .submit(
+            "/w/acme/requests/new",
+            "/w/acme/requests/new",
+            &[
+                ("permission", "members.invite"),
+                ("scope", "all"),
+                ("reason", ""),
+            ],
+        )
+        .await;
+    assert_eq!(no_reason.status, 422);
+    no_reason.assert_contains("Say why you need it");
+    assert_eq!(app.count("permission_requests"), 0);
+    let asked = member
+        .submit(
+            "/w/acme/requests/new",
+            "/w/acme/requests/new",
+            &[
+                ("permission", "members.invite"),
+                ("scope", "all"),
+                ("reason", "I onboard the <new> hires"),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    let twice = member
+        .submit(
+            "/w/acme/requests/new",
+            "/w/acme/requests/new",
+            &[
+                ("permission", "members.invite"),
+                ("scope", "all"),
+                ("reason", "again"),
+            ],
+        )
+        .await;
+    assert_eq!(twice.status, 422);
+    twice.assert_contains("You already asked for members.invite");
+    assert_eq!(app.count("permission_requests"), 1);
+
+    let owner = app.client();
+    owner.sign_in("olivia@acme.example", PASSWORD).await;
+    let triage = owner.get("/w/acme/requests").await;
+    assert_eq!(triage.status, 200);
+    triage.assert_contains("Mia Member");
+    triage.assert_contains("I onboard the &#60;new&#62; hires");
+    let id = first_request_id(&app);
+    let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let approved = owner
+        .submit(
+            "/w/acme/requests",
+            &format!("/w/acme/requests/{id}/approve"),
+            &[("expires_on", &tomorrow)],
+        )
+        .await;
+    assert_eq!(approved.status, 303);
+    assert_eq!(request_status(&app), ["approved"]);
+    assert_eq!(grants(&app), 1);
+    assert_eq!(app.count_audit("permission_request.approved"), 1);
+    let mails = app.mail.wait_for(1).await;
+    let mail = mails.iter().find(|m| m.to == "mia@acme.example").unwrap();
+    assert_eq!(
+        mail.subject,
+        "Your request for members.invite in Acme was approved"
+    );
+    assert!(mail.text.contains("Olivia Owner approved your request"));
+
+    assert_eq!(member.get("/w/acme/invites").await.status, 200);
+    member
+        .get(&format!("/w/acme/users/{mia}"))
+        .await
+        .assert_contains("Direct grant");
+    // Deciding again changes nothing.
+    let again = owner
+        .submit(
+            "/w/acme/requests",
+            &format!("/w/acme/requests/{id}/deny"),
+            &[("note", "no")],
+        )
+        .await;
+    assert_eq!(again.status, 303);
+    assert_eq!(request_status(&app), ["approved"]);
+
+    // When the grant expires the permission is gone on the next request.
+    app.with_db(|conn| {
+        diesel::update(permission_grants::table)
+            .set(
+                permission_grants::expires_at
+                    .eq(gatehouse::models::now() - chrono::TimeDelta::minutes(1)),
+            )
+            .execute(conn)
+            .unwrap()
+    });
+    assert_eq!(member.get("/w/acme/invites").await.status, 403);
+}
+
+async fn a_denied_request_tells_the_member_why_and_grants_nothing(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    app.add_member(
+        ws.workspace_id,
+        "mia@acme.example",
+        "Mia Member",
+        BuiltinRole::Member,
+    );
+    let member = app.client();
+    member.sign_in("mia@acme.example", PASSWORD).await;
+    let asked = member
+        .submit(
+            "/w/acme/requests/new",
+            "/w/acme/requests/new",
+            &[
+                ("permission", "records.export"),
+                ("scope", "all"),
+                ("reason", "Quarterly report"),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 303);
+    let owner = app.client();
+    owner.sign_in("olivia@acme.example", PASSWORD).await;
+    let id = first_request_id(&app);
+    let denied = owner
+        .submit(
+            "/w/acme/requests",
+            &format!("/w/acme/requests/{id}/deny"),
+            &[("note", "Ask your manager for the export")],
+        )
+        .await;
+    assert_eq!(denied.status, 303);
+    assert_eq!(request_status(&app), ["denied"]);
+    assert_eq!(grants(&app), 0);
+    let mails = app.mail.wait_for(1).await;
+    assert_eq!(
+        mails[0].subject,
+        "Your request for records.export (all) in Acme was denied"
+    );
+    assert!(mails[0].text.contains("Ask your manager for the export"));
+    let mine = member.get("/w/acme/requests/new").await;
+    mine.assert_contains("denied — Ask your manager for the export");
+}
+
+async fn an_admin_cannot_approve_beyond_their_own_rights(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    app.add_member(
+        ws.workspace_id,
+        "ada@acme.example",
+        "Ada Admin",
+        BuiltinRole::Admin,
+    );
+    app.add_member(
+        ws.workspace_id,
+        "mia@acme.example",
+        "Mia Member",
+        BuiltinRole::Member,
+    );
+    let member = app.client();
+    member.sign_in("mia@acme.example", PASSWORD).await;
+    member
+        .submit(
+            "/w/acme/requests/new",
+            "/w/acme/requests/new",
+            &[
+                ("permission", "billing.manage"),
+                ("scope", "all"),
+                ("reason", "Pay the bills"),
+            ],
+        )
+        .await;
+    let admin = app.client();
+    admin.sign_in("ada@acme.example", PASSWORD).await;
+    let id = first_request_id(&app);
+    let approve = admin
+        .submit(
+            "/w/acme/requests",
+            &format!("/w/acme/requests/{id}/approve"),
+            &[("expires_on", "")],
+        )
+        .await;
+    assert_eq!(approve.status, 403);
+    approve.assert_contains("You can&#39;t grant billing.manage");
+    assert_eq!(request_status(&app), ["pending"]);
+    assert_eq!(grants(&app), 0);
+    assert!(app.mail.received().is_empty());
+    // Another workspace's admin cannot see or decide it at all.
+    app.create_workspace("Other", "zed@other.example", "Zed Other");
+    let stranger = app.client();
+    stranger.sign_in("zed@other.example", PASSWORD).await;
+    let token = stranger.get("/w/other/users").await.csrf();
+    let foreign = stranger
+        .post_raw(
+            &format!("/w/other/requests/{id}/approve"),
+            &[("csrf_token", &token), ("expires_on", "")],
+        )
+        .await;
+    assert_eq!(foreign.status, 404);
+    assert_eq!(request_status(&app), ["pending"]);
+}
+
+/// The workspace POST routes a plain member must never reach, from the real route table.
+fn admin_posts() -> Vec<&'static str> {
+    gatehouse::web::ROUTES
+        .iter()
+        .filter(|(method, path)| {
+            *method == "POST" && path.starts_with("/w/{ws}/") && !SELF_SERVICE_POSTS.contains(path)
+        })
+        .map(|(_, path)| *path)
+        .collect()
+}
+
+async fn refused_everywhere(app: &TestApp, email: &str, target_member: i64) {
+    let client = app.client();
+    client.sign_in(email, PASSWORD).await;
+    let token = client.get("/w/acme/users").await.csrf();
+    let audit_before = app.count("audit_events");
+    let posts = admin_posts();
+    assert!(posts.len() >= 10, "the walk covers the table: {posts:?}");
+    for path in posts {
+        let url = path
+            .replace("{ws}", "acme")
+            .replace("{id}", &target_member.to_string())
+            .replace("{eid}", "1");
+        let page = client.post_raw(&url, &[("csrf_token", &token)]).await;
+        assert_eq!(page.status, 403, "{email} POST {url}: {}", page.body);
+    }
+    // Sign-ins are audited too; nothing else may have been recorded.
+    assert_eq!(
+        app.count("audit_events"),
+        audit_before,
+        "refusals change nothing"
+    );
+}
+
+async fn a_member_is_refused_every_admin_post_in_the_route_table(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    app.add_member(
+        ws.workspace_id,
+        "mia@acme.example",
+        "Mia Member",
+        BuiltinRole::Member,
+    );
+    refused_everywhere(&app, "mia@acme.example", ws.member_id).await;
+}
+
+async fn a_viewer_is_read_only_on_every_screen(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    app.add_member(
+        ws.workspace_id,
+        "vic@acme.example",
+        "Vic Viewer",
+        BuiltinRole::Viewer,
+    );
+    refused_everywhere(&app, "vic@acme.example", ws.member_id).await;
+    let client = app.client();
+    client.sign_in("vic@acme.example", PASSWORD).await;
+    let admin_role = app.role_id(ws.workspace_id, BuiltinRole::Admin);
+    for (method, path) in gatehouse::web::ROUTES {
+        if *method != "GET" || !path.starts_with("/w/{ws}") || SELF_SERVICE_POSTS.contains(path) {
+            continue;
+        }
+        let id = if path.starts_with("/w/{ws}/roles/") {
+            admin_role
+        } else {
+            ws.member_id
+        };
+        let url = path
+            .replace("{ws}", "acme")
+            .replace("{id}", &id.to_string());
+        let page = client.get(&url).await;
+        assert!(
+            [200, 303, 403].contains(&page.status.as_u16()),
+            "GET {url}: {}",
+            page.status
+        );
+        if page.status == 200 {
+            // The only forms a Viewer gets are sign-out (and asking for a permission).
+            let posts = page.body.matches("method=\"post\"").count();
+            let allowed = page.body.matches("action=\"/logout\"").count();
+            assert_eq!(posts, allowed, "GET {url} offers a form:\n{}", page.body);
+        }
+    }
+}
