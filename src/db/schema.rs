@@ -218,6 +218,42 @@ diesel::table! {
 
 diesel::joinable!(permission_requests -> members (member_id));
 
+diesel::table! {
+    domains (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        domain -> Text,
+        status -> Text,
+        verification_token -> Text,
+        join_policy -> Text,
+        created_at -> Timestamp,
+        verified_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    modules (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        key -> Text,
+        name -> Text,
+        position -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    member_module_revocations (member_id, module_id) {
+        member_id -> BigInt,
+        module_id -> BigInt,
+    }
+}
+
+diesel::joinable!(domains -> workspaces (workspace_id));
+diesel::joinable!(modules -> workspaces (workspace_id));
+diesel::joinable!(member_module_revocations -> members (member_id));
+diesel::joinable!(member_module_revocations -> modules (module_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     app_settings,
     accounts,
@@ -234,4 +270,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invite_roles,
     outbox,
     permission_requests,
+    domains,
+    modules,
+    member_module_revocations,
 );

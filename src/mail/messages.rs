@@ -102,3 +102,32 @@ pub fn decision(m: &DecisionMail<'_>) -> Result<Rendered, askama::Error> {
         html: DecisionHtml { m }.render()?,
     })
 }
+
+pub struct OwnershipMail<'a> {
+    pub workspace: &'a str,
+    pub old_owner: &'a str,
+    pub new_owner: &'a str,
+    /// Which of the two this copy goes to.
+    pub to_new_owner: bool,
+}
+
+#[derive(Template)]
+#[template(path = "emails/ownership.txt")]
+struct OwnershipText<'a> {
+    m: &'a OwnershipMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/ownership.html")]
+struct OwnershipHtml<'a> {
+    m: &'a OwnershipMail<'a>,
+}
+
+/// A transfer of ownership, for the new and the previous Owner.
+pub fn ownership(m: &OwnershipMail<'_>) -> Result<Rendered, askama::Error> {
+    Ok(Rendered {
+        subject: format!("{} is now the Owner of {}", m.new_owner, m.workspace),
+        text: OwnershipText { m }.render()?,
+        html: OwnershipHtml { m }.render()?,
+    })
+}

@@ -205,6 +205,44 @@ impl Member {
         Ok(())
     }
 
+    pub fn set_status(
+        conn: &mut DbConn,
+        id: i64,
+        status: MemberStatus,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(members::table.find(id))
+            .set((
+                members::status.eq(status.key()),
+                members::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Ids of the members who report directly to this one.
+    pub fn direct_reports(conn: &mut DbConn, id: i64) -> QueryResult<Vec<i64>> {
+        members::table
+            .filter(members::manager_id.eq(id))
+            .order(members::id)
+            .select(members::id)
+            .load(conn)
+    }
+
+    /// Members who reported to this one now report to nobody; returns how many.
+    pub fn clear_manager_of_reports(
+        conn: &mut DbConn,
+        id: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<usize> {
+        diesel::update(members::table.filter(members::manager_id.eq(id)))
+            .set((
+                members::manager_id.eq(None::<i64>),
+                members::updated_at.eq(now),
+            ))
+            .execute(conn)
+    }
+
     pub fn set_manager(
         conn: &mut DbConn,
         id: i64,

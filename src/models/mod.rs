@@ -3,9 +3,11 @@
 
 pub mod account;
 pub mod audit;
+pub mod domain;
 pub mod email_address;
 pub mod invite;
 pub mod member;
+pub mod module;
 pub mod outbox;
 pub mod permission_request;
 pub mod role;

@@ -364,6 +364,12 @@ impl Role {
             .get_result(conn)
     }
 
+    /// Removes every direct grant of a member; returns how many.
+    pub fn delete_grants(conn: &mut DbConn, member_id: i64) -> QueryResult<usize> {
+        diesel::delete(permission_grants::table.filter(permission_grants::member_id.eq(member_id)))
+            .execute(conn)
+    }
+
     /// Gives a member a role.
     pub fn assign(
         conn: &mut DbConn,

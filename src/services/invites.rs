@@ -122,7 +122,7 @@ pub enum CreateOutcome {
 
 /// Locks the workspace row for the rest of the transaction (PostgreSQL); on SQLite the
 /// write transaction already holds the database's write lock.
-fn lock_workspace(conn: &mut DbConn, workspace_id: i64) -> AppResult<Workspace> {
+pub(crate) fn lock_workspace(conn: &mut DbConn, workspace_id: i64) -> AppResult<Workspace> {
     if is_postgres(conn) {
         diesel::sql_query(crate::db::dialect(
             conn,

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod directory;
 pub mod invites;
+pub mod lifecycle;
 pub mod members;
 pub mod membership;
 pub mod requests;

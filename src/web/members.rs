@@ -1,18 +1,22 @@
-//! Edits to one member from the member detail page: roles, seat type, manager. Each handler
+//! Edits to one member from the member detail page: roles, seat type, manager, and the
+//! lifecycle (archive, restore, remove, ownership transfer). Each handler
 //! checks the permission, parses, calls one service (which checks scope and dominance in its
 //! transaction) and answers 303 back to the member with a flash, or 422 with the reason.
 
 use actix_web::{web, HttpResponse};
+use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
+use crate::models::account::Account;
 use crate::models::member::SeatType;
 use crate::permissions::Permission;
+use crate::services::lifecycle::{self, Ending, Preview, RestoreOutcome};
 use crate::services::members::{self, Refusal};
 use crate::web::forms::StrictForm;
 use crate::web::users::{render_detail, DetailErrors};
-use crate::web::{db, see_other, set_flash, FlashKind};
+use crate::web::{db, render, see_other, set_flash, Chrome, FlashKind};
 
 fn member_id(path: &(String, String)) -> AppResult<i64> {
     path.1.parse().map_err(|_| AppError::NotFound)
@@ -158,4 +162,173 @@ pub async fn set_manager(
         "Manager removed."
     };
     finish(ctx, id, outcome, done).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EndForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/end.html")]
+struct EndPage {
+    chrome: Chrome,
+    base: String,
+    preview: Preview,
+}
+
+/// Archive or remove: without `confirm` the page says what will happen; with it, it is done.
+async fn end(
+    ctx: WorkspaceCtx,
+    id: i64,
+    confirmed: bool,
+    ending: Ending,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersRemove)?;
+    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+    if !confirmed {
+        let preview = db(ctx.db_pool(), move |conn| {
+            lifecycle::preview(conn, &access, id, ending)
+        })
+        .await?;
+        let title = format!(
+            "{} {}?",
+            if ending == Ending::Archive {
+                "Archive"
+            } else {
+                "Remove"
+            },
+            preview.name
+        );
+        return render(&EndPage {
+            chrome: ctx.chrome(title, "users")?,
+            base: ctx.path("/users"),
+            preview,
+        });
+    }
+    match db(ctx.db_pool(), move |conn| {
+        lifecycle::end(conn, &access, &actor, id, ending)
+    })
+    .await
+    {
+        Ok(name) => {
+            let message = match ending {
+                Ending::Archive => format!("{name} was archived: their access ended and their seat is free. Restore them from their page."),
+                Ending::Remove => format!("{name} was removed from the workspace. They can be invited again."),
+            };
+            set_flash(&ctx.session, FlashKind::Success, message)?;
+        }
+        Err(AppError::BadRequest(message)) => set_flash(&ctx.session, FlashKind::Error, message)?,
+        Err(other) => return Err(other),
+    }
+    Ok(see_other(&ctx.path(&format!("/users/{id}"))))
+}
+
+/// POST /w/{ws}/users/{id}/archive — requires members.remove over that member.
+pub async fn archive(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<EndForm>,
+) -> AppResult<HttpResponse> {
+    let id = member_id(&path)?;
+    end(ctx, id, form.0.confirm == "yes", Ending::Archive).await
+}
+
+/// POST /w/{ws}/users/{id}/remove — requires members.remove over that member.
+pub async fn remove(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<EndForm>,
+) -> AppResult<HttpResponse> {
+    let id = member_id(&path)?;
+    end(ctx, id, form.0.confirm == "yes", Ending::Remove).await
+}
+
+/// POST /w/{ws}/users/{id}/restore — requires members.remove; needs a free seat.
+pub async fn restore(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    _form: StrictForm<EndForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersRemove)?;
+    let id = member_id(&path)?;
+    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+    match db(ctx.db_pool(), move |conn| {
+        lifecycle::restore(conn, &access, &actor, id)
+    })
+    .await
+    {
+        Ok(RestoreOutcome::Restored(name)) => set_flash(
+            &ctx.session,
+            FlashKind::Success,
+            format!("{name} was restored with the roles they had."),
+        )?,
+        Ok(RestoreOutcome::NoSeat { used, limit }) => set_flash(
+            &ctx.session,
+            FlashKind::Error,
+            format!("No free seat: {used} of {limit} seats are used (members and pending invitations). Free a seat or raise the limit first."),
+        )?,
+        Err(AppError::BadRequest(message)) => set_flash(&ctx.session, FlashKind::Error, message)?,
+        Err(other) => return Err(other),
+    }
+    Ok(see_other(&ctx.path(&format!("/users/{id}"))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferForm {
+    #[serde(default)]
+    current_password: String,
+}
+
+/// POST /w/{ws}/users/{id}/transfer-ownership — the Owner only, with their current
+/// password; the target must already be an Admin.
+pub async fn transfer_ownership(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<TransferForm>,
+) -> AppResult<HttpResponse> {
+    if !ctx.access.perms.is_owner() {
+        return Err(AppError::forbidden_because(
+            "Only the workspace's Owner can transfer ownership.",
+        ));
+    }
+    let id = member_id(&path)?;
+    let account_id = ctx.access.account.id;
+    let stored = db(ctx.db_pool(), move |conn| {
+        Ok(Account::find(conn, account_id)?.and_then(|a| a.password_hash))
+    })
+    .await?;
+    if !ctx
+        .state
+        .passwords
+        .verify(stored, form.0.current_password)
+        .await?
+    {
+        let mut errors = DetailErrors::default();
+        errors
+            .fields
+            .add("current_password", "That is not your current password");
+        return render_detail(&ctx, id, errors).await;
+    }
+    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+    match db(ctx.db_pool(), move |conn| {
+        lifecycle::transfer_ownership(conn, &access, &actor, id)
+    })
+    .await
+    {
+        Ok(name) => {
+            ctx.state.mail_wakeup.notify_one();
+            set_flash(
+                &ctx.session,
+                FlashKind::Success,
+                format!("{name} is now the Owner. You remain an Admin."),
+            )?;
+        }
+        Err(AppError::BadRequest(message)) => set_flash(&ctx.session, FlashKind::Error, message)?,
+        Err(other) => return Err(other),
+    }
+    Ok(see_other(&ctx.path(&format!("/users/{id}"))))
 }

@@ -204,6 +204,10 @@ struct DetailPage {
     permissions: Vec<PermissionLine>,
     is_self: bool,
     edit: Option<EditForms>,
+    /// Archive / restore / remove are offered.
+    can_end: bool,
+    /// The viewer is the Owner and this member is an Admin who could take over.
+    can_take_ownership: bool,
     errors: FieldErrors,
     seat_types: [SeatType; 2],
     workspace_base: String,
@@ -243,10 +247,19 @@ pub async fn render_detail(
     errors: DetailErrors,
 ) -> AppResult<HttpResponse> {
     let access = ctx.access.clone();
-    let (detail, edit) = db(ctx.db_pool(), move |conn| {
+    let (detail, edit, can_end) = db(ctx.db_pool(), move |conn| {
         let Some(detail) = directory::detail(conn, &access, member_id)? else {
             return Ok(None);
         };
+        let can_end = detail.member.id != access.member.id
+            && !detail.perms.is_owner()
+            && members::may_change(
+                conn,
+                &access,
+                &detail.member,
+                &detail.perms,
+                Permission::MembersRemove,
+            )?;
         let edit = if members::may_change(
             conn,
             &access,
@@ -276,7 +289,7 @@ pub async fn render_detail(
         } else {
             None
         };
-        Ok(Some((detail, edit)))
+        Ok(Some((detail, edit, can_end)))
     })
     .await?
     .ok_or(AppError::NotFound)?;
@@ -297,8 +310,17 @@ pub async fn render_detail(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    let can_take_ownership = ctx.access.perms.is_owner()
+        && detail.member.id != ctx.access.member.id
+        && detail.member.status() == MemberStatus::Active
+        && detail
+            .roles
+            .iter()
+            .any(|r| r.builtin_key.as_deref() == Some(BuiltinRole::Admin.key()));
     let page = DetailPage {
         chrome: ctx.chrome(detail.name.clone(), "users")?,
+        can_end,
+        can_take_ownership,
         base: ctx.path("/users"),
         workspace_base: ctx.path(""),
         is_self: detail.member.id == ctx.access.member.id,

@@ -12,6 +12,7 @@ mod auth;
 mod browser;
 mod cli;
 mod invites;
+mod lifecycle;
 mod permissions;
 mod requests;
 mod roles;
@@ -47,6 +48,7 @@ fn main() {
         ("invites", invites::tests()),
         ("roles", roles::tests()),
         ("requests", requests::tests()),
+        ("lifecycle", lifecycle::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

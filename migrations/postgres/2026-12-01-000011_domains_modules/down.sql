@@ -1,0 +1,3 @@
+DROP TABLE member_module_revocations;
+DROP TABLE modules;
+DROP TABLE domains;

@@ -1,0 +1,334 @@
+//! A member's life in a workspace as admins run it: archive (access ends, roles kept),
+//! restore (needs a free seat), remove (suspended: roles, grants and manager links gone,
+//! can be re-invited) and ownership transfer. The workspace keeps exactly one Owner: every
+//! path checks it inside its write transaction (SPEC §4.4).
+
+use serde_json::json;
+
+use crate::db::{write_transaction, DbConn};
+use crate::error::{AppError, AppResult};
+use crate::mail::messages::{self, OwnershipMail};
+use crate::models;
+use crate::models::audit::{self, Actor, Event};
+use crate::models::invite::Invite;
+use crate::models::member::{Member, MemberStatus};
+use crate::models::outbox::{self, NewMail};
+use crate::models::role::Role;
+use crate::models::session;
+use crate::models::workspace::Workspace;
+use crate::permissions::{BuiltinRole, Permission};
+use crate::services::access::Access;
+use crate::services::invites;
+use crate::services::members::{target, Target};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    Archive,
+    Remove,
+}
+
+impl Ending {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Ending::Archive => "archive",
+            Ending::Remove => "remove",
+        }
+    }
+}
+
+/// What archiving or removing a member will do, shown before it is done.
+#[derive(Clone, Debug)]
+pub struct Preview {
+    pub member_id: i64,
+    pub name: String,
+    pub ending: Ending,
+    pub roles: Vec<String>,
+    pub pending_invites: usize,
+    pub sessions: usize,
+    /// Names of the members who report to them (removal clears their manager).
+    pub reports: Vec<String>,
+}
+
+/// The member, if the actor may archive or remove them: `members.remove` over their scope,
+/// holding nothing the actor lacks, not the Owner, not the actor themselves.
+fn endable(conn: &mut DbConn, access: &Access, member_id: i64) -> AppResult<Target> {
+    let target = target(conn, access, member_id, Permission::MembersRemove)?;
+    if target.perms.is_owner() {
+        return Err(AppError::forbidden_because(
+            "The Owner can't be archived or removed. Transfer ownership to an Admin first.",
+        ));
+    }
+    if target.member.id == access.member.id {
+        return Err(AppError::forbidden_because(
+            "You can't archive or remove yourself. To leave the workspace, use Leave on your account page.",
+        ));
+    }
+    Ok(target)
+}
+
+fn name_of(conn: &mut DbConn, member_id: i64) -> AppResult<String> {
+    Ok(Member::with_names(conn, &[member_id])?
+        .pop()
+        .map(|(_, name, _)| name)
+        .unwrap_or_default())
+}
+
+pub fn preview(
+    conn: &mut DbConn,
+    access: &Access,
+    member_id: i64,
+    ending: Ending,
+) -> AppResult<Preview> {
+    let target = endable(conn, access, member_id)?;
+    let roles = Role::held_by(conn, &[target.member.id])?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let pending_invites =
+        Invite::pending_sent_by(conn, access.workspace.id, target.member.account_id)?.len();
+    let sessions = session::for_account(conn, target.member.account_id)?.len();
+    let report_ids = Member::direct_reports(conn, target.member.id)?;
+    let reports = Member::with_names(conn, &report_ids)?
+        .into_iter()
+        .map(|(_, name, _)| name)
+        .collect();
+    Ok(Preview {
+        member_id: target.member.id,
+        name: name_of(conn, target.member.id)?,
+        ending,
+        roles,
+        pending_invites,
+        sessions,
+        reports,
+    })
+}
+
+/// Archives (access and sessions end, roles kept, seat freed) or removes (also roles,
+/// direct grants, their pending invites and their reports' manager link) a member.
+pub fn end(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    member_id: i64,
+    ending: Ending,
+) -> AppResult<String> {
+    write_transaction(conn, |conn| {
+        invites::lock_workspace(conn, access.workspace.id)?;
+        let target = endable(conn, access, member_id)?;
+        let member = &target.member;
+        let status = member.status();
+        match (ending, status) {
+            (Ending::Archive, MemberStatus::Archived) => {
+                return Err(AppError::BadRequest(
+                    "This member is already archived.".into(),
+                ))
+            }
+            (_, MemberStatus::Removed) => {
+                return Err(AppError::BadRequest(
+                    "This member was already removed.".into(),
+                ))
+            }
+            _ => {}
+        }
+        let now = models::now();
+        let new_status = match ending {
+            Ending::Archive => MemberStatus::Archived,
+            Ending::Remove => MemberStatus::Removed,
+        };
+        Member::set_status(conn, member.id, new_status, now)?;
+        if status == MemberStatus::Active {
+            Workspace::adjust_active_members(conn, access.workspace.id, -1)?;
+        }
+        let sessions = session::delete_for_account(conn, member.account_id)?;
+        let mut changes = json!({
+            "before": {"status": status.key()},
+            "after": {"status": new_status.key()},
+            "sessions_ended": sessions,
+        });
+        if ending == Ending::Remove {
+            let roles: Vec<String> = Role::held_by(conn, &[member.id])?
+                .into_iter()
+                .map(|r| r.name)
+                .collect();
+            Role::replace_for_member(conn, member.id, &[])?;
+            let grants = Role::delete_grants(conn, member.id)?;
+            let reports = Member::clear_manager_of_reports(conn, member.id, now)?;
+            let invites = invites::revoke_pending_sent_by(
+                conn,
+                actor,
+                access.workspace.id,
+                member.account_id,
+            )?;
+            changes["before"]["roles"] = json!(roles);
+            changes["grants_removed"] = json!(grants);
+            changes["reports_unassigned"] = json!(reports);
+            changes["invites_revoked"] = json!(invites);
+        }
+        let action = match ending {
+            Ending::Archive => "member.archived",
+            Ending::Remove => "member.removed",
+        };
+        audit::record(
+            conn,
+            actor,
+            Event::new(action)
+                .workspace(access.workspace.id)
+                .target("member", member.id, &target.label)
+                .changes(changes),
+        )?;
+        name_of(conn, member.id)
+    })
+}
+
+pub enum RestoreOutcome {
+    Restored(String),
+    /// No seat is free: the numbers.
+    NoSeat {
+        used: i64,
+        limit: i64,
+    },
+}
+
+/// Brings an archived member back, with the roles they kept, if a seat is free (checked and
+/// taken in one write transaction, so concurrent restores and invites never oversubscribe).
+pub fn restore(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    member_id: i64,
+) -> AppResult<RestoreOutcome> {
+    write_transaction(conn, |conn| {
+        let workspace = invites::lock_workspace(conn, access.workspace.id)?;
+        let target = target(conn, access, member_id, Permission::MembersRemove)?;
+        match target.member.status() {
+            MemberStatus::Archived => {}
+            MemberStatus::Active => {
+                return Err(AppError::BadRequest(
+                    "This member is already active.".into(),
+                ))
+            }
+            MemberStatus::Removed => {
+                return Err(AppError::BadRequest(
+                    "A removed member comes back by being invited again.".into(),
+                ))
+            }
+        }
+        let now = models::now();
+        if let Some(limit) = workspace.seat_limit {
+            let used = invites::seats_used(conn, &workspace, now)?;
+            if used >= i64::from(limit) {
+                return Ok(RestoreOutcome::NoSeat {
+                    used,
+                    limit: i64::from(limit),
+                });
+            }
+        }
+        Member::set_status(conn, target.member.id, MemberStatus::Active, now)?;
+        Workspace::adjust_active_members(conn, workspace.id, 1)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("member.restored")
+                .workspace(workspace.id)
+                .target("member", target.member.id, &target.label)
+                .changes(json!({"before": {"status": "archived"}, "after": {"status": "active"}})),
+        )?;
+        Ok(RestoreOutcome::Restored(name_of(conn, target.member.id)?))
+    })
+}
+
+/// Moves the Owner role from the acting Owner to an active Admin; the previous Owner keeps
+/// (or gets) Admin. Both are mailed. The caller verified the Owner's current password.
+pub fn transfer_ownership(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    member_id: i64,
+) -> AppResult<String> {
+    write_transaction(conn, |conn| {
+        let workspace = invites::lock_workspace(conn, access.workspace.id)?;
+        let roles = Role::for_workspace(conn, workspace.id)?;
+        let role_id = |role: BuiltinRole| {
+            roles
+                .iter()
+                .find(|r| r.builtin() == Some(role))
+                .map(|r| r.id)
+                .ok_or_else(|| AppError::internal("built-in role missing"))
+        };
+        let (owner_role, admin_role) = (role_id(BuiltinRole::Owner)?, role_id(BuiltinRole::Admin)?);
+        // Re-read inside the transaction: only the current Owner may hand it over.
+        let actor_roles = Role::held_by(conn, &[access.member.id])?;
+        if !actor_roles.iter().any(|r| r.role_id == owner_role) {
+            return Err(AppError::forbidden_because(
+                "Only the workspace's Owner can transfer ownership.",
+            ));
+        }
+        let new_owner =
+            Member::find_in_workspace(conn, workspace.id, member_id)?.ok_or(AppError::NotFound)?;
+        let new_roles = Role::held_by(conn, &[new_owner.id])?;
+        if new_owner.id == access.member.id {
+            return Err(AppError::BadRequest("You are already the Owner.".into()));
+        }
+        if new_owner.status() != MemberStatus::Active
+            || !new_roles.iter().any(|r| r.role_id == admin_role)
+        {
+            return Err(AppError::BadRequest(
+                "Ownership can only go to an active member who is already an Admin.".into(),
+            ));
+        }
+        // The previous Owner: Admin (primary) plus their other roles, without Owner.
+        let mut kept: Vec<(i64, bool)> = vec![(admin_role, true)];
+        kept.extend(
+            actor_roles
+                .iter()
+                .filter(|r| r.role_id != owner_role && r.role_id != admin_role)
+                .map(|r| (r.role_id, false)),
+        );
+        Role::replace_for_member(conn, access.member.id, &kept)?;
+        let mut given: Vec<(i64, bool)> = vec![(owner_role, true)];
+        given.extend(new_roles.iter().map(|r| (r.role_id, false)));
+        Role::replace_for_member(conn, new_owner.id, &given)?;
+        let people = Member::with_names(conn, &[access.member.id, new_owner.id])?;
+        let find = |id: i64| {
+            people
+                .iter()
+                .find(|(m, _, _)| m.id == id)
+                .map(|(_, name, email)| (name.clone(), email.clone()))
+                .unwrap_or_default()
+        };
+        let (old_name, old_email) = find(access.member.id);
+        let (new_name, new_email) = find(new_owner.id);
+        let now = models::now();
+        let mut mails = Vec::new();
+        for (recipient, is_new) in [(&new_email, true), (&old_email, false)] {
+            let rendered = messages::ownership(&OwnershipMail {
+                workspace: &workspace.name,
+                old_owner: &old_name,
+                new_owner: &new_name,
+                to_new_owner: is_new,
+            })?;
+            mails.push(NewMail {
+                workspace_id: Some(workspace.id),
+                invite_id: None,
+                kind: "ownership",
+                recipient: recipient.clone(),
+                subject: rendered.subject,
+                text_body: rendered.text,
+                html_body: rendered.html,
+            });
+        }
+        outbox::enqueue_all(conn, &mails, now)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("workspace.ownership_transferred")
+                .workspace(workspace.id)
+                .target("member", new_owner.id, &new_email)
+                .changes(json!({
+                    "before": {"owner": old_email},
+                    "after": {"owner": new_email, "previous_owner_role": "Admin"},
+                })),
+        )?;
+        Ok(new_name)
+    })
+}
