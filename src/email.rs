@@ -36,6 +36,38 @@ impl fmt::Display for EmailError {
     }
 }
 
+/// A domain name in canonical form: lower-case ASCII (IDNA / punycode), at least two
+/// labels, a top-level label with a letter. Used for addresses and for claimed domains.
+pub fn canonical_domain(input: &str) -> Result<String, EmailError> {
+    let input = input.trim().trim_start_matches('@').trim_end_matches('.');
+    if input.chars().any(|c| c.is_control()) {
+        return Err(EmailError::ControlCharacters);
+    }
+    ascii_domain(input)
+}
+
+/// The domain part exactly as given, validated and converted to lower-case ASCII.
+fn ascii_domain(input: &str) -> Result<String, EmailError> {
+    let ascii_domain = idna::domain_to_ascii(input).map_err(|_| EmailError::BadDomain)?;
+    let labels: Vec<&str> = ascii_domain.split('.').collect();
+    let valid_domain = ascii_domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()));
+    if !valid_domain {
+        return Err(EmailError::BadDomain);
+    }
+    Ok(ascii_domain)
+}
+
 impl EmailAddress {
     pub fn parse(input: &str) -> Result<Self, EmailError> {
         let trimmed = input.trim();
@@ -61,22 +93,7 @@ impl EmailAddress {
         {
             return Err(EmailError::BadLocalPart);
         }
-        let ascii_domain = idna::domain_to_ascii(domain).map_err(|_| EmailError::BadDomain)?;
-        let labels: Vec<&str> = ascii_domain.split('.').collect();
-        let valid_domain = labels.len() >= 2
-            && labels.iter().all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            })
-            && labels
-                .last()
-                .is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()));
-        if !valid_domain {
-            return Err(EmailError::BadDomain);
-        }
+        let ascii_domain = ascii_domain(domain)?;
         Ok(EmailAddress {
             display: trimmed.to_string(),
             canonical: format!("{}@{}", local.to_lowercase(), ascii_domain),

@@ -1,4 +1,4 @@
-//! The `gatehouse` command line: serve, migrate, create-owner, seed.
+//! The `gatehouse` command line: serve, migrate, create-owner, workspace, domain, seed.
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
@@ -9,6 +9,7 @@ use gatehouse::config::Config;
 use gatehouse::db::{self, DbTarget};
 use gatehouse::email::EmailAddress;
 use gatehouse::models::audit::Actor;
+use gatehouse::services::domains;
 use gatehouse::services::workspaces::{self, NewOwnedWorkspace, Plan};
 use gatehouse::startup::Application;
 
@@ -53,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: WorkspaceCommand,
     },
+    /// Claimed email domains of a workspace.
+    Domain {
+        #[command(subcommand)]
+        command: DomainCommand,
+    },
     /// Fill a workspace with realistic members, for benchmarks.
     Seed {
         /// The workspace's slug.
@@ -76,6 +82,14 @@ enum WorkspaceCommand {
         #[arg(long)]
         plan: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum DomainCommand {
+    /// Claim a domain for a workspace (Pending until verified); prints its TXT record.
+    Add { workspace: String, domain: String },
+    /// Mark a workspace's domain verified (claiming it first if needed).
+    Verify { workspace: String, domain: String },
 }
 
 #[derive(Args)]
@@ -209,6 +223,38 @@ fn run(target: DbTarget, command: Command) -> Result<(), String> {
                     .map_or("unlimited".to_string(), |n| n.to_string()),
                 updated.daily_invite_limit
             );
+            Ok(())
+        }
+        Command::Domain { command } => {
+            let pool = db::connect(&target, 1)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            db::migrate(&mut conn)?;
+            let (workspace, result) = match &command {
+                DomainCommand::Add { workspace, domain } => (
+                    workspace,
+                    domains::add_by_operator(&mut conn, workspace, domain),
+                ),
+                DomainCommand::Verify { workspace, domain } => (
+                    workspace,
+                    domains::verify_by_operator(&mut conn, workspace, domain),
+                ),
+            };
+            let domain = result.map_err(|e| match e {
+                gatehouse::error::AppError::NotFound => {
+                    format!("no workspace with slug `{workspace}`")
+                }
+                other => other.to_string(),
+            })?;
+            if domain.is_verified() {
+                println!("{}: {} is verified", workspace, domain.domain);
+            } else {
+                println!(
+                    "{}: {} is pending. Verify it with a DNS TXT record on the domain:\n  {}",
+                    workspace,
+                    domain.domain,
+                    domains::txt_record(&domain)
+                );
+            }
             Ok(())
         }
         Command::Seed { workspace, members } => {

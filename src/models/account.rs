@@ -85,6 +85,18 @@ impl Account {
         diesel::select(diesel::dsl::exists(accounts::table.select(accounts::id))).get_result(conn)
     }
 
+    /// Renames an account: its name, its search text and the sort key of every membership.
+    pub fn rename(conn: &mut DbConn, id: i64, name: &str, now: NaiveDateTime) -> QueryResult<()> {
+        use crate::db::schema::members;
+        diesel::update(accounts::table.find(id))
+            .set((accounts::name.eq(name), accounts::updated_at.eq(now)))
+            .execute(conn)?;
+        diesel::update(members::table.filter(members::account_id.eq(id)))
+            .set(members::sort_name.eq(name.to_lowercase()))
+            .execute(conn)?;
+        Account::refresh_search_text(conn, id)
+    }
+
     /// Recomputes the search text after a change of name or addresses.
     pub fn refresh_search_text(conn: &mut DbConn, id: i64) -> QueryResult<()> {
         let name: String = accounts::table

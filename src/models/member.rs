@@ -205,6 +205,33 @@ impl Member {
         Ok(())
     }
 
+    pub fn set_department(
+        conn: &mut DbConn,
+        id: i64,
+        department: Option<&str>,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(members::table.find(id))
+            .set((
+                members::department.eq(department),
+                members::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn set_metadata(
+        conn: &mut DbConn,
+        id: i64,
+        metadata: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(members::table.find(id))
+            .set((members::metadata.eq(metadata), members::updated_at.eq(now)))
+            .execute(conn)?;
+        Ok(())
+    }
+
     pub fn set_status(
         conn: &mut DbConn,
         id: i64,

@@ -1,4 +1,5 @@
-//! Changes an admin makes to one member: roles, seat type, manager. Every change checks,
+//! Changes an admin makes to one member: roles, seat type, manager, department, modules,
+//! metadata, name. Every change checks,
 //! inside its write transaction, that the actor may act on that member (scope of the
 //! permission, and the member holds nothing the actor lacks) and records its audit event.
 
@@ -7,13 +8,16 @@ use serde_json::json;
 use crate::db::{write_transaction, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::models;
+use crate::models::account::Account;
 use crate::models::audit::{self, Actor, Event};
+use crate::models::domain::Domain;
 use crate::models::email_address::EmailAddressRow;
 use crate::models::member::{Member, MemberStatus, SeatType};
+use crate::models::module::Module;
 use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, EffectivePermissions, Permission, Scope};
 use crate::services::access::{self, Access};
-use crate::services::roles;
+use crate::services::{domains, roles};
 
 /// Whether `member_id` falls within `scope` as seen from the acting member.
 pub fn in_scope(
@@ -293,6 +297,210 @@ pub fn set_manager(
                     "before": {"manager_id": target.member.manager_id},
                     "after": {"manager_id": manager_id},
                 })),
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+pub const MAX_DEPARTMENT_CHARS: usize = 100;
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// Sets (or clears) a member's department: free text, trimmed.
+pub fn set_department(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    member_id: i64,
+    department: Option<&str>,
+) -> AppResult<Result<(), Refusal>> {
+    let department = department.map(str::trim).filter(|d| !d.is_empty());
+    if department.is_some_and(|d| d.chars().count() > MAX_DEPARTMENT_CHARS) {
+        return Ok(refuse(
+            "department",
+            format!("At most {MAX_DEPARTMENT_CHARS} characters"),
+        ));
+    }
+    if department.is_some_and(|d| d.chars().any(char::is_control)) {
+        return Ok(refuse("department", "No line breaks or control characters"));
+    }
+    write_transaction(conn, |conn| {
+        let target = target(conn, access, member_id, Permission::MembersEdit)?;
+        if target.member.department.as_deref() == department {
+            return Ok(Ok(()));
+        }
+        Member::set_department(conn, target.member.id, department, models::now())?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("member.department_changed")
+                .workspace(access.workspace.id)
+                .target("member", target.member.id, &target.label)
+                .changes(json!({
+                    "before": {"department": target.member.department},
+                    "after": {"department": department},
+                })),
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// Parses member metadata: a JSON object of at most 4 KiB (empty means `{}`).
+pub fn parse_metadata(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok("{}".into());
+    }
+    if text.len() > MAX_METADATA_BYTES {
+        return Err("Metadata is limited to 4 KiB".into());
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value @ serde_json::Value::Object(_)) => Ok(value.to_string()),
+        Ok(_) => Err("Metadata must be a JSON object, like {\"team\": \"north\"}".into()),
+        Err(e) => Err(format!("Not valid JSON: {e}")),
+    }
+}
+
+pub fn set_metadata(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    member_id: i64,
+    metadata: &str,
+) -> AppResult<Result<(), Refusal>> {
+    let metadata = match parse_metadata(metadata) {
+        Ok(m) => m,
+        Err(message) => return Ok(refuse("metadata", message)),
+    };
+    write_transaction(conn, |conn| {
+        let target = target(conn, access, member_id, Permission::MembersEdit)?;
+        Member::set_metadata(conn, target.member.id, &metadata, models::now())?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("member.metadata_changed")
+                .workspace(access.workspace.id)
+                .target("member", target.member.id, &target.label)
+                .changes(json!({
+                    "before": {"metadata": target.member.metadata},
+                    "after": {"metadata": metadata},
+                })),
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// Gives a member exactly the listed modules of the catalogue; the rest are revoked.
+pub fn set_modules(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    member_id: i64,
+    granted: &[i64],
+) -> AppResult<Result<(), Refusal>> {
+    write_transaction(conn, |conn| {
+        let target = target(conn, access, member_id, Permission::MembersEdit)?;
+        let catalogue = Module::for_workspace(conn, access.workspace.id)?;
+        if granted
+            .iter()
+            .any(|id| !catalogue.iter().any(|m| m.id == *id))
+        {
+            return Ok(refuse("module", "Choose modules of this workspace"));
+        }
+        let before: Vec<i64> = Module::revoked_for(conn, target.member.id)?;
+        let revoked: Vec<i64> = catalogue
+            .iter()
+            .filter(|m| !granted.contains(&m.id))
+            .map(|m| m.id)
+            .collect();
+        if before == revoked {
+            return Ok(Ok(()));
+        }
+        Module::set_revoked(conn, target.member.id, &revoked)?;
+        let keys = |ids: &[i64]| -> Vec<String> {
+            catalogue
+                .iter()
+                .filter(|m| ids.contains(&m.id))
+                .map(|m| m.key.clone())
+                .collect()
+        };
+        audit::record(
+            conn,
+            actor,
+            Event::new("member.modules_changed")
+                .workspace(access.workspace.id)
+                .target("member", target.member.id, &target.label)
+                .changes(json!({
+                    "before": {"revoked": keys(&before)},
+                    "after": {"revoked": keys(&revoked)},
+                })),
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// Why an admin may or may not edit a member's name: only when the member has a verified
+/// address on a verified domain of the workspace (SPEC §3).
+pub fn name_editable(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    account_id: i64,
+) -> AppResult<Result<(), String>> {
+    let verified_domains = Domain::verified_names(conn, workspace_id)?;
+    let on_domain = EmailAddressRow::for_account(conn, account_id)?
+        .iter()
+        .any(|e| e.verified && domains::on_domains(&e.canonical, &verified_domains));
+    Ok(if on_domain {
+        Ok(())
+    } else if verified_domains.is_empty() {
+        Err("The name belongs to the member's own account: admins can edit it only for members with an address on a verified domain of this workspace, and this workspace has none.".into())
+    } else {
+        Err(format!(
+            "The name belongs to the member's own account: admins can edit it only for members with a verified address on {}.",
+            verified_domains.join(", ")
+        ))
+    })
+}
+
+pub fn set_name(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    member_id: i64,
+    name: &str,
+) -> AppResult<Result<(), Refusal>> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(refuse("name", "Enter a name"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Ok(refuse(
+            "name",
+            format!("At most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Ok(refuse("name", "No line breaks or control characters"));
+    }
+    write_transaction(conn, |conn| {
+        let target = target(conn, access, member_id, Permission::MembersEdit)?;
+        if let Err(reason) = name_editable(conn, access.workspace.id, target.member.account_id)? {
+            return Ok(refuse("name", reason));
+        }
+        let before = Account::find(conn, target.member.account_id)?
+            .map(|a| a.name)
+            .unwrap_or_default();
+        if before == name {
+            return Ok(Ok(()));
+        }
+        Account::rename(conn, target.member.account_id, name, models::now())?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("member.name_changed")
+                .workspace(access.workspace.id)
+                .target("member", target.member.id, &target.label)
+                .changes(json!({"before": {"name": before}, "after": {"name": name}})),
         )?;
         Ok(Ok(()))
     })

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod directory;
+pub mod domains;
 pub mod invites;
 pub mod lifecycle;
 pub mod members;
