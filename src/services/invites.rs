@@ -147,7 +147,7 @@ pub fn grantable_roles(conn: &mut DbConn, access: &Access) -> AppResult<Vec<Role
 
 /// Locks the workspace row for the rest of the transaction (PostgreSQL); on SQLite the
 /// write transaction already holds the database's write lock.
-fn lock_workspace(conn: &mut DbConn, workspace_id: i64) -> AppResult<Workspace> {
+pub(crate) fn lock_workspace(conn: &mut DbConn, workspace_id: i64) -> AppResult<Workspace> {
     if is_postgres(conn) {
         diesel::sql_query(crate::db::dialect(
             conn,
@@ -257,6 +257,22 @@ pub struct Links<'a> {
 impl Links<'_> {
     pub fn invite(&self, token: &str) -> String {
         format!("{}/invite/{}", self.base_url.trim_end_matches('/'), token)
+    }
+
+    pub fn verify_email(&self, token: &str) -> String {
+        format!(
+            "{}/account/emails/verify/{}",
+            self.base_url.trim_end_matches('/'),
+            token
+        )
+    }
+
+    pub fn reset_password(&self, token: &str) -> String {
+        format!("{}/reset/{}", self.base_url.trim_end_matches('/'), token)
+    }
+
+    pub fn account(&self) -> String {
+        format!("{}/account", self.base_url.trim_end_matches('/'))
     }
 }
 

@@ -2,6 +2,7 @@
 //! shared page chrome, flash messages and response helpers.
 
 pub mod accept;
+pub mod account;
 pub mod auth_pages;
 pub mod forms;
 pub mod invites;
@@ -131,6 +132,8 @@ pub struct Chrome {
     pub workspace: Option<WorkspaceLink>,
     pub workspaces: Vec<WorkspaceLink>,
     pub nav: Vec<NavItem>,
+    /// The page is the signed-in person's own account page (the top bar's "Account").
+    pub account_current: bool,
 }
 
 impl Chrome {
@@ -144,6 +147,7 @@ impl Chrome {
             workspace: None,
             workspaces: Vec::new(),
             nav: Vec::new(),
+            account_current: false,
         }
     }
 
@@ -182,6 +186,7 @@ impl Chrome {
             }),
             workspaces: access.workspaces.clone(),
             nav,
+            account_current: false,
         }
     }
 
@@ -218,5 +223,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(invites::revoke),
         )
         .route("/invite/{token}", web::get().to(accept::show))
-        .route("/invite/{token}", web::post().to(accept::accept));
+        .route("/invite/{token}", web::post().to(accept::accept))
+        .route("/account", web::get().to(account::show))
+        .route("/account/name", web::post().to(account::rename))
+        .route("/account/password", web::post().to(account::change_password))
+        .route("/account/emails", web::post().to(account::add_email))
+        .route(
+            "/account/emails/verify/{token}",
+            web::get().to(account::verify_form),
+        )
+        .route(
+            "/account/emails/verify/{token}",
+            web::post().to(account::verify),
+        )
+        .route(
+            "/account/emails/{eid}/primary",
+            web::post().to(account::make_primary),
+        )
+        .route(
+            "/account/emails/{eid}/delete",
+            web::post().to(account::remove_email),
+        )
+        .route(
+            "/account/sessions/end-others",
+            web::post().to(account::end_other_sessions),
+        )
+        .route(
+            "/account/sessions/{id}/end",
+            web::post().to(account::end_session),
+        )
+        .route("/w/{ws}/leave", web::post().to(account::leave))
+        .route("/forgot-password", web::get().to(account::forgot_form))
+        .route("/forgot-password", web::post().to(account::forgot))
+        .route("/reset/{token}", web::get().to(account::reset_form))
+        .route("/reset/{token}", web::post().to(account::reset));
 }
