@@ -21,7 +21,10 @@ pub const COOKIE_NAME: &str = "gatehouse_session";
 
 /// The stored id (SHA-256 of the key) of the session the request carries, read from the
 /// encrypted cookie. The key itself is hashed at once and never kept.
-pub fn current_id_hash(req: &actix_web::HttpRequest, key: &actix_web::cookie::Key) -> Option<String> {
+pub fn current_id_hash(
+    req: &actix_web::HttpRequest,
+    key: &actix_web::cookie::Key,
+) -> Option<String> {
     let cookie = req.cookie(COOKIE_NAME)?;
     let mut jar = actix_web::cookie::CookieJar::new();
     jar.add_original(cookie);

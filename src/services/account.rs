@@ -237,7 +237,9 @@ pub fn password_hash(conn: &mut DbConn, account_id: i64) -> AppResult<Option<Str
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PasswordChange {
-    Changed { sessions_ended: usize },
+    Changed {
+        sessions_ended: usize,
+    },
     /// The password changed between the check and the write (another tab): nothing done.
     ChangedMeanwhile,
 }
@@ -308,7 +310,9 @@ impl AddEmailError {
             AddEmailError::TakenElsewhere => {
                 "That address belongs to another account and cannot be added.".into()
             }
-            AddEmailError::TooMany => format!("An account can have at most {MAX_ADDRESSES} addresses. Remove one first."),
+            AddEmailError::TooMany => {
+                format!("An account can have at most {MAX_ADDRESSES} addresses. Remove one first.")
+            }
         }
     }
 }
@@ -658,7 +662,9 @@ pub fn remove_email(
             actor,
             Event::new("account.email_removed")
                 .target("account", account_id, &primary.canonical)
-                .changes(json!({"before": {"email": target.canonical, "verified": target.verified}})),
+                .changes(
+                    json!({"before": {"email": target.canonical, "verified": target.verified}}),
+                ),
         )?;
         Ok(Ok(target.address))
     })
@@ -740,7 +746,8 @@ pub fn request_reset(
         let mut throttled =
             audit::count_for_label(conn, RESET_REQUESTED, &label, since)? >= MAX_RESETS_PER_ADDRESS;
         if let Some(ip) = actor.ip.as_deref() {
-            throttled |= audit::count_for_ip(conn, RESET_REQUESTED, ip, since)? >= MAX_RESETS_PER_CLIENT;
+            throttled |=
+                audit::count_for_ip(conn, RESET_REQUESTED, ip, since)? >= MAX_RESETS_PER_CLIENT;
         }
         audit::record(
             conn,

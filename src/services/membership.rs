@@ -326,8 +326,8 @@ pub fn leave(
     account_id: i64,
 ) -> AppResult<Result<(), EndRefused>> {
     write_transaction(conn, |conn| {
-        let member = Member::find_for_account(conn, workspace_id, account_id)?
-            .ok_or(AppError::NotFound)?;
+        let member =
+            Member::find_for_account(conn, workspace_id, account_id)?.ok_or(AppError::NotFound)?;
         Ok(end_in_tx(conn, actor, workspace_id, member.id, Ending::Left)?.map(|_| ()))
     })
 }

@@ -15,9 +15,7 @@ use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
 use crate::services::access::WorkspaceLink;
-use crate::services::account::{
-    self, Added, LinkProblem, Overview, PasswordChange, PrimaryError,
-};
+use crate::services::account::{self, Added, LinkProblem, Overview, PasswordChange, PrimaryError};
 use crate::services::invites::Links;
 use crate::services::membership::{self, EndRefused};
 use crate::startup::AppState;
@@ -266,10 +264,7 @@ pub async fn change_password(
                 1 => " Your other session was signed out.".into(),
                 n => format!(" Your {n} other sessions were signed out."),
             };
-            done(
-                &who.session,
-                format!("Your password was changed.{others}"),
-            )
+            done(&who.session, format!("Your password was changed.{others}"))
         }
         PasswordChange::ChangedMeanwhile => {
             forms.password_errors.add(
@@ -467,7 +462,10 @@ pub async fn remove_email(
     match outcome {
         Ok(address) => {
             who.state.mail_wakeup.notify_one();
-            done(&who.session, format!("{address} was removed from your account."))
+            done(
+                &who.session,
+                format!("{address} was removed from your account."),
+            )
         }
         Err(refused) => {
             let mut forms = AccountForms::default();
@@ -612,7 +610,11 @@ async fn verify_page(
         crate::services::access::account_summary(conn, account_id)
     })
     .await?;
-    let mut chrome = Chrome::public("Confirm your email address", csrf::token(&who.session)?, None);
+    let mut chrome = Chrome::public(
+        "Confirm your email address",
+        csrf::token(&who.session)?,
+        None,
+    );
     chrome.signed_in = summary.map(|s| s.name);
     let (status, address, problem) = match outcome {
         Ok(address) => (StatusCode::OK, address, None),
@@ -743,7 +745,10 @@ fn reset_page(
     status: Option<StatusCode>,
 ) -> AppResult<HttpResponse> {
     let chrome = Chrome::public("Choose a new password", csrf::token(session)?, None);
-    let code = problem.as_ref().map(problem_status).unwrap_or(StatusCode::OK);
+    let code = problem
+        .as_ref()
+        .map(problem_status)
+        .unwrap_or(StatusCode::OK);
     render_status(
         &TokenPage {
             chrome,
@@ -766,8 +771,17 @@ pub async fn reset_form(
 ) -> AppResult<HttpResponse> {
     let token = token.into_inner();
     let probe = token.clone();
-    let outcome = db(&state.pool, move |conn| account::reset_preview(conn, &probe)).await?;
-    reset_page(&session, &token, outcome.err(), FieldErrors::default(), None)
+    let outcome = db(&state.pool, move |conn| {
+        account::reset_preview(conn, &probe)
+    })
+    .await?;
+    reset_page(
+        &session,
+        &token,
+        outcome.err(),
+        FieldErrors::default(),
+        None,
+    )
 }
 
 #[derive(Deserialize)]
@@ -798,7 +812,10 @@ pub async fn reset(
     }
     if !errors.is_empty() {
         let probe = token.clone();
-        let outcome = db(&state.pool, move |conn| account::reset_preview(conn, &probe)).await?;
+        let outcome = db(&state.pool, move |conn| {
+            account::reset_preview(conn, &probe)
+        })
+        .await?;
         return reset_page(
             &session,
             &token,
@@ -829,6 +846,12 @@ pub async fn reset(
             )?;
             Ok(see_other("/login"))
         }
-        Err(problem) => reset_page(&session, &token, Some(problem), FieldErrors::default(), None),
+        Err(problem) => reset_page(
+            &session,
+            &token,
+            Some(problem),
+            FieldErrors::default(),
+            None,
+        ),
     }
 }

@@ -226,7 +226,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/invite/{token}", web::post().to(accept::accept))
         .route("/account", web::get().to(account::show))
         .route("/account/name", web::post().to(account::rename))
-        .route("/account/password", web::post().to(account::change_password))
+        .route(
+            "/account/password",
+            web::post().to(account::change_password),
+        )
         .route("/account/emails", web::post().to(account::add_email))
         .route(
             "/account/emails/verify/{token}",

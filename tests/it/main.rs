@@ -8,6 +8,7 @@
 
 mod support;
 
+mod account;
 mod auth;
 mod browser;
 mod cli;
@@ -43,6 +44,7 @@ fn main() {
         ("permissions", permissions::tests()),
         ("cli", cli::tests()),
         ("invites", invites::tests()),
+        ("account", account::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {
