@@ -6,7 +6,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::json;
 
 use crate::config::SESSION_ABSOLUTE_HOURS;
-use crate::db::{write_transaction, DbConn};
+use crate::db::{is_postgres, write_transaction, DbConn};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::mail::messages::{self, AccountNoticeMail, PasswordResetMail, VerifyEmailMail};
@@ -34,6 +34,10 @@ pub const MAX_RESETS_PER_ADDRESS: i64 = 3;
 pub const MAX_RESETS_PER_CLIENT: i64 = 20;
 pub const RESET_WINDOW_MINUTES: i64 = 60;
 pub const RESET_REQUESTED: &str = "password.reset_requested";
+/// Verification mails one account may cause in an hour (adding and re-sending).
+pub const MAX_VERIFICATION_MAILS_PER_HOUR: i64 = 10;
+pub const EMAIL_ADDED: &str = "account.email_added";
+pub const EMAIL_RESENT: &str = "account.email_verification_resent";
 
 /// One session as its owner sees it.
 #[derive(Clone, Debug)]
@@ -192,6 +196,19 @@ fn notice(
     Ok(())
 }
 
+/// Serialises changes to one account's addresses and password: on PostgreSQL a row lock
+/// on the account (a concurrent "make primary" and "remove" of the same address could
+/// otherwise leave no primary); on SQLite the write transaction already holds the lock.
+fn lock_account(conn: &mut DbConn, account_id: i64) -> AppResult<Account> {
+    if is_postgres(conn) {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::BigInt, _>(account_id)
+            .execute(conn)?;
+    }
+    account_of(conn, account_id)
+}
+
 fn primary_of(conn: &mut DbConn, account_id: i64) -> AppResult<EmailAddressRow> {
     EmailAddressRow::primary_for(conn, account_id)?
         .ok_or_else(|| AppError::internal(format!("account {account_id} has no primary address")))
@@ -206,7 +223,7 @@ pub fn rename(conn: &mut DbConn, actor: &Actor, account_id: i64, name: &str) -> 
     write_transaction(conn, |conn| {
         use crate::db::schema::{accounts, members};
         use diesel::prelude::*;
-        let account = account_of(conn, account_id)?;
+        let account = lock_account(conn, account_id)?;
         if account.name == name {
             return Ok(());
         }
@@ -259,6 +276,7 @@ pub fn change_password(
         use crate::db::schema::accounts;
         use diesel::prelude::*;
         let now = models::now();
+        lock_account(conn, account_id)?;
         let n = diesel::update(
             accounts::table
                 .find(account_id)
@@ -301,6 +319,7 @@ pub enum AddEmailError {
     AlreadyVerified,
     TakenElsewhere,
     TooMany,
+    TooManyLinks,
 }
 
 impl AddEmailError {
@@ -312,6 +331,9 @@ impl AddEmailError {
             }
             AddEmailError::TooMany => {
                 format!("An account can have at most {MAX_ADDRESSES} addresses. Remove one first.")
+            }
+            AddEmailError::TooManyLinks => {
+                "Too many confirmation links were sent in the last hour. Try again later.".into()
             }
         }
     }
@@ -337,7 +359,18 @@ pub fn add_email(
 ) -> AppResult<Result<Added, AddEmailError>> {
     write_transaction(conn, |conn| {
         let now = models::now();
-        let account = account_of(conn, account_id)?;
+        let account = lock_account(conn, account_id)?;
+        let since = now - TimeDelta::hours(1);
+        if audit::count_for_target(
+            conn,
+            &[EMAIL_ADDED, EMAIL_RESENT],
+            "account",
+            account_id,
+            since,
+        )? >= MAX_VERIFICATION_MAILS_PER_HOUR
+        {
+            return Ok(Err(AddEmailError::TooManyLinks));
+        }
         let existing = EmailAddressRow::for_account(conn, account_id)?;
         let mine = existing.iter().find(|e| e.canonical == email.canonical());
         if mine.is_some_and(|e| e.verified) {
@@ -419,9 +452,9 @@ pub fn add_email(
             conn,
             actor,
             Event::new(if outcome == Added::New {
-                "account.email_added"
+                EMAIL_ADDED
             } else {
-                "account.email_verification_resent"
+                EMAIL_RESENT
             })
             .target("account", account_id, &primary.canonical)
             .changes(json!({"after": {"email": email.canonical(), "verified": false}})),
@@ -521,6 +554,7 @@ pub fn verify_email(
 ) -> AppResult<Result<String, LinkProblem>> {
     write_transaction(conn, |conn| {
         let now = models::now();
+        lock_account(conn, account_id)?;
         let target = match verify_target(conn, token, account_id, now)? {
             Ok(target) => target,
             Err(problem) => return Ok(Err(problem)),
@@ -571,6 +605,7 @@ pub fn make_primary(
 ) -> AppResult<Result<String, PrimaryError>> {
     write_transaction(conn, |conn| {
         let now = models::now();
+        lock_account(conn, account_id)?;
         let target = EmailAddressRow::find_for_account(conn, account_id, email_id)?
             .ok_or(AppError::NotFound)?;
         if !target.verified {
@@ -632,6 +667,7 @@ pub fn remove_email(
 ) -> AppResult<Result<String, RemoveError>> {
     write_transaction(conn, |conn| {
         let now = models::now();
+        lock_account(conn, account_id)?;
         let target = EmailAddressRow::find_for_account(conn, account_id, email_id)?
             .ok_or(AppError::NotFound)?;
         let all = EmailAddressRow::for_account(conn, account_id)?;

@@ -257,7 +257,9 @@ pub async fn change_password(
     match outcome {
         PasswordChange::Changed { sessions_ended } => {
             who.state.mail_wakeup.notify_one();
-            // A fresh CSRF token: one read from an ended session's page stops working.
+            // This session carries on under a new key and a new CSRF token, so a copy of
+            // the old cookie is worthless too.
+            who.session.renew();
             csrf::rotate(&who.session)?;
             let others = match sessions_ended {
                 0 => String::new(),

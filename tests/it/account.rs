@@ -15,6 +15,7 @@ tests![
     the_last_address_and_the_primary_cannot_be_removed,
     another_accounts_address_is_not_found,
     a_verification_link_confirms_only_its_own_address_and_only_once,
+    adding_an_unverified_address_again_sends_a_fresh_link_and_the_old_one_stops_working,
     an_address_another_account_verified_first_is_refused_with_a_clear_message,
     changing_the_password_ends_other_sessions_but_keeps_this_one,
     a_wrong_current_password_or_a_weak_new_one_is_refused_with_422,
@@ -379,6 +380,36 @@ async fn a_verification_link_confirms_only_its_own_address_and_only_once(app: Te
     assert_eq!(app.count_audit("account.email_verified"), 2);
 }
 
+async fn adding_an_unverified_address_again_sends_a_fresh_link_and_the_old_one_stops_working(
+    app: TestApp,
+) {
+    let (_ws, client) = mia(&app).await;
+    add_address(&client, "mia@home.example", PASSWORD).await;
+    let mails = app.mail.wait_for(2).await;
+    let first = link(
+        mail_to(&mails, "mia@home.example", "Confirm your email address"),
+        "/account/emails/verify/",
+    );
+    let again = add_address(&client, "MIA@home.example", PASSWORD).await;
+    assert_eq!(again.status, 303);
+    client
+        .get("/account")
+        .await
+        .assert_contains("earlier links no longer work");
+    let mails = app.mail.wait_for(3).await;
+    assert_eq!(mails.len(), 3, "no second notice to the primary: {mails:?}");
+    let second = link(&mails[2], "/account/emails/verify/");
+    assert_ne!(first, second);
+    assert_eq!(app.count("email_addresses"), 3);
+    assert_eq!(client.get(&first).await.status, 410);
+    assert_eq!(client.submit(&second, &second, &[]).await.status, 303);
+    assert_eq!(address_state(&app, "mia@home.example"), Some((true, false)));
+    // Adding a confirmed address again is refused.
+    let dup = add_address(&client, "mia@home.example", PASSWORD).await;
+    assert_eq!(dup.status, 422);
+    dup.assert_contains("already on your account");
+}
+
 async fn an_address_another_account_verified_first_is_refused_with_a_clear_message(app: TestApp) {
     let (ws, client) = mia(&app).await;
     add_address(&client, "shared@home.example", PASSWORD).await;
@@ -420,6 +451,7 @@ async fn changing_the_password_ends_other_sessions_but_keeps_this_one(app: TestA
     assert_eq!(listed.body.matches("This session").count(), 1);
     assert_eq!(listed.body.matches("/account/sessions/").count(), 3);
 
+    let old_cookie = client.session_cookie().unwrap();
     let changed = client
         .submit(
             "/account",
@@ -439,6 +471,12 @@ async fn changing_the_password_ends_other_sessions_but_keeps_this_one(app: TestA
     assert_eq!(gone.status, 303);
     assert_eq!(gone.location.as_deref(), Some("/login?next=%2Faccount"));
     assert_eq!(app.count("sessions"), 1);
+    let copied = Client::with_cookie(&app.base_url, &old_cookie);
+    assert_eq!(
+        copied.get("/account").await.status,
+        303,
+        "this session continues under a new key"
+    );
     assert_eq!(app.count_audit("account.password_changed"), 1);
     let mails = app.mail.wait_for(1).await;
     mail_to(

@@ -17,3 +17,6 @@ CREATE TABLE account_tokens (
 CREATE UNIQUE INDEX account_tokens_token_hash ON account_tokens(token_hash);
 CREATE INDEX account_tokens_account ON account_tokens(account_id, purpose);
 CREATE INDEX account_tokens_email_address ON account_tokens(email_address_id);
+
+-- Per-account limits count recent events about one account (confirmation links sent).
+CREATE INDEX audit_events_target_time ON audit_events(target_type, target_id, created_at);
