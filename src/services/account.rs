@@ -908,3 +908,21 @@ pub fn reset_password(
         Ok(Ok(()))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::device_label;
+
+    #[test]
+    fn devices_read_as_browser_on_system() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(device_label(Some(chrome)), "Chrome on Linux");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_label(Some(iphone)), "Safari on iPhone");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
+        assert_eq!(device_label(Some(edge)), "Edge on Windows");
+        assert_eq!(device_label(None), "Unknown device");
+        assert_eq!(device_label(Some("")), "Unknown device");
+        assert_eq!(device_label(Some("MyTool/1.0")), "MyTool/1.0");
+    }
+}

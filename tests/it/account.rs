@@ -787,7 +787,18 @@ async fn sessions_are_listed_and_an_ended_session_stops_working_at_once(app: Tes
     assert_eq!(ended.location.as_deref(), Some("/account"));
     assert_eq!(phone.get("/account").await.status, 303, "at once");
     assert_eq!(laptop.get("/account").await.status, 200);
-    // Unknown (or another account's) ids are a 404.
+    // Another account cannot end it.
+    let olivia = signed_in(&app, "olivia@acme.example").await;
+    let theirs = olivia
+        .submit(
+            "/account",
+            &format!("/account/sessions/{laptop_id}/end"),
+            &[],
+        )
+        .await;
+    assert_eq!(theirs.status, 404);
+    assert_eq!(laptop.get("/account").await.status, 200);
+    // Unknown (already ended) ids are a 404.
     let again = client
         .submit(
             "/account",
@@ -803,7 +814,7 @@ async fn sessions_are_listed_and_an_ended_session_stops_working_at_once(app: Tes
     assert_eq!(others.location.as_deref(), Some("/account"));
     assert_eq!(laptop.get("/account").await.status, 303);
     assert_eq!(client.get("/account").await.status, 200);
-    assert_eq!(app.count("sessions"), 1);
+    assert_eq!(app.count("sessions"), 2, "this one and Olivia's");
 
     // Ending this session signs out.
     let out = client
