@@ -47,6 +47,8 @@ pub struct SessionView {
     pub device: String,
     pub ip: Option<String>,
     pub created_at: NaiveDateTime,
+    /// Within a minute: the idle expiry slides forward at most once a minute.
+    pub last_active: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub current: bool,
 }
@@ -126,11 +128,13 @@ fn live_sessions(conn: &mut DbConn, account_id: i64) -> AppResult<Vec<SessionRow
     )?)
 }
 
-/// The account page's data; `current` is the hash of the session asking (if known).
+/// The account page's data; `current` is the hash of the session asking (if known),
+/// `idle_minutes` the sessions' idle timeout (to tell when each was last used).
 pub fn overview(
     conn: &mut DbConn,
     account_id: i64,
     current: Option<&str>,
+    idle_minutes: i64,
 ) -> AppResult<Option<Overview>> {
     let Some(account) = Account::find(conn, account_id)? else {
         return Ok(None);
@@ -143,6 +147,7 @@ pub fn overview(
             device: device_label(row.user_agent.as_deref()),
             ip: row.ip.filter(|ip| !ip.is_empty()),
             created_at: row.created_at,
+            last_active: (row.expires_at - TimeDelta::minutes(idle_minutes)).max(row.created_at),
             expires_at: row.expires_at,
             current: current.is_some_and(|c| tokens::constant_time_eq(c, &row.id_hash)),
         })

@@ -82,8 +82,9 @@ async fn account_page(
     status: StatusCode,
 ) -> AppResult<HttpResponse> {
     let current = current_session(req, state);
+    let idle = state.config.session_idle_minutes;
     let overview = db(&state.pool, move |conn| {
-        account::overview(conn, account_id, current.as_deref())
+        account::overview(conn, account_id, current.as_deref(), idle)
     })
     .await?;
     let Some(overview) = overview else {
