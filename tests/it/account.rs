@@ -164,6 +164,15 @@ async fn a_member_adds_an_address_verifies_it_makes_it_primary_and_signs_in_with
     assert_eq!(early.status, 422);
     early.assert_contains("Confirm this address before making it primary");
 
+    assert_eq!(
+        client.post_raw(&path, &[]).await.status,
+        403,
+        "no csrf_token"
+    );
+    assert_eq!(
+        address_state(&app, "mia@home.example"),
+        Some((false, false))
+    );
     let confirmed = client.submit(&path, &path, &[]).await;
     assert_eq!(confirmed.location.as_deref(), Some("/account"));
     client
@@ -624,6 +633,17 @@ async fn a_reset_link_works_once_and_ends_every_session(app: TestApp) {
     opened.assert_contains("name=\"new_password\"");
     assert_eq!(olivia.get("/account").await.status, 200);
 
+    let no_token = client
+        .post_raw(
+            &path,
+            &[
+                ("new_password", NEW_PASSWORD),
+                ("new_password_confirm", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(no_token.status, 403);
+    assert_eq!(olivia.get("/account").await.status, 200, "nothing changed");
     let weak = client
         .submit(
             &path,
