@@ -21,6 +21,7 @@ tests![
     a_wrong_current_password_or_a_weak_new_one_is_refused_with_422,
     forgot_password_reads_the_same_for_an_unknown_address_and_sends_no_mail,
     a_reset_link_works_once_and_ends_every_session,
+    double_submitted_links_are_used_once,
     forgot_password_is_throttled_per_address,
     sessions_are_listed_and_an_ended_session_stops_working_at_once,
     the_owner_cannot_leave_and_nothing_changes,
@@ -707,6 +708,54 @@ async fn a_reset_link_works_once_and_ends_every_session(app: TestApp) {
             .status,
         303
     );
+}
+
+async fn double_submitted_links_are_used_once(app: TestApp) {
+    let (_ws, client) = mia(&app).await;
+    add_address(&client, "mia@home.example", PASSWORD).await;
+    let mails = app.mail.wait_for(2).await;
+    let verify = link(
+        mail_to(&mails, "mia@home.example", "Confirm your email address"),
+        "/account/emails/verify/",
+    );
+    let token = client.get(&verify).await.csrf();
+    let fields = [("csrf_token", token.as_str())];
+    let (a, b) = tokio::join!(
+        client.post_raw(&verify, &fields),
+        client.post_raw(&verify, &fields)
+    );
+    let mut codes = [a.status.as_u16(), b.status.as_u16()];
+    codes.sort_unstable();
+    assert_eq!(codes, [303, 410]);
+    assert_eq!(app.count_audit("account.email_verified"), 1);
+
+    let other = app.client();
+    other
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "mia@acme.example")],
+        )
+        .await;
+    let mails = app.mail.wait_for(3).await;
+    let reset = link(
+        mail_to(&mails, "mia@acme.example", "Reset your Gatehouse password"),
+        "/reset/",
+    );
+    let token = other.get(&reset).await.csrf();
+    let fields = [
+        ("csrf_token", token.as_str()),
+        ("new_password", NEW_PASSWORD),
+        ("new_password_confirm", NEW_PASSWORD),
+    ];
+    let (a, b) = tokio::join!(
+        other.post_raw(&reset, &fields),
+        other.post_raw(&reset, &fields)
+    );
+    let mut codes = [a.status.as_u16(), b.status.as_u16()];
+    codes.sort_unstable();
+    assert_eq!(codes, [303, 410]);
+    assert_eq!(app.count_audit("account.password_reset"), 1);
 }
 
 async fn forgot_password_is_throttled_per_address(app: TestApp) {
