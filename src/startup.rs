@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 
 use crate::auth::csrf;
 use crate::auth::password::Passwords;
-use crate::auth::session_store::DbSessionStore;
+use crate::auth::session_store::{self, DbSessionStore};
 use crate::config::{Config, SESSION_ABSOLUTE_HOURS};
 use crate::db::{self, DbPool};
 use crate::mail::{worker, Mailer};
@@ -37,6 +37,9 @@ pub struct AppState {
     /// Wakes the mail worker right after a transaction queued mail.
     pub mail_wakeup: Arc<Notify>,
     pub departments: DepartmentCache,
+    /// The session cookie's key: lets a handler tell which stored session is asking
+    /// (`session_store::current_id_hash`) without the key ever leaving the process.
+    pub session_cookie_key: Key,
 }
 
 pub struct Application {
@@ -135,6 +138,7 @@ impl Application {
             mailer,
             mail_wakeup: Arc::new(Notify::new()),
             departments: DepartmentCache::default(),
+            session_cookie_key: key.clone(),
         });
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let idle = actix_web::cookie::time::Duration::minutes(config.session_idle_minutes);
@@ -145,7 +149,7 @@ impl Application {
                 app_state.config.session_idle_minutes,
             );
             let sessions = SessionMiddleware::builder(store, key.clone())
-                .cookie_name("gatehouse_session".into())
+                .cookie_name(session_store::COOKIE_NAME.into())
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
                 .cookie_secure(app_state.config.is_https())

@@ -16,6 +16,22 @@ use crate::db::DbPool;
 use crate::models::{self, session};
 use crate::tokens;
 
+/// The session cookie's name.
+pub const COOKIE_NAME: &str = "gatehouse_session";
+
+/// The stored id (SHA-256 of the key) of the session the request carries, read from the
+/// encrypted cookie. The key itself is hashed at once and never kept.
+pub fn current_id_hash(
+    req: &actix_web::HttpRequest,
+    key: &actix_web::cookie::Key,
+) -> Option<String> {
+    let cookie = req.cookie(COOKIE_NAME)?;
+    let mut jar = actix_web::cookie::CookieJar::new();
+    jar.add_original(cookie);
+    let opened = jar.private(key).get(COOKIE_NAME)?;
+    Some(tokens::hash(opened.value()))
+}
+
 /// Keys of the session state that the store copies into columns.
 pub const ACCOUNT_ID: &str = "account_id";
 pub const USER_AGENT: &str = "ua";

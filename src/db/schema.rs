@@ -194,6 +194,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    account_tokens (id) {
+        id -> BigInt,
+        purpose -> Text,
+        account_id -> BigInt,
+        email_address_id -> Nullable<BigInt>,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(account_tokens -> accounts (account_id));
+diesel::joinable!(account_tokens -> email_addresses (email_address_id));
 diesel::joinable!(invites -> workspaces (workspace_id));
 diesel::joinable!(invite_roles -> invites (invite_id));
 diesel::joinable!(invite_roles -> roles (role_id));
@@ -273,4 +288,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     domains,
     modules,
     member_module_revocations,
+    account_tokens,
 );

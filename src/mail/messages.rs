@@ -131,3 +131,85 @@ pub fn ownership(m: &OwnershipMail<'_>) -> Result<Rendered, askama::Error> {
         html: OwnershipHtml { m }.render()?,
     })
 }
+
+pub struct VerifyEmailMail<'a> {
+    pub name: &'a str,
+    pub address: &'a str,
+    pub link: &'a str,
+    pub expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/verify_email.txt")]
+struct VerifyEmailText<'a> {
+    m: &'a VerifyEmailMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/verify_email.html")]
+struct VerifyEmailHtml<'a> {
+    m: &'a VerifyEmailMail<'a>,
+}
+
+pub fn verify_email(m: &VerifyEmailMail<'_>) -> Result<Rendered, askama::Error> {
+    Ok(Rendered {
+        subject: "Confirm your email address".into(),
+        text: VerifyEmailText { m }.render()?,
+        html: VerifyEmailHtml { m }.render()?,
+    })
+}
+
+pub struct PasswordResetMail<'a> {
+    pub name: &'a str,
+    pub link: &'a str,
+    pub minutes: i64,
+}
+
+#[derive(Template)]
+#[template(path = "emails/password_reset.txt")]
+struct PasswordResetText<'a> {
+    m: &'a PasswordResetMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/password_reset.html")]
+struct PasswordResetHtml<'a> {
+    m: &'a PasswordResetMail<'a>,
+}
+
+pub fn password_reset(m: &PasswordResetMail<'_>) -> Result<Rendered, askama::Error> {
+    Ok(Rendered {
+        subject: "Reset your Gatehouse password".into(),
+        text: PasswordResetText { m }.render()?,
+        html: PasswordResetHtml { m }.render()?,
+    })
+}
+
+/// A security notice to an account's address: what changed, and what to do if it was
+/// not them (SPEC §4.8: the old address is told of changes).
+pub struct AccountNoticeMail<'a> {
+    pub subject: &'a str,
+    pub name: &'a str,
+    pub what: &'a str,
+    pub link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/account_notice.txt")]
+struct AccountNoticeText<'a> {
+    m: &'a AccountNoticeMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/account_notice.html")]
+struct AccountNoticeHtml<'a> {
+    m: &'a AccountNoticeMail<'a>,
+}
+
+pub fn account_notice(m: &AccountNoticeMail<'_>) -> Result<Rendered, askama::Error> {
+    Ok(Rendered {
+        subject: m.subject.to_string(),
+        text: AccountNoticeText { m }.render()?,
+        html: AccountNoticeHtml { m }.render()?,
+    })
+}

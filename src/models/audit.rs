@@ -146,6 +146,23 @@ pub fn count_for_label(
         .get_result(conn)
 }
 
+/// How many events of these actions targeted one object since `since` (per-account limits).
+pub fn count_for_target(
+    conn: &mut DbConn,
+    actions: &[&str],
+    target_type: &str,
+    target_id: i64,
+    since: NaiveDateTime,
+) -> QueryResult<i64> {
+    audit_events::table
+        .filter(audit_events::action.eq_any(actions))
+        .filter(audit_events::target_type.eq(target_type))
+        .filter(audit_events::target_id.eq(target_id))
+        .filter(audit_events::created_at.gt(since))
+        .count()
+        .get_result(conn)
+}
+
 /// How many events of `action` came from this client address since `since`.
 pub fn count_for_ip(
     conn: &mut DbConn,

@@ -68,4 +68,85 @@ impl EmailAddressRow {
         ))
         .get_result(conn)
     }
+
+    /// One address by id, only if it belongs to the account (another account's id is `None`).
+    pub fn find_for_account(
+        conn: &mut DbConn,
+        account_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<EmailAddressRow>> {
+        email_addresses::table
+            .filter(email_addresses::account_id.eq(account_id))
+            .filter(email_addresses::id.eq(id))
+            .select(EmailAddressRow::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Whether another account holds this address verified.
+    pub fn verified_elsewhere(
+        conn: &mut DbConn,
+        canonical: &str,
+        account_id: i64,
+    ) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            email_addresses::table
+                .filter(email_addresses::canonical.eq(canonical))
+                .filter(email_addresses::verified.eq(true))
+                .filter(email_addresses::account_id.ne(account_id)),
+        ))
+        .get_result(conn)
+    }
+
+    /// Marks an address verified, only if it is still this account's and unverified.
+    pub fn mark_verified(
+        conn: &mut DbConn,
+        account_id: i64,
+        id: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(
+            email_addresses::table
+                .filter(email_addresses::account_id.eq(account_id))
+                .filter(email_addresses::id.eq(id))
+                .filter(email_addresses::verified.eq(false)),
+        )
+        .set((
+            email_addresses::verified.eq(true),
+            email_addresses::verified_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Moves the primary flag to a verified address of the account (the old one is
+    /// cleared first: at most one primary per account is a unique index).
+    pub fn set_primary(conn: &mut DbConn, account_id: i64, id: i64) -> QueryResult<bool> {
+        diesel::update(
+            email_addresses::table
+                .filter(email_addresses::account_id.eq(account_id))
+                .filter(email_addresses::is_primary.eq(true)),
+        )
+        .set(email_addresses::is_primary.eq(false))
+        .execute(conn)?;
+        let n = diesel::update(
+            email_addresses::table
+                .filter(email_addresses::account_id.eq(account_id))
+                .filter(email_addresses::id.eq(id))
+                .filter(email_addresses::verified.eq(true)),
+        )
+        .set(email_addresses::is_primary.eq(true))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    pub fn delete_for_account(conn: &mut DbConn, account_id: i64, id: i64) -> QueryResult<bool> {
+        let n = diesel::delete(
+            email_addresses::table
+                .filter(email_addresses::account_id.eq(account_id))
+                .filter(email_addresses::id.eq(id)),
+        )
+        .execute(conn)?;
+        Ok(n == 1)
+    }
 }

@@ -2,6 +2,7 @@
 //! No HTTP and no mail here; rules that must hold together live in `services`.
 
 pub mod account;
+pub mod account_token;
 pub mod audit;
 pub mod domain;
 pub mod email_address;

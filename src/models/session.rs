@@ -108,3 +108,56 @@ pub fn for_account(conn: &mut DbConn, account_id: i64) -> QueryResult<Vec<Sessio
         .select(SessionRow::as_select())
         .load(conn)
 }
+
+/// The opaque id a session is shown and ended by: derived from the stored hash (never
+/// from the cookie's key), so it reveals nothing that could sign anyone in.
+pub fn public_id(id_hash: &str) -> String {
+    let mut id = crate::tokens::hash(&format!("gatehouse-session-ref:{id_hash}"));
+    id.truncate(32);
+    id
+}
+
+/// Ends one session of an account; returns whether one was ended.
+pub fn delete_for_account_by_hash(
+    conn: &mut DbConn,
+    account_id: i64,
+    id_hash: &str,
+) -> QueryResult<bool> {
+    let n = diesel::delete(
+        sessions::table
+            .find(id_hash)
+            .filter(sessions::account_id.eq(account_id)),
+    )
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Ends every session of an account but one (password change, "sign out everywhere else").
+pub fn delete_for_account_except(
+    conn: &mut DbConn,
+    account_id: i64,
+    keep_id_hash: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::account_id.eq(account_id))
+            .filter(sessions::id_hash.ne(keep_id_hash)),
+    )
+    .execute(conn)
+}
+
+/// An account's live sessions, newest first.
+pub fn live_for_account(
+    conn: &mut DbConn,
+    account_id: i64,
+    now: NaiveDateTime,
+    created_after: NaiveDateTime,
+) -> QueryResult<Vec<SessionRow>> {
+    sessions::table
+        .filter(sessions::account_id.eq(account_id))
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::created_at.gt(created_after))
+        .order((sessions::created_at.desc(), sessions::id_hash))
+        .select(SessionRow::as_select())
+        .load(conn)
+}

@@ -233,6 +233,22 @@ impl Links<'_> {
     pub fn invite(&self, token: &str) -> String {
         format!("{}/invite/{}", self.base_url.trim_end_matches('/'), token)
     }
+
+    pub fn verify_email(&self, token: &str) -> String {
+        format!(
+            "{}/account/emails/verify/{}",
+            self.base_url.trim_end_matches('/'),
+            token
+        )
+    }
+
+    pub fn reset_password(&self, token: &str) -> String {
+        format!("{}/reset/{}", self.base_url.trim_end_matches('/'), token)
+    }
+
+    pub fn account(&self) -> String {
+        format!("{}/account", self.base_url.trim_end_matches('/'))
+    }
 }
 
 fn role_names(roles: &[Role], ids: &[i64]) -> Vec<String> {

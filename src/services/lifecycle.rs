@@ -20,6 +20,7 @@ use crate::permissions::{BuiltinRole, Permission};
 use crate::services::access::Access;
 use crate::services::invites;
 use crate::services::members::{target, Target};
+use crate::services::membership::{self, EndRefused};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
@@ -104,7 +105,8 @@ pub fn preview(
 }
 
 /// Archives (access and sessions end, roles kept, seat freed) or removes (also roles,
-/// direct grants, their pending invites and their reports' manager link) a member.
+/// direct grants and their reports' manager link) a member; either way the pending
+/// invitations they sent are revoked. The shared rules live in `membership::end_in_tx`.
 pub fn end(
     conn: &mut DbConn,
     access: &Access,
@@ -115,68 +117,26 @@ pub fn end(
     write_transaction(conn, |conn| {
         invites::lock_workspace(conn, access.workspace.id)?;
         let target = endable(conn, access, member_id)?;
-        let member = &target.member;
-        let status = member.status();
-        match (ending, status) {
-            (Ending::Archive, MemberStatus::Archived) => {
-                return Err(AppError::BadRequest(
-                    "This member is already archived.".into(),
+        let how = match ending {
+            Ending::Archive => membership::Ending::Archived,
+            Ending::Remove => membership::Ending::Removed,
+        };
+        match membership::end_in_tx(conn, actor, access.workspace.id, target.member.id, how)? {
+            Ok(_) => {}
+            Err(EndRefused::Owner) => {
+                return Err(AppError::forbidden_because(
+                    "The Owner can't be archived or removed. Transfer ownership to an Admin first.",
                 ))
             }
-            (_, MemberStatus::Removed) => {
-                return Err(AppError::BadRequest(
-                    "This member was already removed.".into(),
-                ))
+            Err(EndRefused::NotActive) => {
+                return Err(AppError::BadRequest(match ending {
+                    Ending::Archive => "Only an active member can be archived.".into(),
+                    Ending::Remove => "This member was already removed.".into(),
+                }))
             }
-            _ => {}
         }
-        let now = models::now();
-        let new_status = match ending {
-            Ending::Archive => MemberStatus::Archived,
-            Ending::Remove => MemberStatus::Removed,
-        };
-        Member::set_status(conn, member.id, new_status, now)?;
-        if status == MemberStatus::Active {
-            Workspace::adjust_active_members(conn, access.workspace.id, -1)?;
-        }
-        let sessions = session::delete_for_account(conn, member.account_id)?;
-        let mut changes = json!({
-            "before": {"status": status.key()},
-            "after": {"status": new_status.key()},
-            "sessions_ended": sessions,
-        });
-        if ending == Ending::Remove {
-            let roles: Vec<String> = Role::held_by(conn, &[member.id])?
-                .into_iter()
-                .map(|r| r.name)
-                .collect();
-            Role::replace_for_member(conn, member.id, &[])?;
-            let grants = Role::delete_grants(conn, member.id)?;
-            let reports = Member::clear_manager_of_reports(conn, member.id, now)?;
-            let invites = invites::revoke_pending_sent_by(
-                conn,
-                actor,
-                access.workspace.id,
-                member.account_id,
-            )?;
-            changes["before"]["roles"] = json!(roles);
-            changes["grants_removed"] = json!(grants);
-            changes["reports_unassigned"] = json!(reports);
-            changes["invites_revoked"] = json!(invites);
-        }
-        let action = match ending {
-            Ending::Archive => "member.archived",
-            Ending::Remove => "member.removed",
-        };
-        audit::record(
-            conn,
-            actor,
-            Event::new(action)
-                .workspace(access.workspace.id)
-                .target("member", member.id, &target.label)
-                .changes(changes),
-        )?;
-        name_of(conn, member.id)
+        session::delete_for_account(conn, target.member.account_id)?;
+        name_of(conn, target.member.id)
     })
 }
 

@@ -1,5 +1,6 @@
-//! Joining a workspace: the one path that creates an active membership (used by accepted
-//! invites and join links; tests use it for fixtures).
+//! Joining and leaving a workspace: the one path that creates an active membership (used
+//! by accepted invites and join links; tests use it for fixtures) and the one that ends it
+//! (leave now; admin remove and archive reuse `end_in_tx`).
 
 use serde_json::json;
 
@@ -197,4 +198,152 @@ pub(crate) fn reactivate(
             .changes(json!({"before": before, "after": {"status": "active", "seat_type": seat.key(), "role_ids": role_ids}})),
     )?;
     Ok(member.id)
+}
+
+/// Whether the member holds the workspace's Owner role.
+pub(crate) fn is_owner(conn: &mut DbConn, member_id: i64) -> AppResult<bool> {
+    use crate::db::schema::{member_roles, roles};
+    use diesel::prelude::*;
+    Ok(diesel::select(diesel::dsl::exists(
+        member_roles::table
+            .inner_join(roles::table)
+            .filter(member_roles::member_id.eq(member_id))
+            .filter(roles::builtin_key.eq(crate::permissions::BuiltinRole::Owner.key())),
+    ))
+    .get_result(conn)?)
+}
+
+/// How an active membership ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The member left on their own.
+    Left,
+    /// An admin removed them: roles go, they can be re-invited.
+    Removed,
+    /// An admin archived them: roles are kept for a restore.
+    Archived,
+}
+
+impl Ending {
+    fn status(self) -> MemberStatus {
+        match self {
+            Ending::Left | Ending::Removed => MemberStatus::Removed,
+            Ending::Archived => MemberStatus::Archived,
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Ending::Left => "member.left",
+            Ending::Removed => "member.removed",
+            Ending::Archived => "member.archived",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndRefused {
+    /// The member is the workspace's Owner: ownership must be transferred first.
+    Owner,
+    /// The member is not active (already removed or archived).
+    NotActive,
+}
+
+/// Ends a membership inside the caller's write transaction, after locking the workspace
+/// (SPEC §4.4: the Owner check happens here, where the change is written). Leaving and
+/// archiving need an active member; removal also takes an archived one. The seat is freed,
+/// the pending invites the member sent are revoked; leaving and removal also take their
+/// roles, direct grants and their reports' manager link. An audit event is recorded.
+/// Sessions are the caller's business: removal and archive end them, leaving does not.
+pub(crate) fn end_in_tx(
+    conn: &mut DbConn,
+    actor: &Actor,
+    workspace_id: i64,
+    member_id: i64,
+    ending: Ending,
+) -> AppResult<Result<Member, EndRefused>> {
+    use crate::db::schema::members;
+    use crate::models::role::Role;
+    use diesel::prelude::*;
+    let workspace = crate::services::invites::lock_workspace(conn, workspace_id)?;
+    let member =
+        Member::find_in_workspace(conn, workspace.id, member_id)?.ok_or(AppError::NotFound)?;
+    let was = member.status();
+    let allowed = match ending {
+        Ending::Left | Ending::Archived => was == MemberStatus::Active,
+        Ending::Removed => was != MemberStatus::Removed,
+    };
+    if !allowed {
+        return Ok(Err(EndRefused::NotActive));
+    }
+    if is_owner(conn, member.id)? {
+        return Ok(Err(EndRefused::Owner));
+    }
+    let status = ending.status();
+    let now = models::now();
+    // Conditional on the status read above, so two concurrent endings count the seat once.
+    let changed = diesel::update(
+        members::table
+            .find(member.id)
+            .filter(members::status.eq(was.key())),
+    )
+    .set((
+        members::status.eq(status.key()),
+        members::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed != 1 {
+        return Ok(Err(EndRefused::NotActive));
+    }
+    let mut changes = json!({
+        "before": {"status": member.status},
+        "after": {"status": status.key()},
+    });
+    if ending != Ending::Archived {
+        let roles: Vec<String> = Role::held_by(conn, &[member.id])?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        Role::replace_for_member(conn, member.id, &[])?;
+        changes["before"]["roles"] = json!(roles);
+        changes["grants_removed"] = json!(Role::delete_grants(conn, member.id)?);
+        changes["reports_unassigned"] =
+            json!(Member::clear_manager_of_reports(conn, member.id, now)?);
+    }
+    if was == MemberStatus::Active {
+        Workspace::adjust_active_members(conn, workspace.id, -1)?;
+    }
+    changes["invites_revoked"] = json!(crate::services::invites::revoke_pending_sent_by(
+        conn,
+        actor,
+        workspace.id,
+        member.account_id,
+    )?);
+    let label =
+        crate::models::email_address::EmailAddressRow::primary_for(conn, member.account_id)?
+            .map(|e| e.canonical)
+            .unwrap_or_default();
+    audit::record(
+        conn,
+        actor,
+        Event::new(ending.action())
+            .workspace(workspace.id)
+            .target("member", member.id, &label)
+            .changes(changes),
+    )?;
+    Ok(Ok(member))
+}
+
+/// The signed-in account leaves a workspace (any active member but its Owner).
+pub fn leave(
+    conn: &mut DbConn,
+    actor: &Actor,
+    workspace_id: i64,
+    account_id: i64,
+) -> AppResult<Result<(), EndRefused>> {
+    write_transaction(conn, |conn| {
+        let member =
+            Member::find_for_account(conn, workspace_id, account_id)?.ok_or(AppError::NotFound)?;
+        Ok(end_in_tx(conn, actor, workspace_id, member.id, Ending::Left)?.map(|_| ()))
+    })
 }

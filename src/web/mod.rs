@@ -2,6 +2,7 @@
 //! shared page chrome, flash messages and response helpers.
 
 pub mod accept;
+pub mod account;
 pub mod auth_pages;
 pub mod forms;
 pub mod invites;
@@ -134,6 +135,8 @@ pub struct Chrome {
     pub workspace: Option<WorkspaceLink>,
     pub workspaces: Vec<WorkspaceLink>,
     pub nav: Vec<NavItem>,
+    /// The page is the signed-in person's own account page (the top bar's "Account").
+    pub account_current: bool,
 }
 
 impl Chrome {
@@ -147,6 +150,7 @@ impl Chrome {
             workspace: None,
             workspaces: Vec::new(),
             nav: Vec::new(),
+            account_current: false,
         }
     }
 
@@ -199,6 +203,7 @@ impl Chrome {
             }),
             workspaces: access.workspaces.clone(),
             nav,
+            account_current: false,
         }
     }
 
@@ -264,4 +269,19 @@ route_table! {
     POST "/w/{ws}/requests/{id}/deny" => requests::deny,
     GET "/invite/{token}" => accept::show,
     POST "/invite/{token}" => accept::accept,
+    GET "/account" => account::show,
+    POST "/account/name" => account::rename,
+    POST "/account/password" => account::change_password,
+    POST "/account/emails" => account::add_email,
+    GET "/account/emails/verify/{token}" => account::verify_form,
+    POST "/account/emails/verify/{token}" => account::verify,
+    POST "/account/emails/{eid}/primary" => account::make_primary,
+    POST "/account/emails/{eid}/delete" => account::remove_email,
+    POST "/account/sessions/end-others" => account::end_other_sessions,
+    POST "/account/sessions/{id}/end" => account::end_session,
+    POST "/w/{ws}/leave" => account::leave,
+    GET "/forgot-password" => account::forgot_form,
+    POST "/forgot-password" => account::forgot,
+    GET "/reset/{token}" => account::reset_form,
+    POST "/reset/{token}" => account::reset,
 }

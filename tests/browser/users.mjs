@@ -1,8 +1,8 @@
 // Headless-browser check of Gatehouse's sign-in and Users pages.
 //
 // Signs in through the real login form, checks the Users page, runs axe
-// (WCAG 2.0/2.1 A and AA) on the login page and the Users page, and checks
-// that the Users page has no horizontal scroll at phone width.
+// (WCAG 2.0/2.1 A and AA) on the login, Users and account pages, and checks
+// that the Users and account pages have no horizontal scroll at phone width.
 //
 // Uses the system Chromium (Debian's `chromium` package); it never downloads
 // a browser.
@@ -207,31 +207,7 @@ async function run() {
     // 5. Phone width: no horizontal scrolling of the page.
     await page.setViewportSize(PHONE);
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const widths = await page.evaluate((limit) => {
-      const offenders = [];
-      for (const el of document.querySelectorAll('body *')) {
-        const r = el.getBoundingClientRect();
-        if (r.width > 0 && r.right > limit + 1) {
-          // Report only the outermost overflowing elements.
-          const parent = el.parentElement;
-          const pr = parent ? parent.getBoundingClientRect() : null;
-          if (!pr || pr.right <= limit + 1) {
-            const id = el.id ? `#${el.id}` : '';
-            const cls = el.classList.length ? `.${[...el.classList].join('.')}` : '';
-            offenders.push(`${el.tagName.toLowerCase()}${id}${cls} right=${Math.round(r.right)}px`);
-          }
-        }
-      }
-      return {
-        scrollWidth: document.documentElement.scrollWidth,
-        offenders: offenders.slice(0, 10),
-      };
-    }, PHONE.width);
-    check(
-      `phone width ${PHONE.width}px: no horizontal page scroll (scrollWidth ${widths.scrollWidth})`,
-      widths.scrollWidth <= PHONE.width + 1,
-      `elements sticking out past ${PHONE.width}px:\n${widths.offenders.join('\n')}`,
-    );
+    await noHorizontalScroll(page, 'Users page');
 
     if (SCREENSHOT) {
       const p = phonePath(SCREENSHOT);
@@ -239,8 +215,22 @@ async function run() {
       console.log(`note screenshot (phone): ${p}`);
     }
 
+    // 6. The account page, from the top bar: axe at desktop width, no scroll on a phone.
+    await page.setViewportSize(DESKTOP);
+    await must('the top bar leads to the account page', async () => {
+      await page.locator('header.topbar').getByRole('link', { name: 'Account', exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: 'Your account', exact: true }).waitFor({ state: 'visible' });
+    });
+    await axeScan(page, 'account page');
+    if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-account.png'), fullPage: true });
+    await page.setViewportSize(PHONE);
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await noHorizontalScroll(page, 'account page');
+    if (SCREENSHOT) await page.screenshot({ path: phonePath(SCREENSHOT.replace(/\.png$/, '-account.png')), fullPage: true });
+
     if (INVITEE) {
       await page.setViewportSize(DESKTOP);
+      await page.goto(`${BASE_URL}/`, { waitUntil: 'load' });
       await inviteAndAccept(browser, page);
     }
 
@@ -248,6 +238,36 @@ async function run() {
   } finally {
     await browser.close().catch(() => {});
   }
+}
+
+// At phone width the page must not scroll sideways.
+async function noHorizontalScroll(page, label) {
+  const widths = await page.evaluate((limit) => {
+    const offenders = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > limit + 1) {
+        // Report only the outermost overflowing elements.
+        const parent = el.parentElement;
+        const pr = parent ? parent.getBoundingClientRect() : null;
+        if (!pr || pr.right <= limit + 1) {
+          const id = el.id ? `#${el.id}` : '';
+          const cls = el.classList.length ? `.${[...el.classList].join('.')}` : '';
+          offenders.push(`${el.tagName.toLowerCase()}${id}${cls} right=${Math.round(r.right)}px`);
+        }
+      }
+    }
+    return {
+      scrollWidth: document.documentElement.scrollWidth,
+      offenders: offenders.slice(0, 10),
+    };
+  }, PHONE.width);
+  check(
+    `${label} at phone width ${PHONE.width}px: no horizontal page scroll (scrollWidth ${widths.scrollWidth})`,
+    widths.scrollWidth <= PHONE.width + 1,
+    `elements sticking out past ${PHONE.width}px:\n${widths.offenders.join('\n')}`,
+  );
+
 }
 
 async function waitForLinkFile() {
@@ -261,7 +281,7 @@ async function waitForLinkFile() {
   throw new Error(`no invitation link appeared in ${LINK_FILE}`);
 }
 
-// 6. Invite someone from the Invites screen, then accept as them from the mailed link.
+// 7. Invite someone from the Invites screen, then accept as them from the mailed link.
 async function inviteAndAccept(browser, page) {
   await must('the nav leads to the Invites screen', async () => {
     await page.locator('nav.mainnav').getByRole('link', { name: 'Invites', exact: true }).click();

@@ -8,6 +8,7 @@
 
 mod support;
 
+mod account;
 mod auth;
 mod browser;
 mod cli;
@@ -49,6 +50,7 @@ fn main() {
         ("roles", roles::tests()),
         ("requests", requests::tests()),
         ("lifecycle", lifecycle::tests()),
+        ("account", account::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

@@ -1,0 +1,2 @@
+DROP INDEX audit_events_target_time;
+DROP TABLE account_tokens;
