@@ -13,6 +13,7 @@ use crate::db::{is_postgres, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::models::email_address::EmailAddressRow;
 use crate::models::member::{Member, MemberStatus, SeatType};
+use crate::models::module::Module;
 use crate::models::role::{HeldRole, Role};
 use crate::permissions::{EffectivePermissions, Permission, Scope};
 use crate::services::access::{self, Access};
@@ -251,6 +252,8 @@ pub struct MemberDetail {
     pub manager: Option<(i64, String)>,
     pub reports: i64,
     pub perms: EffectivePermissions,
+    /// The workspace's module catalogue, each with whether this member has it.
+    pub modules: Vec<(Module, bool)>,
 }
 
 /// One member, if the viewer may see them; another workspace's member, or one outside
@@ -290,7 +293,16 @@ pub fn detail(
         .count()
         .get_result(conn)?;
     let perms = access::effective_permissions(conn, member.id)?;
+    let revoked = Module::revoked_for(conn, member.id)?;
+    let modules = Module::for_workspace(conn, access.workspace.id)?
+        .into_iter()
+        .map(|m| {
+            let granted = !revoked.contains(&m.id);
+            (m, granted)
+        })
+        .collect();
     Ok(Some(MemberDetail {
+        modules,
         member,
         name,
         emails,

@@ -11,5 +11,6 @@ pub mod members;
 pub mod membership;
 pub mod requests;
 pub mod roles;
+pub mod settings;
 pub mod signin;
 pub mod workspaces;

@@ -332,3 +332,131 @@ pub async fn transfer_ownership(
     }
     Ok(see_other(&ctx.path(&format!("/users/{id}"))))
 }
+
+/// After a single-field edit: 303 back with a flash, or the member page again (422) with
+/// the message beside the field and what was typed kept.
+async fn finish_typed(
+    ctx: WorkspaceCtx,
+    id: i64,
+    outcome: Result<(), Refusal>,
+    typed: String,
+    done: &str,
+) -> AppResult<HttpResponse> {
+    match outcome {
+        Ok(()) => finish(ctx, id, Ok(()), done).await,
+        Err(refusal) => {
+            let errors = DetailErrors::refused(refusal.field, refusal.message, Some(typed));
+            render_detail(&ctx, id, errors).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentForm {
+    #[serde(default)]
+    department: String,
+}
+
+/// POST /w/{ws}/users/{id}/department — requires members.edit over that member; empty
+/// clears it.
+pub async fn set_department(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<DepartmentForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersEdit)?;
+    let id = member_id(&path)?;
+    let typed = form.0.department;
+    let (access, actor, value) = (ctx.access.clone(), ctx.actor.clone(), typed.clone());
+    let outcome = db(ctx.db_pool(), move |conn| {
+        members::set_department(conn, &access, &actor, id, Some(&value))
+    })
+    .await?;
+    if outcome.is_ok() {
+        ctx.state.departments.invalidate(ctx.access.workspace.id);
+    }
+    finish_typed(ctx, id, outcome, typed, "Department saved.").await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModulesForm {
+    #[serde(default)]
+    module: Vec<String>,
+}
+
+/// POST /w/{ws}/users/{id}/modules — requires members.edit over that member; the ticked
+/// modules are kept, the rest of the catalogue is revoked for this member.
+pub async fn set_modules(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<ModulesForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersEdit)?;
+    let id = member_id(&path)?;
+    let ids: Option<Vec<i64>> = form.0.module.iter().map(|m| m.parse().ok()).collect();
+    let outcome = match ids {
+        None => Err(Refusal {
+            field: "module",
+            message: "Choose modules of this workspace".into(),
+        }),
+        Some(ids) => {
+            let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+            db(ctx.db_pool(), move |conn| {
+                members::set_modules(conn, &access, &actor, id, &ids)
+            })
+            .await?
+        }
+    };
+    finish(ctx, id, outcome, "Modules saved.").await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataForm {
+    #[serde(default)]
+    metadata: String,
+}
+
+/// POST /w/{ws}/users/{id}/metadata — requires members.edit; a JSON object (≤ 4 KiB).
+pub async fn set_metadata(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<MetadataForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersEdit)?;
+    let id = member_id(&path)?;
+    let typed = form.0.metadata;
+    let (access, actor, value) = (ctx.access.clone(), ctx.actor.clone(), typed.clone());
+    let outcome = db(ctx.db_pool(), move |conn| {
+        members::set_metadata(conn, &access, &actor, id, &value)
+    })
+    .await?;
+    finish_typed(ctx, id, outcome, typed, "Metadata saved.").await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// POST /w/{ws}/users/{id}/name — requires members.edit, and the member must have a
+/// verified address on a verified domain of the workspace (otherwise the name is theirs).
+pub async fn set_name(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<NameForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersEdit)?;
+    let id = member_id(&path)?;
+    let typed = form.0.name;
+    let (access, actor, value) = (ctx.access.clone(), ctx.actor.clone(), typed.clone());
+    let outcome = db(ctx.db_pool(), move |conn| {
+        members::set_name(conn, &access, &actor, id, &value)
+    })
+    .await?;
+    finish_typed(ctx, id, outcome, typed, "Name saved.").await
+}

@@ -9,6 +9,7 @@ pub mod invites;
 pub mod members;
 pub mod requests;
 pub mod roles;
+pub mod settings;
 pub mod system;
 pub mod users;
 
@@ -187,6 +188,11 @@ impl Chrome {
         }
         if access.perms.allows(Permission::SettingsManage) {
             nav.push(NavItem {
+                label: "Settings",
+                href: format!("{base}/settings"),
+                current: section == "settings",
+            });
+            nav.push(NavItem {
                 label: "Requests",
                 href: format!("{base}/requests"),
                 current: section == "requests",
@@ -248,6 +254,10 @@ route_table! {
     POST "/w/{ws}/users/{id}/roles" => members::set_roles,
     POST "/w/{ws}/users/{id}/seat" => members::set_seat,
     POST "/w/{ws}/users/{id}/manager" => members::set_manager,
+    POST "/w/{ws}/users/{id}/department" => members::set_department,
+    POST "/w/{ws}/users/{id}/modules" => members::set_modules,
+    POST "/w/{ws}/users/{id}/metadata" => members::set_metadata,
+    POST "/w/{ws}/users/{id}/name" => members::set_name,
     POST "/w/{ws}/users/{id}/archive" => members::archive,
     POST "/w/{ws}/users/{id}/restore" => members::restore,
     POST "/w/{ws}/users/{id}/remove" => members::remove,
@@ -262,6 +272,8 @@ route_table! {
     GET "/w/{ws}/roles/{id}" => roles::edit_form,
     POST "/w/{ws}/roles/{id}" => roles::update,
     POST "/w/{ws}/roles/{id}/delete" => roles::delete,
+    GET "/w/{ws}/settings" => settings::show,
+    POST "/w/{ws}/settings" => settings::save,
     GET "/w/{ws}/requests" => requests::list,
     GET "/w/{ws}/requests/new" => requests::ask_form,
     POST "/w/{ws}/requests/new" => requests::ask,

@@ -193,6 +193,19 @@ pub struct RoleOption {
 #[derive(Default)]
 pub struct DetailErrors {
     pub fields: FieldErrors,
+    /// What was typed into the failed form, shown again.
+    pub values: Vec<(&'static str, String)>,
+}
+
+impl DetailErrors {
+    pub fn refused(field: &'static str, message: impl Into<String>, typed: Option<String>) -> Self {
+        let mut errors = DetailErrors::default();
+        errors.fields.add(field, message);
+        if let Some(typed) = typed {
+            errors.values.push((field, typed));
+        }
+        errors
+    }
 }
 
 #[derive(Template)]
@@ -209,6 +222,7 @@ struct DetailPage {
     /// The viewer is the Owner and this member is an Admin who could take over.
     can_take_ownership: bool,
     errors: FieldErrors,
+    typed: Vec<(&'static str, String)>,
     seat_types: [SeatType; 2],
     workspace_base: String,
 }
@@ -218,11 +232,39 @@ pub struct EditForms {
     pub roles: Vec<RoleOption>,
     /// Possible managers (id, name), or `None` when there are too many for a list.
     pub managers: Option<Vec<(i64, String)>>,
+    /// Departments in use, offered as suggestions.
+    pub departments: std::sync::Arc<Vec<String>>,
+    /// `Err(reason)` when admins may not edit this member's name.
+    pub name_rule: Result<(), String>,
 }
 
 impl DetailPage {
     fn is_manager(&self, id: &i64) -> bool {
         self.detail.member.manager_id == Some(*id)
+    }
+
+    /// The value typed into a failed form, else the stored one.
+    fn value_or(&self, field: &str, stored: &str) -> String {
+        self.typed
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| stored.to_string())
+    }
+
+    fn department(&self) -> String {
+        self.value_or(
+            "department",
+            self.detail.member.department.as_deref().unwrap_or_default(),
+        )
+    }
+
+    fn metadata(&self) -> String {
+        let stored = match self.detail.member.metadata.as_str() {
+            "{}" => String::new(),
+            other => other.to_string(),
+        };
+        self.value_or("metadata", &stored)
     }
 }
 
@@ -247,6 +289,7 @@ pub async fn render_detail(
     errors: DetailErrors,
 ) -> AppResult<HttpResponse> {
     let access = ctx.access.clone();
+    let state = ctx.state.clone();
     let (detail, edit, can_end) = db(ctx.db_pool(), move |conn| {
         let Some(detail) = directory::detail(conn, &access, member_id)? else {
             return Ok(None);
@@ -285,7 +328,15 @@ pub async fn render_detail(
                 })
                 .collect();
             let managers = directory::manager_candidates(conn, &access, &detail.member)?;
-            Some(EditForms { roles, managers })
+            let departments = state.departments.get(conn, access.workspace.id)?;
+            let name_rule =
+                members::name_editable(conn, access.workspace.id, detail.member.account_id)?;
+            Some(EditForms {
+                roles,
+                managers,
+                departments,
+                name_rule,
+            })
         } else {
             None
         };
@@ -328,6 +379,7 @@ pub async fn render_detail(
         permissions,
         edit,
         errors: errors.fields,
+        typed: errors.values,
         seat_types: SeatType::ALL,
     };
     render_status(&page, status)
@@ -374,6 +426,11 @@ pub async fn permissions_json(
             "primary": r.is_primary,
         })).collect::<Vec<_>>(),
         "permissions": permissions,
+        "modules": detail.modules.iter().map(|(m, granted)| serde_json::json!({
+            "key": m.key,
+            "name": m.name,
+            "granted": active && *granted,
+        })).collect::<Vec<_>>(),
     });
     Ok(HttpResponse::Ok()
         .content_type("application/json")

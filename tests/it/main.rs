@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod invites;
 mod lifecycle;
+mod member_edits;
 mod permissions;
 mod requests;
 mod roles;
@@ -50,6 +51,7 @@ fn main() {
         ("roles", roles::tests()),
         ("requests", requests::tests()),
         ("lifecycle", lifecycle::tests()),
+        ("member_edits", member_edits::tests()),
         ("account", account::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {

@@ -1,0 +1,210 @@
+//! Workspace settings: general settings and the module catalogue (`settings.manage`), and
+//! the plan (`billing.manage`, the Owner), on one page with two forms.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::WorkspaceCtx;
+use crate::error::{AppError, AppResult};
+use crate::models;
+use crate::models::module::Module;
+use crate::permissions::Permission;
+use crate::services::invites;
+use crate::services::settings::{self, GeneralInput};
+use crate::services::workspaces::{self, LimitsChange, Plan};
+use crate::web::forms::{FieldErrors, StrictForm};
+use crate::web::{db, render_status, see_other, set_flash, Chrome, FlashKind};
+
+/// Both forms post here; `section` says which (`general` or `plan`).
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsForm {
+    #[serde(default)]
+    section: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    invite_expiry_days: String,
+    #[serde(default)]
+    modules: String,
+    #[serde(default)]
+    plan: String,
+}
+
+pub struct PlanOption {
+    pub key: &'static str,
+    pub label: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "settings/page.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    action: String,
+    form: SettingsForm,
+    errors: FieldErrors,
+    can_bill: bool,
+    plans: Vec<PlanOption>,
+    plan_name: String,
+    seats_used: i64,
+    seat_limit: Option<i32>,
+}
+
+impl SettingsPage {
+    fn over_limit(&self) -> bool {
+        self.seat_limit
+            .is_some_and(|limit| self.seats_used > i64::from(limit))
+    }
+}
+
+async fn render_page(
+    ctx: &WorkspaceCtx,
+    form: Option<SettingsForm>,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> AppResult<HttpResponse> {
+    let workspace = ctx.access.workspace.clone();
+    let (modules, seats_used) = {
+        let workspace = workspace.clone();
+        db(ctx.db_pool(), move |conn| {
+            let modules = Module::for_workspace(conn, workspace.id)?;
+            let used = invites::seats_used(conn, &workspace, models::now())?;
+            Ok((modules, used))
+        })
+        .await?
+    };
+    let form = form.unwrap_or_else(|| SettingsForm {
+        section: "general".into(),
+        name: workspace.name.clone(),
+        slug: workspace.slug.clone(),
+        invite_expiry_days: workspace.invite_expiry_days.to_string(),
+        modules: modules
+            .iter()
+            .map(|m| m.name.clone())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        plan: workspace.plan.clone().unwrap_or_default(),
+    });
+    let plans = [Plan::Starter, Plan::Professional, Plan::Enterprise]
+        .into_iter()
+        .map(|p| PlanOption {
+            key: p.key(),
+            label: match p.seat_limit() {
+                Some(n) => format!("{} — {n} seats", plan_label(p)),
+                None => format!("{} — unlimited seats", plan_label(p)),
+            },
+            current: workspace.plan.as_deref() == Some(p.key()),
+        })
+        .collect();
+    let page = SettingsPage {
+        chrome: ctx.chrome("Settings", "settings")?,
+        action: ctx.path("/settings"),
+        form,
+        errors,
+        can_bill: ctx.access.perms.allows(Permission::BillingManage),
+        plans,
+        plan_name: workspace.plan_name().to_string(),
+        seats_used,
+        seat_limit: workspace.seat_limit,
+    };
+    render_status(&page, status)
+}
+
+fn plan_label(plan: Plan) -> &'static str {
+    match plan {
+        Plan::Starter => "Starter",
+        Plan::Professional => "Professional",
+        Plan::Enterprise => "Enterprise",
+    }
+}
+
+/// GET /w/{ws}/settings — requires settings.manage.
+pub async fn show(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
+    ctx.require(Permission::SettingsManage)?;
+    render_page(&ctx, None, FieldErrors::default(), StatusCode::OK).await
+}
+
+/// POST /w/{ws}/settings — `section=general` requires settings.manage; `section=plan`
+/// requires billing.manage.
+pub async fn save(ctx: WorkspaceCtx, form: StrictForm<SettingsForm>) -> AppResult<HttpResponse> {
+    let form = form.0;
+    if form.section == "plan" {
+        return save_plan(ctx, form).await;
+    }
+    ctx.require(Permission::SettingsManage)?;
+    if form.section != "general" {
+        return Err(AppError::BadRequest("Unknown settings section.".into()));
+    }
+    save_general(ctx, form).await
+}
+
+async fn save_general(ctx: WorkspaceCtx, form: SettingsForm) -> AppResult<HttpResponse> {
+    ctx.require(Permission::SettingsManage)?;
+    let input = GeneralInput {
+        name: form.name.trim().to_string(),
+        slug: form.slug.trim().to_lowercase(),
+        invite_expiry_days: form.invite_expiry_days.trim().parse().unwrap_or(0),
+        modules: form
+            .modules
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+    match db(ctx.db_pool(), move |conn| {
+        settings::update_general(conn, &access, &actor, &input)
+    })
+    .await?
+    {
+        Ok(workspace) => {
+            set_flash(&ctx.session, FlashKind::Success, "Settings saved.")?;
+            Ok(see_other(&format!("/w/{}/settings", workspace.slug)))
+        }
+        Err(invalid) => {
+            let mut errors = FieldErrors::default();
+            for (field, message) in invalid {
+                errors.add(field, message);
+            }
+            render_page(&ctx, Some(form), errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+async fn save_plan(ctx: WorkspaceCtx, form: SettingsForm) -> AppResult<HttpResponse> {
+    ctx.require(Permission::BillingManage)?;
+    let Some(plan) = Plan::from_key(form.plan.trim()) else {
+        let mut errors = FieldErrors::default();
+        errors.add("plan", "Choose a plan");
+        return render_page(&ctx, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let (actor, slug) = (ctx.actor.clone(), ctx.access.workspace.slug.clone());
+    let updated = db(ctx.db_pool(), move |conn| {
+        workspaces::set_limits(
+            conn,
+            &actor,
+            &slug,
+            &LimitsChange {
+                plan: Some(plan),
+                ..LimitsChange::default()
+            },
+        )
+    })
+    .await?;
+    let used = i64::from(updated.active_members);
+    let message = match updated.seat_limit {
+        Some(limit) if used > i64::from(limit) => format!(
+            "Plan set to {}. {used} members use more than its {limit} seats: they all stay, but no new invitation can be sent until seats are freed.",
+            plan_label(plan)
+        ),
+        _ => format!("Plan set to {}.", plan_label(plan)),
+    };
+    set_flash(&ctx.session, FlashKind::Success, message)?;
+    Ok(see_other(&ctx.path("/settings")))
+}
