@@ -1,8 +1,9 @@
 // Headless-browser check of Gatehouse's sign-in and Users pages.
 //
 // Signs in through the real login form, checks the Users page, runs axe
-// (WCAG 2.0/2.1 A and AA) on the login, Users and account pages, and checks
-// that the Users and account pages have no horizontal scroll at phone width.
+// (WCAG 2.0/2.1 A and AA) on the login, Users, account, Roles, Settings,
+// Requests and member pages, and checks that each of them has no horizontal
+// scroll at phone width.
 //
 // Uses the system Chromium (Debian's `chromium` package); it never downloads
 // a browser.
@@ -227,6 +228,32 @@ async function run() {
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     await noHorizontalScroll(page, 'account page');
     if (SCREENSHOT) await page.screenshot({ path: phonePath(SCREENSHOT.replace(/\.png$/, '-account.png')), fullPage: true });
+
+    // 7. Roles (the permission matrix), Settings, Requests and a member page with its
+    //    edit forms: axe at desktop width, no sideways scroll on a phone.
+    for (const screen of ['Roles', 'Settings', 'Requests']) {
+      await page.setViewportSize(DESKTOP);
+      await page.goto(`${BASE_URL}/`, { waitUntil: 'load' });
+      await must(`the nav leads to ${screen}`, async () => {
+        await page.locator('nav.mainnav').getByRole('link', { name: screen, exact: true }).click();
+        await page.getByRole('heading', { level: 1, name: screen, exact: true }).waitFor({ state: 'visible' });
+      });
+      await axeScan(page, `${screen} page`);
+      await page.setViewportSize(PHONE);
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      await noHorizontalScroll(page, `${screen} page`);
+    }
+    await page.setViewportSize(DESKTOP);
+    await page.goto(`${BASE_URL}/`, { waitUntil: 'load' });
+    await must('a member page opens from the Users screen with its edit forms', async () => {
+      await page.locator('a.member-name').first().click();
+      await page.getByRole('heading', { level: 2, name: 'Effective permissions', exact: true }).waitFor({ state: 'visible' });
+      await page.getByRole('button', { name: 'Save roles', exact: true }).waitFor({ state: 'visible' });
+    });
+    await axeScan(page, 'member page');
+    await page.setViewportSize(PHONE);
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await noHorizontalScroll(page, 'member page');
 
     if (INVITEE) {
       await page.setViewportSize(DESKTOP);

@@ -59,6 +59,11 @@ async fn a_refused_member_asks_an_admin_approves_and_the_grant_works_until_it_ex
     assert_eq!(refused.status, 403);
     refused.assert_contains("<code>members.invite</code>");
     refused.assert_contains("href=\"/w/acme/requests/new?permission=members.invite\"");
+    // The account page offers the same, per workspace.
+    member
+        .get("/account")
+        .await
+        .assert_contains("href=\"/w/acme/requests/new\"");
     let form = member
         .get("/w/acme/requests/new?permission=members.invite")
         .await;
