@@ -272,6 +272,20 @@ struct FormState {
     members: i64,
 }
 
+impl FormState {
+    /// An editable form (new role when `role` is `None`), with any errors beside fields.
+    fn editing(role: Option<Role>, form: RoleForm, errors: FieldErrors) -> Self {
+        FormState {
+            role,
+            form,
+            errors,
+            impact: None,
+            read_only: false,
+            members: 0,
+        }
+    }
+}
+
 fn render_form(
     ctx: &WorkspaceCtx,
     state: FormState,
@@ -306,14 +320,7 @@ fn invalid_errors(invalid: Vec<(String, String)>) -> FieldErrors {
 /// GET /w/{ws}/roles/new — requires roles.manage.
 pub async fn new_form(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
     ctx.require(Permission::RolesManage)?;
-    let state = FormState {
-        role: None,
-        form: RoleForm::default(),
-        errors: FieldErrors::default(),
-        impact: None,
-        read_only: false,
-        members: 0,
-    };
+    let state = FormState::editing(None, RoleForm::default(), FieldErrors::default());
     render_form(&ctx, state, StatusCode::OK)
 }
 
@@ -324,14 +331,7 @@ pub async fn create(ctx: WorkspaceCtx, form: StrictForm<RoleForm>) -> AppResult<
     let input = match form.parse() {
         Ok(input) => input,
         Err(errors) => {
-            let state = FormState {
-                role: None,
-                form,
-                errors,
-                impact: None,
-                read_only: false,
-                members: 0,
-            };
+            let state = FormState::editing(None, form, errors);
             return render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
@@ -351,14 +351,7 @@ pub async fn create(ctx: WorkspaceCtx, form: StrictForm<RoleForm>) -> AppResult<
             Ok(see_other(&ctx.path("/roles")))
         }
         SaveOutcome::Invalid(invalid) => {
-            let state = FormState {
-                role: None,
-                form,
-                errors: invalid_errors(invalid),
-                impact: None,
-                read_only: false,
-                members: 0,
-            };
+            let state = FormState::editing(None, form, invalid_errors(invalid));
             render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY)
         }
         SaveOutcome::NeedsConfirmation(_) => Err(AppError::internal(
@@ -425,14 +418,7 @@ pub async fn update(
     let input = match form.parse() {
         Ok(input) => input,
         Err(errors) => {
-            let state = FormState {
-                role: Some(current),
-                form,
-                errors,
-                impact: None,
-                read_only: false,
-                members: 0,
-            };
+            let state = FormState::editing(Some(current), form, errors);
             return render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
@@ -454,14 +440,7 @@ pub async fn update(
             Ok(see_other(&ctx.path("/roles")))
         }
         SaveOutcome::Invalid(invalid) => {
-            let state = FormState {
-                role: Some(current),
-                form,
-                errors: invalid_errors(invalid),
-                impact: None,
-                read_only: false,
-                members: 0,
-            };
+            let state = FormState::editing(Some(current), form, invalid_errors(invalid));
             render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY)
         }
         SaveOutcome::NeedsConfirmation(impact) => {
