@@ -6,6 +6,7 @@ pub mod account;
 pub mod auth_pages;
 pub mod forms;
 pub mod invites;
+pub mod member_emails;
 pub mod members;
 pub mod requests;
 pub mod roles;
@@ -248,6 +249,9 @@ route_table! {
     POST "/w/{ws}/users/{id}/roles" => members::set_roles,
     POST "/w/{ws}/users/{id}/seat" => members::set_seat,
     POST "/w/{ws}/users/{id}/manager" => members::set_manager,
+    POST "/w/{ws}/users/{id}/emails" => member_emails::add,
+    POST "/w/{ws}/users/{id}/emails/{eid}/primary" => member_emails::make_primary,
+    POST "/w/{ws}/users/{id}/emails/{eid}/delete" => member_emails::remove,
     POST "/w/{ws}/users/{id}/archive" => members::archive,
     POST "/w/{ws}/users/{id}/restore" => members::restore,
     POST "/w/{ws}/users/{id}/remove" => members::remove,

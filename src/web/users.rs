@@ -11,6 +11,7 @@ use crate::models::member::{MemberStatus, SeatType};
 use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, Effective, Permission};
 use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, Sort};
+use crate::services::member_emails::{self, Management};
 use crate::services::{members, roles};
 use crate::web::forms::FieldErrors;
 use crate::web::{db, render, render_status, see_other, Chrome};
@@ -193,6 +194,13 @@ pub struct RoleOption {
 #[derive(Default)]
 pub struct DetailErrors {
     pub fields: FieldErrors,
+    /// The address typed into a refused "Add an address" form.
+    pub email: String,
+}
+
+/// The error key of one address's row in the "Email addresses" section.
+pub fn email_row_field(email_id: i64) -> String {
+    format!("email-{email_id}")
 }
 
 #[derive(Template)]
@@ -211,6 +219,10 @@ struct DetailPage {
     errors: FieldErrors,
     seat_types: [SeatType; 2],
     workspace_base: String,
+    /// The admin's controls over the member's addresses, when the viewer may use them.
+    email_admin: Option<Management>,
+    /// The address typed into a refused "Add an address" form.
+    email_typed: String,
 }
 
 /// The edit forms, present only when the viewer may change this member.
@@ -223,6 +235,12 @@ pub struct EditForms {
 impl DetailPage {
     fn is_manager(&self, id: &i64) -> bool {
         self.detail.member.manager_id == Some(*id)
+    }
+}
+
+impl DetailPage {
+    fn email_row_error(&self, email_id: &i64) -> Option<&str> {
+        self.errors.get(&email_row_field(*email_id))
     }
 }
 
@@ -247,7 +265,7 @@ pub async fn render_detail(
     errors: DetailErrors,
 ) -> AppResult<HttpResponse> {
     let access = ctx.access.clone();
-    let (detail, edit, can_end) = db(ctx.db_pool(), move |conn| {
+    let (detail, edit, can_end, email_admin) = db(ctx.db_pool(), move |conn| {
         let Some(detail) = directory::detail(conn, &access, member_id)? else {
             return Ok(None);
         };
@@ -289,7 +307,11 @@ pub async fn render_detail(
         } else {
             None
         };
-        Ok(Some((detail, edit, can_end)))
+        let email_admin = match edit {
+            Some(_) => member_emails::management(conn, &access, &detail.member, &detail.emails)?,
+            None => None,
+        };
+        Ok(Some((detail, edit, can_end, email_admin)))
     })
     .await?
     .ok_or(AppError::NotFound)?;
@@ -329,6 +351,8 @@ pub async fn render_detail(
         edit,
         errors: errors.fields,
         seat_types: SeatType::ALL,
+        email_admin,
+        email_typed: errors.email,
     };
     render_status(&page, status)
 }

@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod invites;
 mod lifecycle;
+mod member_emails;
 mod permissions;
 mod requests;
 mod roles;
@@ -51,6 +52,7 @@ fn main() {
         ("requests", requests::tests()),
         ("lifecycle", lifecycle::tests()),
         ("account", account::tests()),
+        ("member_emails", member_emails::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {
