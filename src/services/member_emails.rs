@@ -107,26 +107,6 @@ fn begin(conn: &mut DbConn, access: &Access, member_id: i64) -> AppResult<(Targe
     Ok((target, domains))
 }
 
-/// One of the member's addresses that the actor may change: another account's id is a 404;
-/// an address off the verified domains (or a member out of reach) is refused.
-fn managed_address(
-    conn: &mut DbConn,
-    access: &Access,
-    target: &Target,
-    domains: &[String],
-    email_id: i64,
-) -> AppResult<Result<EmailAddressRow, String>> {
-    let address = EmailAddressRow::find_for_account(conn, target.member.account_id, email_id)?
-        .ok_or(AppError::NotFound)?;
-    if let Some(reason) = out_of_reach(access, &target.member) {
-        return Ok(Err(reason.into()));
-    }
-    if !domains::on_domains(&address.canonical, domains) {
-        return Ok(Err(read_only_reason(domains, "This address")));
-    }
-    Ok(Ok(address))
-}
-
 fn changed_by(access: &Access) -> ChangedBy<'_> {
     ChangedBy {
         name: &access.account.name,
@@ -210,6 +190,54 @@ pub fn add(
     })
 }
 
+/// What an action on one address did: the address to name, and the audit event (action and
+/// changes) when something changed.
+struct Done {
+    address: String,
+    event: Option<(&'static str, serde_json::Value)>,
+}
+
+/// In one write transaction: the member the actor may change (`members::target`), their
+/// account locked, and the address `email_id` if it is the actor's to change — another
+/// account's id is a 404; a member out of reach or an address off the verified domains is
+/// refused — then `change` (the account's own mechanics, told who acts) and its audit event.
+fn on_address(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    member_id: i64,
+    email_id: i64,
+    change: impl FnOnce(&mut DbConn, i64, ChangedBy<'_>) -> AppResult<Result<Done, String>>,
+) -> AppResult<Result<String, String>> {
+    write_transaction(conn, |conn| {
+        let (target, domains) = begin(conn, access, member_id)?;
+        let account_id = target.member.account_id;
+        let address = EmailAddressRow::find_for_account(conn, account_id, email_id)?
+            .ok_or(AppError::NotFound)?;
+        if let Some(reason) = out_of_reach(access, &target.member) {
+            return Ok(Err(reason.into()));
+        }
+        if !domains::on_domains(&address.canonical, &domains) {
+            return Ok(Err(read_only_reason(&domains, "This address")));
+        }
+        let done = match change(conn, account_id, changed_by(access))? {
+            Ok(done) => done,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if let Some((action, changes)) = done.event {
+            audit::record(
+                conn,
+                actor,
+                Event::new(action)
+                    .workspace(access.workspace.id)
+                    .target("member", target.member.id, &target.label)
+                    .changes(changes),
+            )?;
+        }
+        Ok(Ok(done.address))
+    })
+}
+
 /// Makes one of the member's confirmed addresses on a verified domain their sign-in
 /// address; the old primary address is told who did it. Returns the new primary.
 pub fn make_primary(
@@ -220,34 +248,34 @@ pub fn make_primary(
     member_id: i64,
     email_id: i64,
 ) -> AppResult<Result<String, String>> {
-    write_transaction(conn, |conn| {
-        let (target, domains) = begin(conn, access, member_id)?;
-        if let Err(reason) = managed_address(conn, access, &target, &domains, email_id)? {
-            return Ok(Err(reason));
-        }
-        let account_id = target.member.account_id;
-        let by = Some(changed_by(access));
-        let (new, old) = match account::switch_primary(conn, links, account_id, email_id, by)? {
+    on_address(
+        conn,
+        access,
+        actor,
+        member_id,
+        email_id,
+        |conn, account_id, by| {
+            let (new, old) = match account::switch_primary(conn, links, account_id, email_id, Some(by))? {
             Ok(switched) => switched,
             Err(PrimaryError::NotVerified) => return Ok(Err(
                 "The member hasn't confirmed this address yet: it can become primary once they open the link mailed to it.".into(),
             )),
         };
-        if let Some(old) = old {
-            audit::record(
-                conn,
-                actor,
-                Event::new(PRIMARY_CHANGED)
-                    .workspace(access.workspace.id)
-                    .target("member", target.member.id, &target.label)
-                    .changes(json!({
+            let event = old.map(|old| {
+                (
+                    PRIMARY_CHANGED,
+                    json!({
                         "before": {"primary": old.canonical},
                         "after": {"primary": new.canonical},
-                    })),
-            )?;
-        }
-        Ok(Ok(new.address))
-    })
+                    }),
+                )
+            });
+            Ok(Ok(Done {
+                address: new.address,
+                event,
+            }))
+        },
+    )
 }
 
 /// Removes one of the member's addresses on a verified domain: never the last, never the
@@ -260,36 +288,34 @@ pub fn remove(
     member_id: i64,
     email_id: i64,
 ) -> AppResult<Result<String, String>> {
-    write_transaction(conn, |conn| {
-        let (target, domains) = begin(conn, access, member_id)?;
-        if let Err(reason) = managed_address(conn, access, &target, &domains, email_id)? {
-            return Ok(Err(reason));
-        }
-        let account_id = target.member.account_id;
-        let by = Some(changed_by(access));
-        let (removed, _primary) =
-            match account::delete_address(conn, links, account_id, email_id, by)? {
-                Ok(removed) => removed,
-                Err(RemoveError::Last) => {
-                    return Ok(Err(
-                        "This is the member's only address, so it cannot be removed.".into(),
-                    ))
-                }
-                Err(RemoveError::Primary) => return Ok(Err(
-                    "This is the member's primary address, which they sign in with: make another of their confirmed addresses primary first, then remove this one.".into(),
+    on_address(
+        conn,
+        access,
+        actor,
+        member_id,
+        email_id,
+        |conn, account_id, by| {
+            let removed = match account::delete_address(conn, links, account_id, email_id, Some(by))? {
+            Ok((removed, _primary)) => removed,
+            Err(RemoveError::Last) => {
+                return Ok(Err(
+                    "This is the member's only address, so it cannot be removed.".into(),
+                ))
+            }
+            Err(RemoveError::Primary) => return Ok(Err(
+                "This is the member's primary address, which they sign in with: make another of their confirmed addresses primary first, then remove this one.".into(),
+            )),
+        };
+            Ok(Ok(Done {
+                event: Some((
+                    EMAIL_REMOVED,
+                    json!({
+                        "before": {"email": removed.canonical, "verified": removed.verified},
+                        "after": null,
+                    }),
                 )),
-            };
-        audit::record(
-            conn,
-            actor,
-            Event::new(EMAIL_REMOVED)
-                .workspace(access.workspace.id)
-                .target("member", target.member.id, &target.label)
-                .changes(json!({
-                    "before": {"email": removed.canonical, "verified": removed.verified},
-                    "after": null,
-                })),
-        )?;
-        Ok(Ok(removed.address))
-    })
+                address: removed.address,
+            }))
+        },
+    )
 }

@@ -8,9 +8,13 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::auth::WorkspaceCtx;
+use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
+use crate::models::audit::Actor;
 use crate::permissions::Permission;
+use crate::services::access::Access;
 use crate::services::account::Added;
+use crate::services::invites::Links;
 use crate::services::member_emails;
 use crate::web::account::{links, EmptyForm};
 use crate::web::forms::StrictForm;
@@ -80,6 +84,30 @@ pub async fn add(
     finish(ctx, member_id, outcome, typed).await
 }
 
+/// A service acting on one address of a member: the refusal, or what to say.
+type AddressAction =
+    fn(&mut DbConn, &Access, &Actor, &Links<'_>, i64, i64) -> AppResult<Result<String, String>>;
+
+/// Runs `action` on the address `{eid}` of the member `{id}`; the refusal is shown beside
+/// that address, success is `done(address)`.
+async fn on_address(
+    ctx: WorkspaceCtx,
+    path: &(String, String, String),
+    action: AddressAction,
+    done: fn(&str) -> String,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersEdit)?;
+    let (member_id, email_id) = (id(&path.1)?, id(&path.2)?);
+    let (access, actor, state) = (ctx.access.clone(), ctx.actor.clone(), ctx.state.clone());
+    let outcome = db(ctx.db_pool(), move |conn| {
+        action(conn, &access, &actor, &links(&state), member_id, email_id)
+    })
+    .await?
+    .map(|address| done(&address))
+    .map_err(|message| (email_row_field(email_id), message));
+    finish(ctx, member_id, outcome, String::new()).await
+}
+
 /// POST /w/{ws}/users/{id}/emails/{eid}/primary — requires members.edit over that member;
 /// a confirmed address on a verified domain; the old primary address is told.
 pub async fn make_primary(
@@ -87,18 +115,10 @@ pub async fn make_primary(
     path: web::Path<(String, String, String)>,
     _form: StrictForm<EmptyForm>,
 ) -> AppResult<HttpResponse> {
-    ctx.require(Permission::MembersEdit)?;
-    let (member_id, email_id) = (id(&path.1)?, id(&path.2)?);
-    let (access, actor, state) = (ctx.access.clone(), ctx.actor.clone(), ctx.state.clone());
-    let outcome = db(ctx.db_pool(), move |conn| {
-        member_emails::make_primary(conn, &access, &actor, &links(&state), member_id, email_id)
-    })
-    .await?
-    .map(|address| {
+    on_address(ctx, &path, member_emails::make_primary, |address| {
         format!("{address} is now the member's primary address: they sign in with it from now on.")
     })
-    .map_err(|message| (email_row_field(email_id), message));
-    finish(ctx, member_id, outcome, String::new()).await
+    .await
 }
 
 /// POST /w/{ws}/users/{id}/emails/{eid}/delete — requires members.edit over that member;
@@ -108,14 +128,8 @@ pub async fn remove(
     path: web::Path<(String, String, String)>,
     _form: StrictForm<EmptyForm>,
 ) -> AppResult<HttpResponse> {
-    ctx.require(Permission::MembersEdit)?;
-    let (member_id, email_id) = (id(&path.1)?, id(&path.2)?);
-    let (access, actor, state) = (ctx.access.clone(), ctx.actor.clone(), ctx.state.clone());
-    let outcome = db(ctx.db_pool(), move |conn| {
-        member_emails::remove(conn, &access, &actor, &links(&state), member_id, email_id)
+    on_address(ctx, &path, member_emails::remove, |address| {
+        format!("{address} was removed from the member's account.")
     })
-    .await?
-    .map(|address| format!("{address} was removed from the member's account."))
-    .map_err(|message| (email_row_field(email_id), message));
-    finish(ctx, member_id, outcome, String::new()).await
+    .await
 }

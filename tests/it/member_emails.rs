@@ -7,7 +7,7 @@ use gatehouse::db::schema::{accounts, audit_events, email_addresses, members};
 use gatehouse::permissions::BuiltinRole;
 use gatehouse::services::domains;
 
-use crate::support::{Client, Mail, Page, TestApp, PASSWORD};
+use crate::support::{address_id, address_state, link, mail_to, Client, Page, TestApp, PASSWORD};
 use crate::tests;
 
 tests![
@@ -67,28 +67,6 @@ fn page(member: i64) -> String {
     format!("/w/acme/users/{member}")
 }
 
-/// (verified, primary) of an address, if it exists.
-fn address_state(app: &TestApp, canonical: &str) -> Option<(bool, bool)> {
-    app.with_db(|conn| {
-        email_addresses::table
-            .filter(email_addresses::canonical.eq(canonical))
-            .select((email_addresses::verified, email_addresses::is_primary))
-            .first(conn)
-            .optional()
-            .unwrap()
-    })
-}
-
-fn address_id(app: &TestApp, canonical: &str) -> i64 {
-    app.with_db(|conn| {
-        email_addresses::table
-            .filter(email_addresses::canonical.eq(canonical))
-            .select(email_addresses::id)
-            .first(conn)
-            .unwrap()
-    })
-}
-
 fn search_text(app: &TestApp, member: i64) -> String {
     app.with_db(|conn| {
         members::table
@@ -122,25 +100,6 @@ fn snapshot(app: &TestApp) -> [i64; 3] {
         app.count("outbox"),
         app.count("audit_events"),
     ]
-}
-
-fn mail_to<'a>(mails: &'a [Mail], to: &str, subject: &str) -> &'a Mail {
-    mails
-        .iter()
-        .find(|m| m.to == to && m.subject == subject)
-        .unwrap_or_else(|| panic!("no mail to {to} with subject {subject:?}: {mails:?}"))
-}
-
-/// The first path starting with `prefix` in a mail's text part.
-fn link(mail: &Mail, prefix: &str) -> String {
-    let start = mail
-        .text
-        .find(prefix)
-        .unwrap_or_else(|| panic!("no {prefix} link in:\n{}", mail.text));
-    let end = mail.text[start..]
-        .find(char::is_whitespace)
-        .map_or(mail.text.len(), |e| start + e);
-    mail.text[start..end].to_string()
 }
 
 /// The CSRF token comes from the Users list, which every actor here can open (a member's
