@@ -247,8 +247,7 @@ async fn an_admin_adds_an_address_the_member_confirms_it_and_it_becomes_their_lo
     let new = address_id(&app, "mia.member@acme.example");
     let early = act(&admin, acme.mia, new, "primary").await;
     assert_eq!(early.status, 422);
-    early.assert_contains("id=\"email-");
-    early.assert_contains("The member hasn&#39;t confirmed this address yet");
+    early.assert_contains(&format!("<p class=\"field-error\" id=\"email-{new}-error\" role=\"alert\">The member hasn&#39;t confirmed this address yet"));
     assert_eq!(
         app.client()
             .sign_in("mia.member@acme.example", PASSWORD)
@@ -257,9 +256,32 @@ async fn an_admin_adds_an_address_the_member_confirms_it_and_it_becomes_their_lo
         422
     );
 
+    // "Send a new link": the earlier link stops working.
+    let first = link(verify, "/account/emails/verify/");
+    let resent = add(&admin, acme.mia, "mia.member@acme.example").await;
+    assert_eq!(resent.status, 303);
+    admin.get(&page(acme.mia)).await.assert_contains(
+        "We sent a new confirmation link to mia.member@acme.example; earlier links no longer work.",
+    );
+    assert_eq!(
+        member_events(&app, acme.id, "member.email_verification_resent", acme.mia).len(),
+        1
+    );
+    let mails = app.mail.wait_for(3).await;
+    let fresh = mails
+        .iter()
+        .rfind(|m| m.to == "mia.member@acme.example")
+        .unwrap();
+    let path = link(fresh, "/account/emails/verify/");
+    assert_ne!(path, first);
+
     // The member confirms it through the mailed link, signed in as themselves.
-    let path = link(verify, "/account/emails/verify/");
     let mia = signed_in(&app, "mia@home.example").await;
+    assert_eq!(
+        mia.get(&first).await.status,
+        410,
+        "the first link is retired"
+    );
     let confirmed = mia.submit(&path, &path, &[]).await;
     assert_eq!(confirmed.location.as_deref(), Some("/account"));
     assert_eq!(
@@ -267,6 +289,10 @@ async fn an_admin_adds_an_address_the_member_confirms_it_and_it_becomes_their_lo
         Some((true, false))
     );
 
+    admin.get(&page(acme.mia)).await.assert_contains(&format!(
+        "action=\"/w/acme/users/{}/emails/{new}/primary\"",
+        acme.mia
+    ));
     let made = act(&admin, acme.mia, new, "primary").await;
     assert_eq!(made.status, 303);
     admin
@@ -285,7 +311,7 @@ async fn an_admin_adds_an_address_the_member_confirms_it_and_it_becomes_their_lo
         "{events:?}"
     );
 
-    let mails = app.mail.wait_for(3).await;
+    let mails = app.mail.wait_for(4).await;
     let told = mail_to(
         &mails,
         "mia@home.example",
