@@ -137,6 +137,9 @@ pub struct VerifyEmailMail<'a> {
     pub address: &'a str,
     pub link: &'a str,
     pub expires: String,
+    /// A sentence saying who added the address, when it was not the account's owner (an
+    /// admin of a workspace).
+    pub added_by: Option<&'a str>,
 }
 
 #[derive(Template)]

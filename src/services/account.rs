@@ -169,7 +169,7 @@ pub fn overview(
 }
 
 /// Queues a security notice to one address of the account.
-fn notice(
+pub(crate) fn notice(
     conn: &mut DbConn,
     links: &Links<'_>,
     name: &str,
@@ -204,7 +204,7 @@ fn notice(
 /// Serialises changes to one account's addresses and password: on PostgreSQL a row lock
 /// on the account (a concurrent "make primary" and "remove" of the same address could
 /// otherwise leave no primary); on SQLite the write transaction already holds the lock.
-fn lock_account(conn: &mut DbConn, account_id: i64) -> AppResult<Account> {
+pub(crate) fn lock_account(conn: &mut DbConn, account_id: i64) -> AppResult<Account> {
     if is_postgres(conn) {
         use diesel::RunQueryDsl;
         diesel::sql_query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
@@ -353,6 +353,33 @@ pub enum Added {
     Resent,
 }
 
+/// Who made a change to an account on its owner's behalf (an admin of a workspace), for
+/// the mails: `None` is the account's owner.
+#[derive(Clone, Copy, Debug)]
+pub struct ChangedBy<'a> {
+    pub name: &'a str,
+    pub workspace: &'a str,
+}
+
+impl ChangedBy<'_> {
+    /// "Ada Admin, an admin of Acme," — the subject of a sentence in a mail.
+    fn who(&self) -> String {
+        format!("{}, an admin of {},", self.name, self.workspace)
+    }
+
+    /// The owner's own wording, or the admin's (given `who`).
+    fn sentence(
+        by: Option<ChangedBy<'_>>,
+        own: String,
+        admin: impl FnOnce(&str) -> String,
+    ) -> String {
+        match by {
+            None => own,
+            Some(by) => admin(&by.who()),
+        }
+    }
+}
+
 /// Adds an unverified address (or re-sends its link) and mails it a verification link;
 /// the primary address is told. The current password was checked by the caller.
 pub fn add_email(
@@ -364,7 +391,7 @@ pub fn add_email(
 ) -> AppResult<Result<Added, AddEmailError>> {
     write_transaction(conn, |conn| {
         let now = models::now();
-        let account = lock_account(conn, account_id)?;
+        lock_account(conn, account_id)?;
         let since = now - TimeDelta::hours(1);
         if audit::count_for_target(
             conn,
@@ -376,83 +403,11 @@ pub fn add_email(
         {
             return Ok(Err(AddEmailError::TooManyLinks));
         }
-        let existing = EmailAddressRow::for_account(conn, account_id)?;
-        let mine = existing.iter().find(|e| e.canonical == email.canonical());
-        if mine.is_some_and(|e| e.verified) {
-            return Ok(Err(AddEmailError::AlreadyVerified));
-        }
-        if EmailAddressRow::verified_elsewhere(conn, email.canonical(), account_id)? {
-            return Ok(Err(AddEmailError::TakenElsewhere));
-        }
-        let (address_id, outcome) = match mine {
-            Some(row) => {
-                AccountToken::retire_for_address(conn, row.id, now)?;
-                (row.id, Added::Resent)
-            }
-            None => {
-                if existing.len() >= MAX_ADDRESSES {
-                    return Ok(Err(AddEmailError::TooMany));
-                }
-                let id = NewEmailAddress {
-                    account_id,
-                    address: email.as_str(),
-                    canonical: email.canonical(),
-                    verified: false,
-                    is_primary: false,
-                    created_at: now,
-                    verified_at: None,
-                }
-                .insert(conn)?;
-                Account::refresh_search_text(conn, account_id)?;
-                (id, Added::New)
-            }
+        let outcome = match add_unverified(conn, links, account_id, email, None, now)? {
+            Ok(outcome) => outcome,
+            Err(refused) => return Ok(Err(refused)),
         };
-        let token = tokens::generate();
-        let expires_at = now + TimeDelta::hours(VERIFY_HOURS);
-        NewAccountToken {
-            purpose: Purpose::VerifyEmail.key(),
-            account_id,
-            email_address_id: Some(address_id),
-            token_hash: &tokens::hash(&token),
-            expires_at,
-            created_at: now,
-        }
-        .insert(conn)?;
-        let link = links.verify_email(&token);
-        let rendered = messages::verify_email(&VerifyEmailMail {
-            name: &account.name,
-            address: email.as_str(),
-            link: &link,
-            expires: expires_at.format("%-d %B %Y, %H:%M").to_string(),
-        })?;
-        outbox::enqueue(
-            conn,
-            &NewMail {
-                workspace_id: None,
-                invite_id: None,
-                kind: "verify_email",
-                recipient: email.canonical().to_string(),
-                subject: rendered.subject,
-                text_body: rendered.text,
-                html_body: rendered.html,
-            },
-            now,
-        )?;
         let primary = primary_of(conn, account_id)?;
-        if outcome == Added::New {
-            notice(
-                conn,
-                links,
-                &account.name,
-                &primary.canonical,
-                "An email address was added to your Gatehouse account",
-                &format!(
-                    "The address {} was added to your Gatehouse account. It can be used once it is confirmed.",
-                    email.as_str()
-                ),
-                now,
-            )?;
-        }
         audit::record(
             conn,
             actor,
@@ -466,6 +421,110 @@ pub fn add_email(
         )?;
         Ok(Ok(outcome))
     })
+}
+
+/// Puts `email` on the account unverified (or finds it there unverified, and retires its
+/// earlier links) and mails it a fresh verification link; a new address is told to the
+/// primary. For self-service and for admins (`by`): the caller holds the account's lock
+/// (`lock_account`) in its write transaction, checked its own limits and records its audit.
+pub(crate) fn add_unverified(
+    conn: &mut DbConn,
+    links: &Links<'_>,
+    account_id: i64,
+    email: &EmailAddress,
+    by: Option<ChangedBy<'_>>,
+    now: NaiveDateTime,
+) -> AppResult<Result<Added, AddEmailError>> {
+    let account = account_of(conn, account_id)?;
+    let existing = EmailAddressRow::for_account(conn, account_id)?;
+    let mine = existing.iter().find(|e| e.canonical == email.canonical());
+    if mine.is_some_and(|e| e.verified) {
+        return Ok(Err(AddEmailError::AlreadyVerified));
+    }
+    if EmailAddressRow::verified_elsewhere(conn, email.canonical(), account_id)? {
+        return Ok(Err(AddEmailError::TakenElsewhere));
+    }
+    let (address_id, outcome) = match mine {
+        Some(row) => {
+            AccountToken::retire_for_address(conn, row.id, now)?;
+            (row.id, Added::Resent)
+        }
+        None => {
+            if existing.len() >= MAX_ADDRESSES {
+                return Ok(Err(AddEmailError::TooMany));
+            }
+            let id = NewEmailAddress {
+                account_id,
+                address: email.as_str(),
+                canonical: email.canonical(),
+                verified: false,
+                is_primary: false,
+                created_at: now,
+                verified_at: None,
+            }
+            .insert(conn)?;
+            Account::refresh_search_text(conn, account_id)?;
+            (id, Added::New)
+        }
+    };
+    let token = tokens::generate();
+    let expires_at = now + TimeDelta::hours(VERIFY_HOURS);
+    NewAccountToken {
+        purpose: Purpose::VerifyEmail.key(),
+        account_id,
+        email_address_id: Some(address_id),
+        token_hash: &tokens::hash(&token),
+        expires_at,
+        created_at: now,
+    }
+    .insert(conn)?;
+    let link = links.verify_email(&token);
+    let added_by =
+        by.map(|by| format!("{} added this address to your Gatehouse account.", by.who()));
+    let rendered = messages::verify_email(&VerifyEmailMail {
+        name: &account.name,
+        address: email.as_str(),
+        link: &link,
+        expires: expires_at.format("%-d %B %Y, %H:%M").to_string(),
+        added_by: added_by.as_deref(),
+    })?;
+    outbox::enqueue(
+        conn,
+        &NewMail {
+            workspace_id: None,
+            invite_id: None,
+            kind: "verify_email",
+            recipient: email.canonical().to_string(),
+            subject: rendered.subject,
+            text_body: rendered.text,
+            html_body: rendered.html,
+        },
+        now,
+    )?;
+    if outcome == Added::New {
+        let primary = primary_of(conn, account_id)?;
+        let what = ChangedBy::sentence(
+            by,
+            format!(
+                "The address {} was added to your Gatehouse account. It can be used once it is confirmed.",
+                email.as_str()
+            ),
+            |who| format!(
+                "{who} added the address {} to your Gatehouse account. It can be used once it is confirmed through the link mailed to it.",
+                email.as_str()
+            ),
+        );
+        notice(
+            conn,
+            links,
+            &account.name,
+            &primary.canonical,
+            "An email address was added to your Gatehouse account",
+            &what,
+            now,
+        )?;
+    }
+    Ok(Ok(outcome))
 }
 
 /// What a verification link leads to, read without changing anything.
@@ -609,42 +668,72 @@ pub fn make_primary(
     email_id: i64,
 ) -> AppResult<Result<String, PrimaryError>> {
     write_transaction(conn, |conn| {
-        let now = models::now();
         lock_account(conn, account_id)?;
-        let target = EmailAddressRow::find_for_account(conn, account_id, email_id)?
-            .ok_or(AppError::NotFound)?;
-        if !target.verified {
-            return Ok(Err(PrimaryError::NotVerified));
+        let (target, old) = match switch_primary(conn, links, account_id, email_id, None)? {
+            Ok(switched) => switched,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if let Some(old) = old {
+            audit::record(
+                conn,
+                actor,
+                Event::new("account.primary_email_changed")
+                    .target("account", account_id, &target.canonical)
+                    .changes(json!({"before": {"primary": old.canonical}, "after": {"primary": target.canonical}})),
+            )?;
         }
-        let old = primary_of(conn, account_id)?;
-        if old.id == target.id {
-            return Ok(Ok(target.address));
-        }
-        if !EmailAddressRow::set_primary(conn, account_id, target.id)? {
-            return Ok(Err(PrimaryError::NotVerified));
-        }
-        let account = account_of(conn, account_id)?;
-        notice(
-            conn,
-            links,
-            &account.name,
-            &old.canonical,
-            "Your Gatehouse sign-in address changed",
-            &format!(
-                "Your Gatehouse account now signs in with {} instead of {}.",
-                target.address, old.address
-            ),
-            now,
-        )?;
-        audit::record(
-            conn,
-            actor,
-            Event::new("account.primary_email_changed")
-                .target("account", account_id, &target.canonical)
-                .changes(json!({"before": {"primary": old.canonical}, "after": {"primary": target.canonical}})),
-        )?;
         Ok(Ok(target.address))
     })
+}
+
+/// Moves the primary flag to a verified address of the account and tells the old primary
+/// (naming `by`, an admin, when it was not the owner). Returns the new primary and the old
+/// one (`None`: it already was the primary, nothing changed). Another account's address is a 404. The caller holds `lock_account` in its
+/// write transaction and records its audit event.
+pub(crate) fn switch_primary(
+    conn: &mut DbConn,
+    links: &Links<'_>,
+    account_id: i64,
+    email_id: i64,
+    by: Option<ChangedBy<'_>>,
+) -> AppResult<Result<(EmailAddressRow, Option<EmailAddressRow>), PrimaryError>> {
+    let now = models::now();
+    let target =
+        EmailAddressRow::find_for_account(conn, account_id, email_id)?.ok_or(AppError::NotFound)?;
+    if !target.verified {
+        return Ok(Err(PrimaryError::NotVerified));
+    }
+    let old = primary_of(conn, account_id)?;
+    if old.id == target.id {
+        return Ok(Ok((target, None)));
+    }
+    if !EmailAddressRow::set_primary(conn, account_id, target.id)? {
+        return Ok(Err(PrimaryError::NotVerified));
+    }
+    let account = account_of(conn, account_id)?;
+    let what = ChangedBy::sentence(
+        by,
+        format!(
+            "Your Gatehouse account now signs in with {} instead of {}.",
+            target.address, old.address
+        ),
+        |who| {
+            format!(
+                "{who} changed the sign-in address of your Gatehouse account: it now signs in with {} instead of {}.",
+                target.address, old.address
+            )
+        },
+    );
+    notice(
+        conn,
+        links,
+        &account.name,
+        &old.canonical,
+        "Your Gatehouse sign-in address changed",
+        &what,
+        now,
+    )?;
+    Ok(Ok((target, Some(old))))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -671,33 +760,11 @@ pub fn remove_email(
     email_id: i64,
 ) -> AppResult<Result<String, RemoveError>> {
     write_transaction(conn, |conn| {
-        let now = models::now();
         lock_account(conn, account_id)?;
-        let target = EmailAddressRow::find_for_account(conn, account_id, email_id)?
-            .ok_or(AppError::NotFound)?;
-        let all = EmailAddressRow::for_account(conn, account_id)?;
-        if all.len() <= 1 {
-            return Ok(Err(RemoveError::Last));
-        }
-        if target.is_primary {
-            return Ok(Err(RemoveError::Primary));
-        }
-        EmailAddressRow::delete_for_account(conn, account_id, target.id)?;
-        Account::refresh_search_text(conn, account_id)?;
-        let account = account_of(conn, account_id)?;
-        let primary = primary_of(conn, account_id)?;
-        notice(
-            conn,
-            links,
-            &account.name,
-            &primary.canonical,
-            "An email address was removed from your Gatehouse account",
-            &format!(
-                "The address {} was removed from your Gatehouse account.",
-                target.address
-            ),
-            now,
-        )?;
+        let (target, primary) = match delete_address(conn, links, account_id, email_id, None)? {
+            Ok(removed) => removed,
+            Err(refused) => return Ok(Err(refused)),
+        };
         audit::record(
             conn,
             actor,
@@ -709,6 +776,56 @@ pub fn remove_email(
         )?;
         Ok(Ok(target.address))
     })
+}
+
+/// Deletes an address of the account (never the last, never the primary; its links go
+/// with it) and tells the primary, naming `by` when an admin did it. Returns the removed
+/// address and the primary. Another account's address is a 404. The caller holds
+/// `lock_account` in its write transaction and records its audit event.
+pub(crate) fn delete_address(
+    conn: &mut DbConn,
+    links: &Links<'_>,
+    account_id: i64,
+    email_id: i64,
+    by: Option<ChangedBy<'_>>,
+) -> AppResult<Result<(EmailAddressRow, EmailAddressRow), RemoveError>> {
+    let now = models::now();
+    let target =
+        EmailAddressRow::find_for_account(conn, account_id, email_id)?.ok_or(AppError::NotFound)?;
+    let all = EmailAddressRow::for_account(conn, account_id)?;
+    if all.len() <= 1 {
+        return Ok(Err(RemoveError::Last));
+    }
+    if target.is_primary {
+        return Ok(Err(RemoveError::Primary));
+    }
+    EmailAddressRow::delete_for_account(conn, account_id, target.id)?;
+    Account::refresh_search_text(conn, account_id)?;
+    let account = account_of(conn, account_id)?;
+    let primary = primary_of(conn, account_id)?;
+    let what = ChangedBy::sentence(
+        by,
+        format!(
+            "The address {} was removed from your Gatehouse account.",
+            target.address
+        ),
+        |who| {
+            format!(
+                "{who} removed the address {} from your Gatehouse account.",
+                target.address
+            )
+        },
+    );
+    notice(
+        conn,
+        links,
+        &account.name,
+        &primary.canonical,
+        "An email address was removed from your Gatehouse account",
+        &what,
+        now,
+    )?;
+    Ok(Ok((target, primary)))
 }
 
 /// Ends one of the account's sessions by its opaque id; false when there is none.

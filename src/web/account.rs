@@ -62,7 +62,7 @@ impl AccountPage {
     }
 }
 
-fn links(state: &AppState) -> Links<'_> {
+pub(crate) fn links(state: &AppState) -> Links<'_> {
     Links {
         base_url: &state.config.base_url,
     }

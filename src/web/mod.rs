@@ -6,6 +6,7 @@ pub mod account;
 pub mod auth_pages;
 pub mod forms;
 pub mod invites;
+pub mod member_emails;
 pub mod members;
 pub mod requests;
 pub mod roles;
@@ -258,6 +259,9 @@ route_table! {
     POST "/w/{ws}/users/{id}/modules" => members::set_modules,
     POST "/w/{ws}/users/{id}/metadata" => members::set_metadata,
     POST "/w/{ws}/users/{id}/name" => members::set_name,
+    POST "/w/{ws}/users/{id}/emails" => member_emails::add,
+    POST "/w/{ws}/users/{id}/emails/{eid}/primary" => member_emails::make_primary,
+    POST "/w/{ws}/users/{id}/emails/{eid}/delete" => member_emails::remove,
     POST "/w/{ws}/users/{id}/archive" => members::archive,
     POST "/w/{ws}/users/{id}/restore" => members::restore,
     POST "/w/{ws}/users/{id}/remove" => members::remove,

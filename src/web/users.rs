@@ -11,6 +11,7 @@ use crate::models::member::{MemberStatus, SeatType};
 use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, Effective, Permission};
 use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, Sort};
+use crate::services::member_emails::{self, Management};
 use crate::services::{members, roles};
 use crate::web::forms::FieldErrors;
 use crate::web::{db, render, render_status, see_other, Chrome};
@@ -208,6 +209,11 @@ impl DetailErrors {
     }
 }
 
+/// The error key of one address's row in the "Email addresses" section.
+pub fn email_row_field(email_id: i64) -> String {
+    format!("email-{email_id}")
+}
+
 #[derive(Template)]
 #[template(path = "users/detail.html")]
 struct DetailPage {
@@ -225,6 +231,8 @@ struct DetailPage {
     typed: Vec<(&'static str, String)>,
     seat_types: [SeatType; 2],
     workspace_base: String,
+    /// The admin's controls over the member's addresses, when the viewer may use them.
+    email_admin: Option<Management>,
 }
 
 /// The edit forms, present only when the viewer may change this member.
@@ -268,6 +276,12 @@ impl DetailPage {
     }
 }
 
+impl DetailPage {
+    fn email_row_error(&self, email_id: &i64) -> Option<&str> {
+        self.errors.get(&email_row_field(*email_id))
+    }
+}
+
 /// GET /w/{ws}/users/{id} — requires members.view over that member.
 pub async fn detail(
     ctx: WorkspaceCtx,
@@ -290,7 +304,7 @@ pub async fn render_detail(
 ) -> AppResult<HttpResponse> {
     let access = ctx.access.clone();
     let state = ctx.state.clone();
-    let (detail, edit, can_end) = db(ctx.db_pool(), move |conn| {
+    let (detail, edit, can_end, email_admin) = db(ctx.db_pool(), move |conn| {
         let Some(detail) = directory::detail(conn, &access, member_id)? else {
             return Ok(None);
         };
@@ -340,7 +354,11 @@ pub async fn render_detail(
         } else {
             None
         };
-        Ok(Some((detail, edit, can_end)))
+        let email_admin = match edit {
+            Some(_) => member_emails::management(conn, &access, &detail.member, &detail.emails)?,
+            None => None,
+        };
+        Ok(Some((detail, edit, can_end, email_admin)))
     })
     .await?
     .ok_or(AppError::NotFound)?;
@@ -381,6 +399,7 @@ pub async fn render_detail(
         errors: errors.fields,
         typed: errors.values,
         seat_types: SeatType::ALL,
+        email_admin,
     };
     render_status(&page, status)
 }

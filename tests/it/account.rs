@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use gatehouse::db::schema::{account_tokens, accounts, email_addresses, members, sessions};
 use gatehouse::permissions::BuiltinRole;
 
-use crate::support::{Client, Mail, Page, TestApp, PASSWORD};
+use crate::support::{address_id, address_state, link, mail_to, Client, Page, TestApp, PASSWORD};
 use crate::tests;
 
 tests![
@@ -57,47 +57,6 @@ async fn mia(app: &TestApp) -> (Ws, Client) {
     app.add_member(ws.id, "mia@acme.example", "Mia Member", BuiltinRole::Member);
     let client = signed_in(app, "mia@acme.example").await;
     (ws, client)
-}
-
-/// The first path starting with `prefix` in a mail's text part.
-fn link(mail: &Mail, prefix: &str) -> String {
-    let start = mail
-        .text
-        .find(prefix)
-        .unwrap_or_else(|| panic!("no {prefix} link in:\n{}", mail.text));
-    let end = mail.text[start..]
-        .find(char::is_whitespace)
-        .map_or(mail.text.len(), |e| start + e);
-    mail.text[start..end].to_string()
-}
-
-fn mail_to<'a>(mails: &'a [Mail], to: &str, subject: &str) -> &'a Mail {
-    mails
-        .iter()
-        .find(|m| m.to == to && m.subject == subject)
-        .unwrap_or_else(|| panic!("no mail to {to} with subject {subject:?}: {mails:?}"))
-}
-
-fn address_id(app: &TestApp, canonical: &str) -> i64 {
-    app.with_db(|conn| {
-        email_addresses::table
-            .filter(email_addresses::canonical.eq(canonical))
-            .select(email_addresses::id)
-            .first(conn)
-            .unwrap()
-    })
-}
-
-/// (verified, primary) of an address, if it exists.
-fn address_state(app: &TestApp, canonical: &str) -> Option<(bool, bool)> {
-    app.with_db(|conn| {
-        email_addresses::table
-            .filter(email_addresses::canonical.eq(canonical))
-            .select((email_addresses::verified, email_addresses::is_primary))
-            .first(conn)
-            .optional()
-            .unwrap()
-    })
 }
 
 async fn add_address(client: &Client, email: &str, password: &str) -> Page {

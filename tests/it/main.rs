@@ -15,6 +15,7 @@ mod cli;
 mod invites;
 mod lifecycle;
 mod member_edits;
+mod member_emails;
 mod permissions;
 mod requests;
 mod roles;
@@ -53,6 +54,7 @@ fn main() {
         ("lifecycle", lifecycle::tests()),
         ("member_edits", member_edits::tests()),
         ("account", account::tests()),
+        ("member_emails", member_emails::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

@@ -198,15 +198,55 @@ pub struct Mail {
 impl Mail {
     /// The first `/invite/…` link in the text part, as a path.
     pub fn invite_path(&self) -> String {
-        let start = self
-            .text
-            .find("/invite/")
-            .unwrap_or_else(|| panic!("no invite link in:\n{}", self.text));
-        let end = self.text[start..]
-            .find(char::is_whitespace)
-            .map_or(self.text.len(), |e| start + e);
-        self.text[start..end].to_string()
+        link(self, "/invite/")
     }
+}
+
+/// The first path starting with `prefix` in a mail's text part.
+pub fn link(mail: &Mail, prefix: &str) -> String {
+    let start = mail
+        .text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} link in:\n{}", mail.text));
+    let end = mail.text[start..]
+        .find(char::is_whitespace)
+        .map_or(mail.text.len(), |e| start + e);
+    mail.text[start..end].to_string()
+}
+
+/// The mail to `to` with this subject (panics, listing what came, when there is none).
+pub fn mail_to<'a>(mails: &'a [Mail], to: &str, subject: &str) -> &'a Mail {
+    mails
+        .iter()
+        .find(|m| m.to == to && m.subject == subject)
+        .unwrap_or_else(|| panic!("no mail to {to} with subject {subject:?}: {mails:?}"))
+}
+
+/// The id of the address with this canonical form.
+pub fn address_id(app: &TestApp, canonical: &str) -> i64 {
+    use diesel::prelude::*;
+    use gatehouse::db::schema::email_addresses;
+    app.with_db(|conn| {
+        email_addresses::table
+            .filter(email_addresses::canonical.eq(canonical))
+            .select(email_addresses::id)
+            .first(conn)
+            .unwrap()
+    })
+}
+
+/// (verified, primary) of an address, if it exists.
+pub fn address_state(app: &TestApp, canonical: &str) -> Option<(bool, bool)> {
+    use diesel::prelude::*;
+    use gatehouse::db::schema::email_addresses;
+    app.with_db(|conn| {
+        email_addresses::table
+            .filter(email_addresses::canonical.eq(canonical))
+            .select((email_addresses::verified, email_addresses::is_primary))
+            .first(conn)
+            .optional()
+            .unwrap()
+    })
 }
 
 impl MailServer {
