@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::member::{MemberStatus, SeatType};
 use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, Effective, Permission};
-use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, Sort};
+use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, MemberRow, Sort};
 use crate::services::member_emails::{self, Management};
 use crate::services::{members, roles};
 use crate::web::forms::FieldErrors;
@@ -90,11 +90,39 @@ struct UsersPage {
     next_href: Option<String>,
     statuses: [MemberStatus; 3],
     seat_types: [SeatType; 2],
+    actions: RowActions,
+}
+
+/// What the viewer may do from a row of the list (the server checks again on every POST).
+struct RowActions {
+    edit: bool,
+    remove: bool,
+    /// Role ids the viewer may hand out; `None` for the Owner (everything).
+    grantable: Option<Vec<i64>>,
+    viewer: i64,
 }
 
 impl UsersPage {
     fn is_role_selected(&self, id: &i64) -> bool {
         self.filter.role == Some(*id)
+    }
+
+    fn has_actions(&self) -> bool {
+        self.actions.edit || self.actions.remove
+    }
+
+    /// Whether the viewer may act on this row's member: not themselves, not the Owner,
+    /// and every role the member holds is one the viewer could hand out.
+    fn can_act(&self, row: &MemberRow) -> bool {
+        row.id != self.actions.viewer
+            && !row
+                .roles
+                .iter()
+                .any(|r| r.builtin_key.as_deref() == Some(BuiltinRole::Owner.key()))
+            && match &self.actions.grantable {
+                None => true,
+                Some(ids) => row.roles.iter().all(|r| ids.contains(&r.role_id)),
+            }
     }
 }
 
@@ -128,14 +156,32 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
     ctx.require(Permission::MembersView)?;
     let filter = query.filter();
     let access = ctx.access.clone();
-    let (result, roles, departments) = {
+    let perms = &ctx.access.perms;
+    let (can_edit, can_remove) = (
+        perms.allows(Permission::MembersEdit),
+        perms.allows(Permission::MembersRemove),
+    );
+    // Row actions appear for members whose every role the viewer could hand out (so they
+    // hold nothing more); the Owner holds everything, which needs no query.
+    let needs_grantable = (can_edit || can_remove) && !perms.is_owner();
+    let (result, roles, departments, grantable) = {
         let filter = filter.clone();
         let state = ctx.state.clone();
         db(ctx.db_pool(), move |conn| {
             let page = directory::list(conn, &access, &filter)?;
             let roles = Role::for_workspace(conn, access.workspace.id)?;
             let departments = state.departments.get(conn, access.workspace.id)?;
-            Ok((page, roles, departments))
+            let grantable = if needs_grantable {
+                Some(
+                    roles::grantable_roles(conn, &access)?
+                        .into_iter()
+                        .map(|r| r.id)
+                        .collect(),
+                )
+            } else {
+                None
+            };
+            Ok((page, roles, departments, grantable))
         })
         .await?
     };
@@ -168,6 +214,12 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
         next_href,
         statuses: MemberStatus::ALL,
         seat_types: SeatType::ALL,
+        actions: RowActions {
+            edit: can_edit,
+            remove: can_remove,
+            grantable,
+            viewer: ctx.access.member.id,
+        },
     };
     render(&page)
 }

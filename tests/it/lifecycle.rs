@@ -15,6 +15,7 @@ tests![
     restore_is_refused_without_a_free_seat,
     ownership_goes_only_to_an_admin_with_the_owners_password,
     the_owner_cannot_be_removed_or_archived_by_anyone,
+    the_users_screen_offers_row_actions_by_permission,
 ];
 
 fn status(app: &TestApp, member_id: i64) -> String {
@@ -337,4 +338,40 @@ async fn the_owner_cannot_be_removed_or_archived_by_anyone(app: TestApp) {
         app.count_audit("member.removed") + app.count_audit("member.archived"),
         0
     );
+}
+
+async fn the_users_screen_offers_row_actions_by_permission(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let id = ws.workspace_id;
+    let mia = app.add_member(id, "mia@acme.example", "Mia Member", BuiltinRole::Member);
+    let ada = app.add_member(id, "ada@acme.example", "Ada Admin", BuiltinRole::Admin);
+    app.add_member(id, "vic@acme.example", "Vic Viewer", BuiltinRole::Viewer);
+    let owner = signed_in(&app, "olivia@acme.example").await;
+    let list = owner.get("/w/acme/users").await;
+    list.assert_contains("<th scope=\"col\">Actions</th>");
+    list.assert_contains(&format!("action=\"/w/acme/users/{mia}/archive\""));
+    list.assert_contains(&format!("action=\"/w/acme/users/{ada}/remove\""));
+    list.assert_lacks(&format!(
+        "action=\"/w/acme/users/{}/archive\"",
+        ws.member_id
+    ));
+    // An Admin may act on Mia but not on the Owner.
+    let admin = signed_in(&app, "ada@acme.example").await;
+    let seen = admin.get("/w/acme/users").await;
+    seen.assert_contains(&format!("action=\"/w/acme/users/{mia}/remove\""));
+    seen.assert_lacks(&format!("action=\"/w/acme/users/{}/remove\"", ws.member_id));
+    seen.assert_lacks(&format!("action=\"/w/acme/users/{ada}/remove\""));
+    // A Viewer gets no actions at all.
+    let viewer = signed_in(&app, "vic@acme.example").await;
+    viewer
+        .get("/w/acme/users")
+        .await
+        .assert_lacks("Actions</th>");
+    // An archived member is restored from the list.
+    let page = format!("/w/acme/users/{mia}");
+    owner
+        .submit(&page, &format!("{page}/archive"), &[("confirm", "yes")])
+        .await;
+    let archived = owner.get("/w/acme/users?status=archived").await;
+    archived.assert_contains(&format!("action=\"/w/acme/users/{mia}/restore\""));
 }
