@@ -239,3 +239,55 @@ pub fn ids_in(conn: &DbConn, column: &str, ids: &[i64]) -> (String, String, &'st
         )
     }
 }
+
+/// A query whose prepared statement diesel may keep although it contains raw SQL (`sql(…)`,
+/// `ids_in`): diesel never caches those, because raw text could take unboundedly many forms,
+/// so each execution would pay a full prepare (parse + plan). The caller vouches that the
+/// text comes from a small fixed set (binds carry the values). `cache: false` keeps diesel's
+/// own decision, for shapes that do vary (an `IN (?, ?, …)` list).
+#[derive(Debug, Clone, Copy)]
+pub struct Cached<T> {
+    query: T,
+    cache: bool,
+}
+
+/// Marks a fixed-shape query as cacheable (see [`Cached`]).
+pub fn cached<T>(query: T) -> Cached<T> {
+    cached_if(query, true)
+}
+
+/// Marks a query as cacheable when `cache` holds (see [`Cached`]).
+pub fn cached_if<T>(query: T, cache: bool) -> Cached<T> {
+    Cached { query, cache }
+}
+
+impl<T> diesel::query_builder::QueryId for Cached<T> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<T: diesel::query_builder::Query> diesel::query_builder::Query for Cached<T> {
+    type SqlType = T::SqlType;
+}
+
+impl<T> diesel::query_builder::QueryFragment<MultiBackend> for Cached<T>
+where
+    T: diesel::query_builder::QueryFragment<MultiBackend>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, MultiBackend>,
+    ) -> QueryResult<()> {
+        self.query.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, backend: &MultiBackend) -> QueryResult<bool> {
+        if self.cache {
+            Ok(true)
+        } else {
+            self.query.is_safe_to_cache_prepared(backend)
+        }
+    }
+}
+
+impl<T, Conn> diesel::query_dsl::RunQueryDsl<Conn> for Cached<T> {}

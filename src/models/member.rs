@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::db::schema::members;
-use crate::db::{dialect, ids_in, DbConn};
+use crate::db::{cached, dialect, ids_in, DbConn};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberStatus {
@@ -87,6 +87,18 @@ pub struct Member {
     pub updated_at: NaiveDateTime,
 }
 
+/// A row of the Users list: id, account name, primary address, status, seat type,
+/// department, joined (see `Member::list_rows`).
+pub type ListedMember = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    NaiveDateTime,
+);
+
 #[derive(Insertable)]
 #[diesel(table_name = members)]
 pub struct NewMember<'a> {
@@ -161,6 +173,41 @@ impl Member {
                 email_addresses::address,
             ))
             .load(conn)
+    }
+
+    /// What the Users list shows of each member of a page of ids: id, account name, primary
+    /// address, status, seat type, department, joined. Only these columns (no metadata, one
+    /// timestamp), one JSON array bind, and a statement kept prepared.
+    pub fn list_rows(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<ListedMember>> {
+        use crate::db::schema::{accounts, email_addresses};
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (before, json, after) = ids_in(conn, "members.id", ids);
+        cached(
+            members::table
+                .inner_join(accounts::table)
+                .inner_join(
+                    email_addresses::table.on(email_addresses::account_id
+                        .eq(members::account_id)
+                        .and(email_addresses::is_primary)),
+                )
+                .filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(&before)
+                        .bind::<diesel::sql_types::Text, _>(json)
+                        .sql(after),
+                )
+                .select((
+                    members::id,
+                    accounts::name,
+                    email_addresses::address,
+                    members::status,
+                    members::seat_type,
+                    members::department,
+                    members::joined_at,
+                )),
+        )
+        .load(conn)
     }
 
     /// A member by id, only within the given workspace (another workspace's id is `None`).

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{member_roles, permission_grants, role_permissions, roles};
-use crate::db::{ids_in, DbConn};
+use crate::db::{cached, ids_in, DbConn};
 use crate::permissions::{BuiltinRole, Grant};
 use diesel::dsl::sql;
 use diesel::sql_types::{Bool, Text};
@@ -109,29 +109,31 @@ impl Role {
     }
 
     /// The roles held by each of these members, primary first (one query for a page).
-    /// The ids travel as one JSON array bind (`ids_in`), so the statement is prepared once.
+    /// The ids travel as one JSON array bind (`ids_in`): one statement text, kept prepared.
     pub fn held_by(conn: &mut DbConn, member_ids: &[i64]) -> QueryResult<Vec<HeldRole>> {
         if member_ids.is_empty() {
             return Ok(Vec::new());
         }
         let (before, json, after) = ids_in(conn, "member_roles.member_id", member_ids);
-        member_roles::table
-            .inner_join(roles::table)
-            .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
-            .order((
-                member_roles::member_id,
-                member_roles::is_primary.desc(),
-                roles::position,
-                roles::name_canonical,
-            ))
-            .select((
-                member_roles::member_id,
-                roles::id,
-                roles::name,
-                roles::builtin_key,
-                member_roles::is_primary,
-            ))
-            .load(conn)
+        cached(
+            member_roles::table
+                .inner_join(roles::table)
+                .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
+                .order((
+                    member_roles::member_id,
+                    member_roles::is_primary.desc(),
+                    roles::position,
+                    roles::name_canonical,
+                ))
+                .select((
+                    member_roles::member_id,
+                    roles::id,
+                    roles::name,
+                    roles::builtin_key,
+                    member_roles::is_primary,
+                )),
+        )
+        .load(conn)
     }
 
     /// Every permission a member holds through roles, with the role's name as source.

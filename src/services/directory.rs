@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 
 use crate::db::schema::{accounts, member_roles, members};
-use crate::db::{is_postgres, DbConn};
+use crate::db::{cached_if, is_postgres, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::models::email_address::EmailAddressRow;
 use crate::models::member::{Member, MemberStatus, SeatType};
@@ -186,12 +186,16 @@ macro_rules! filtered {
 /// for the page's rows and one for their roles — never a query per row.
 pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppResult<MemberPage> {
     let visible = visible_members(conn, access, Permission::MembersView)?;
+    // Every shape but team scope's `IN (?, ?, …)` list is fixed text: keep it prepared.
+    let cacheable = matches!(visible, Visible::All);
     let total: i64 = if filter.is_unfiltered_active() && matches!(visible, Visible::All) {
         i64::from(access.workspace.active_members)
     } else {
-        filtered!(members::table.into_boxed(), conn, access, filter, &visible)
-            .count()
-            .get_result(conn)?
+        cached_if(
+            filtered!(members::table.into_boxed(), conn, access, filter, &visible).count(),
+            cacheable,
+        )
+        .get_result(conn)?
     };
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = filter.page.clamp(1, pages);
@@ -200,22 +204,30 @@ pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppRes
     let query = filtered!(members::table.into_boxed(), conn, access, filter, &visible);
     // With a search, SQLite must start from the (few) matches and sort them, not walk the
     // whole name index hoping to meet them: `+column` keeps the index out of the ORDER BY.
-    let query = match (filter.sort, filter.q.is_some() && !is_postgres(conn)) {
-        (Sort::Name, false) => query.order((members::sort_name.asc(), members::id.asc())),
-        (Sort::Joined, false) => query.order((members::joined_at.desc(), members::id.desc())),
-        (Sort::Name, true) => query.order(sql::<Text>("+members.sort_name ASC, +members.id ASC")),
-        (Sort::Joined, true) => {
-            query.order(sql::<Text>("+members.joined_at DESC, +members.id DESC"))
-        }
+    let order = match (filter.sort, filter.q.is_some() && !is_postgres(conn)) {
+        (Sort::Name, false) => "members.sort_name ASC, members.id ASC",
+        (Sort::Joined, false) => "members.joined_at DESC, members.id DESC",
+        (Sort::Name, true) => "+members.sort_name ASC, +members.id ASC",
+        (Sort::Joined, true) => "+members.joined_at DESC, +members.id DESC",
     };
-    let page_ids: Vec<i64> = query
-        .select(members::id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-        .load(conn)?;
-    let mut loaded = Member::with_names(conn, &page_ids)?;
-    loaded.sort_by_key(|(m, _, _)| page_ids.iter().position(|id| *id == m.id));
-    let ids: Vec<i64> = loaded.iter().map(|(m, _, _)| m.id).collect();
+    // LIMIT and OFFSET as `(? + 0)`, not diesel's `.limit()`/`.offset()`: SQLite expires a
+    // statement whenever a bare `LIMIT ?`/`OFFSET ?` is re-bound (its planner looked at the
+    // value) and prepares it again on every execution; an expression is not inspected.
+    let page_ids: Vec<i64> = cached_if(
+        query.select(members::id).order(
+            sql::<Text>(order)
+                .sql(" LIMIT (")
+                .bind::<BigInt, _>(PAGE_SIZE)
+                .sql(" + 0) OFFSET (")
+                .bind::<BigInt, _>((page - 1) * PAGE_SIZE)
+                .sql(" + 0)"),
+        ),
+        cacheable,
+    )
+    .load(conn)?;
+    let mut loaded = Member::list_rows(conn, &page_ids)?;
+    loaded.sort_by_key(|row| page_ids.iter().position(|id| *id == row.0));
+    let ids: Vec<i64> = loaded.iter().map(|row| row.0).collect();
     let held = Role::held_by(conn, &ids)?;
     let mut by_member: HashMap<i64, Vec<HeldRole>> = HashMap::new();
     for role in held {
@@ -223,16 +235,18 @@ pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppRes
     }
     let rows = loaded
         .into_iter()
-        .map(|(member, name, email)| MemberRow {
-            id: member.id,
-            status: member.status(),
-            seat: member.seat(),
-            department: member.department.clone(),
-            joined_at: member.joined_at,
-            roles: by_member.remove(&member.id).unwrap_or_default(),
-            name,
-            email,
-        })
+        .map(
+            |(id, name, email, status, seat, department, joined_at)| MemberRow {
+                id,
+                status: MemberStatus::from_key(&status).unwrap_or(MemberStatus::Removed),
+                seat: SeatType::from_key(&seat).unwrap_or(SeatType::Member),
+                department,
+                joined_at,
+                roles: by_member.remove(&id).unwrap_or_default(),
+                name,
+                email,
+            },
+        )
         .collect();
     Ok(MemberPage {
         rows,
