@@ -85,6 +85,8 @@ pub struct MemberPage {
     pub total: i64,
     pub page: i64,
     pub pages: i64,
+    /// The workspace's roles in their order (the rows' labels and the role filter's choices).
+    pub roles: Vec<Role>,
 }
 
 /// Which members a viewer may see: everyone, a team (ids), or only themselves.
@@ -182,26 +184,33 @@ macro_rules! filtered {
     }};
 }
 
-/// One page of members: a count (kept on the workspace row when unfiltered), one query
-/// for the page's rows and one for their roles — never a query per row.
-pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppResult<MemberPage> {
-    let visible = visible_members(conn, access, Permission::MembersView)?;
-    // Every shape but team scope's `IN (?, ?, …)` list is fixed text: keep it prepared.
-    let cacheable = matches!(visible, Visible::All);
-    let total: i64 = if filter.is_unfiltered_active() && matches!(visible, Visible::All) {
-        i64::from(access.workspace.active_members)
-    } else {
-        cached_if(
-            filtered!(members::table.into_boxed(), conn, access, filter, &visible).count(),
-            cacheable,
-        )
-        .get_result(conn)?
-    };
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let page = filter.page.clamp(1, pages);
-    // The page's ids from the members indexes alone (a covering index range, even deep
-    // in the list), then the rows for those ids.
-    let query = filtered!(members::table.into_boxed(), conn, access, filter, &visible);
+/// How many members the filter matches.
+fn count(
+    conn: &mut DbConn,
+    access: &Access,
+    filter: &MemberFilter,
+    visible: &Visible,
+) -> AppResult<i64> {
+    Ok(cached_if(
+        filtered!(members::table.into_boxed(), conn, access, filter, visible).count(),
+        matches!(visible, Visible::All),
+    )
+    .get_result(conn)?)
+}
+
+/// The ids of one page of members, in order, each with the number of matches when
+/// `with_total` (else 0): from the members indexes alone (a covering index range, even
+/// deep in the list). Every shape but team scope's `IN (?, ?, …)` list is fixed text, so
+/// its statement stays prepared.
+fn page_ids(
+    conn: &mut DbConn,
+    access: &Access,
+    filter: &MemberFilter,
+    visible: &Visible,
+    page: i64,
+    with_total: bool,
+) -> AppResult<Vec<(i64, i64)>> {
+    let query = filtered!(members::table.into_boxed(), conn, access, filter, visible);
     // With a search, SQLite must start from the (few) matches and sort them, not walk the
     // whole name index hoping to meet them: `+column` keeps the index out of the ORDER BY.
     let order = match (filter.sort, filter.q.is_some() && !is_postgres(conn)) {
@@ -210,11 +219,16 @@ pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppRes
         (Sort::Name, true) => "+members.sort_name ASC, +members.id ASC",
         (Sort::Joined, true) => "+members.joined_at DESC, +members.id DESC",
     };
+    let total = if with_total {
+        "count(*) OVER ()"
+    } else {
+        "CAST(0 AS BIGINT)"
+    };
     // LIMIT and OFFSET as `(? + 0)`, not diesel's `.limit()`/`.offset()`: SQLite expires a
     // statement whenever a bare `LIMIT ?`/`OFFSET ?` is re-bound (its planner looked at the
     // value) and prepares it again on every execution; an expression is not inspected.
-    let page_ids: Vec<i64> = cached_if(
-        query.select(members::id).order(
+    Ok(cached_if(
+        query.select((members::id, sql::<BigInt>(total))).order(
             sql::<Text>(order)
                 .sql(" LIMIT (")
                 .bind::<BigInt, _>(PAGE_SIZE)
@@ -222,16 +236,84 @@ pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppRes
                 .bind::<BigInt, _>((page - 1) * PAGE_SIZE)
                 .sql(" + 0)"),
         ),
-        cacheable,
+        matches!(visible, Visible::All),
     )
-    .load(conn)?;
+    .load(conn)?)
+}
+
+/// One page of members: a count (kept on the workspace row when unfiltered), one query
+/// for the page's rows and one for their roles — never a query per row.
+pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppResult<MemberPage> {
+    let visible = visible_members(conn, access, Permission::MembersView)?;
+    let known_total = (filter.is_unfiltered_active() && matches!(visible, Visible::All))
+        .then(|| i64::from(access.workspace.active_members));
+    let pages_of = |total: i64| ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    // A search visits and sorts every match anyway: it counts them in the same pass
+    // (`count(*) OVER ()`) instead of joining them all a second time for a COUNT.
+    let count_in_page = known_total.is_none() && filter.q.is_some();
+    let (page, total, page_ids) = match known_total {
+        Some(total) => {
+            let page = filter.page.clamp(1, pages_of(total));
+            let ids = page_ids(conn, access, filter, &visible, page, false)?;
+            (page, total, ids.into_iter().map(|(id, _)| id).collect())
+        }
+        None if count_in_page => {
+            let page = filter.page.max(1);
+            let ids = page_ids(conn, access, filter, &visible, page, true)?;
+            match ids.first() {
+                Some((_, total)) => (page, *total, ids.iter().map(|(id, _)| *id).collect()),
+                // No match at all.
+                None if page == 1 => (1, 0, Vec::new()),
+                // A page past the end: shown as the last page.
+                None => {
+                    let total = count(conn, access, filter, &visible)?;
+                    let last = pages_of(total);
+                    let ids = if total > 0 {
+                        page_ids(conn, access, filter, &visible, last.min(page), false)?
+                    } else {
+                        Vec::new()
+                    };
+                    (
+                        page.min(last),
+                        total,
+                        ids.into_iter().map(|(id, _)| id).collect(),
+                    )
+                }
+            }
+        }
+        None => {
+            let total = count(conn, access, filter, &visible)?;
+            let page = filter.page.clamp(1, pages_of(total));
+            let ids = page_ids(conn, access, filter, &visible, page, false)?;
+            (
+                page,
+                total,
+                ids.into_iter().map(|(id, _)| id).collect::<Vec<i64>>(),
+            )
+        }
+    };
+    let pages = pages_of(total);
     let mut loaded = Member::list_rows(conn, &page_ids)?;
     loaded.sort_by_key(|row| page_ids.iter().position(|id| *id == row.0));
     let ids: Vec<i64> = loaded.iter().map(|row| row.0).collect();
-    let held = Role::held_by(conn, &ids)?;
+    let roles = Role::for_workspace(conn, access.workspace.id)?;
     let mut by_member: HashMap<i64, Vec<HeldRole>> = HashMap::new();
-    for role in held {
-        by_member.entry(role.member_id).or_default().push(role);
+    for (member_id, role_id, is_primary) in Role::held_ids(conn, &ids)? {
+        // A member's roles are their workspace's, all in `roles`.
+        if let Some(role) = roles.iter().find(|r| r.id == role_id) {
+            by_member.entry(member_id).or_default().push(HeldRole {
+                member_id,
+                role_id,
+                name: role.name.clone(),
+                builtin_key: role.builtin_key.clone(),
+                is_primary,
+            });
+        }
+    }
+    // Primary first, then in the workspace's role order (as `Role::held_by`).
+    let rank = |id: i64| roles.iter().position(|r| r.id == id);
+    for held in by_member.values_mut() {
+        held.sort_by_key(|h| (!h.is_primary, rank(h.role_id)));
     }
     let rows = loaded
         .into_iter()
@@ -253,6 +335,7 @@ pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppRes
         total,
         page,
         pages,
+        roles,
     })
 }
 

@@ -124,17 +124,17 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
     ctx.require(Permission::MembersView)?;
     let filter = query.filter();
     let access = ctx.access.clone();
-    let (result, roles, departments) = {
+    let (mut result, departments) = {
         let filter = filter.clone();
         let state = ctx.state.clone();
         db(ctx.db_pool(), move |conn| {
             let page = directory::list(conn, &access, &filter)?;
-            let roles = Role::for_workspace(conn, access.workspace.id)?;
             let departments = state.departments.get(conn, access.workspace.id)?;
-            Ok((page, roles, departments))
+            Ok((page, departments))
         })
         .await?
     };
+    let roles = std::mem::take(&mut result.roles);
     let base = ctx.path("/users");
     let status_key = filter.status.map(|s| s.key()).unwrap_or("all").to_string();
     let first = (result.page - 3).max(1);
