@@ -221,7 +221,8 @@ pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
 }
 
 /// `column IN (ids)` with the ids as one JSON array bind: the statement text is the same
-/// for any number of ids, so it is prepared once (an `IN (?, ?, …)` list is re-prepared).
+/// for any number of ids, so it can stay prepared (wrap the query in [`cached`]: diesel
+/// never keeps raw SQL by itself; an `IN (?, ?, …)` list would differ by length).
 /// Returns the SQL before the bind, the bind, and the SQL after it, for
 /// `sql::<Bool>(&before).bind::<Text, _>(json).sql(after)`. `column` is written in the code.
 pub fn ids_in(conn: &DbConn, column: &str, ids: &[i64]) -> (String, String, &'static str) {

@@ -144,37 +144,6 @@ impl Member {
         SeatType::from_key(&self.seat_type).unwrap_or(SeatType::Member)
     }
 
-    /// Members with their account name and primary address, for a page of ids (one JSON
-    /// array bind, so the statement is prepared once per connection).
-    pub fn with_names(
-        conn: &mut DbConn,
-        ids: &[i64],
-    ) -> QueryResult<Vec<(Member, String, String)>> {
-        use crate::db::schema::{accounts, email_addresses};
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (before, json, after) = ids_in(conn, "members.id", ids);
-        members::table
-            .inner_join(accounts::table)
-            .inner_join(
-                email_addresses::table.on(email_addresses::account_id
-                    .eq(members::account_id)
-                    .and(email_addresses::is_primary)),
-            )
-            .filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(&before)
-                    .bind::<diesel::sql_types::Text, _>(json)
-                    .sql(after),
-            )
-            .select((
-                Member::as_select(),
-                accounts::name,
-                email_addresses::address,
-            ))
-            .load(conn)
-    }
-
     /// What the Users list shows of each member of a page of ids: id, account name, primary
     /// address, status, seat type, department, joined. Only these columns (no metadata, one
     /// timestamp), one JSON array bind, and a statement kept prepared.

@@ -211,30 +211,42 @@ fn page_ids(
     with_total: bool,
 ) -> AppResult<Vec<(i64, i64)>> {
     let query = filtered!(members::table.into_boxed(), conn, access, filter, visible);
-    // With a search, SQLite must start from the (few) matches and sort them, not walk the
-    // whole name index hoping to meet them: `+column` keeps the index out of the ORDER BY.
-    let order = match (filter.sort, filter.q.is_some() && !is_postgres(conn)) {
-        (Sort::Name, false) => "members.sort_name ASC, members.id ASC",
-        (Sort::Joined, false) => "members.joined_at DESC, members.id DESC",
-        (Sort::Name, true) => "+members.sort_name ASC, +members.id ASC",
-        (Sort::Joined, true) => "+members.joined_at DESC, +members.id DESC",
+    // With a search, the database must start from the matches and sort them, not walk the
+    // whole name index hoping to meet them (with `count(*) OVER ()` it would walk it all):
+    // `+column` (SQLite) and an expression (PostgreSQL) keep the index out of the ORDER BY.
+    let pg = is_postgres(conn);
+    let order = match (filter.sort, filter.q.is_some(), pg) {
+        (Sort::Name, false, _) => "members.sort_name ASC, members.id ASC",
+        (Sort::Joined, false, _) => "members.joined_at DESC, members.id DESC",
+        (Sort::Name, true, false) => "+members.sort_name ASC, +members.id ASC",
+        (Sort::Joined, true, false) => "+members.joined_at DESC, +members.id DESC",
+        (Sort::Name, true, true) => "members.sort_name || '' ASC, members.id ASC",
+        (Sort::Joined, true, true) => {
+            "members.joined_at + INTERVAL '0 seconds' DESC, members.id DESC"
+        }
     };
     let total = if with_total {
         "count(*) OVER ()"
     } else {
         "CAST(0 AS BIGINT)"
     };
-    // LIMIT and OFFSET as `(? + 0)`, not diesel's `.limit()`/`.offset()`: SQLite expires a
-    // statement whenever a bare `LIMIT ?`/`OFFSET ?` is re-bound (its planner looked at the
-    // value) and prepares it again on every execution; an expression is not inspected.
+    // LIMIT and OFFSET on SQLite as `(? + 0)`, not diesel's `.limit()`/`.offset()`: SQLite
+    // expires a statement whenever a bare `LIMIT ?`/`OFFSET ?` is re-bound (its planner
+    // looked at the value) and prepares it again on every execution; an expression is not
+    // inspected. PostgreSQL keeps plain parameters, whose values its planner uses.
+    let (limit, offset, end) = if pg {
+        (" LIMIT ", " OFFSET ", "")
+    } else {
+        (" LIMIT (", " + 0) OFFSET (", " + 0)")
+    };
     Ok(cached_if(
         query.select((members::id, sql::<BigInt>(total))).order(
             sql::<Text>(order)
-                .sql(" LIMIT (")
+                .sql(limit)
                 .bind::<BigInt, _>(PAGE_SIZE)
-                .sql(" + 0) OFFSET (")
+                .sql(offset)
                 .bind::<BigInt, _>((page - 1) * PAGE_SIZE)
-                .sql(" + 0)"),
+                .sql(end),
         ),
         matches!(visible, Visible::All),
     )
