@@ -333,6 +333,16 @@ async fn a_search_spanning_pages_counts_every_match_and_clamps_past_the_end(app:
         .await;
     beyond.assert_contains("118 members · page 3 of 3");
     assert_eq!(beyond.member_rows(), 18);
+    // Newest first within a search, too.
+    let joined = client
+        .get(&format!("/w/{slug}/users?q=example&sort=joined"))
+        .await;
+    joined.assert_contains("118 members · page 1 of 3");
+    let newest = joined.body.split("class=\"member-name\">").nth(1).unwrap();
+    assert!(
+        newest.starts_with("Ana Silva<"),
+        "seed member 0 joined last"
+    );
     let none = client
         .get(&format!("/w/{slug}/users?q=nobody-has-this&page=2"))
         .await;
