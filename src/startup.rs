@@ -172,6 +172,10 @@ impl Application {
                 )
         })
         .workers(config.workers.max(1))
+        // As many blocking threads per worker as it has pooled connections: database work
+        // is CPU-bound on few cores, and more threads only queue on the pool's lock and
+        // add context switches; waiting tasks queue in the runtime instead.
+        .worker_max_blocking_threads((pool_size as usize / config.workers.max(1)).max(2))
         .listen(listener)
         .map_err(|e| e.to_string())?
         .run();

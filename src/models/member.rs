@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::db::schema::members;
-use crate::db::{dialect, ids_in, DbConn};
+use crate::db::{cached, dialect, ids_in, DbConn};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberStatus {
@@ -87,6 +87,18 @@ pub struct Member {
     pub updated_at: NaiveDateTime,
 }
 
+/// A row of the Users list: id, account name, primary address, status, seat type,
+/// department, joined (see `Member::list_rows`).
+pub type ListedMember = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    NaiveDateTime,
+);
+
 #[derive(Insertable)]
 #[diesel(table_name = members)]
 pub struct NewMember<'a> {
@@ -132,8 +144,43 @@ impl Member {
         SeatType::from_key(&self.seat_type).unwrap_or(SeatType::Member)
     }
 
-    /// Members with their account name and primary address, for a page of ids (one JSON
-    /// array bind, so the statement is prepared once per connection).
+    /// What the Users list shows of each member of a page of ids: id, account name, primary
+    /// address, status, seat type, department, joined. Only these columns (no metadata, one
+    /// timestamp), one JSON array bind, and a statement kept prepared.
+    pub fn list_rows(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<ListedMember>> {
+        use crate::db::schema::{accounts, email_addresses};
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (before, json, after) = ids_in(conn, "members.id", ids);
+        cached(
+            members::table
+                .inner_join(accounts::table)
+                .inner_join(
+                    email_addresses::table.on(email_addresses::account_id
+                        .eq(members::account_id)
+                        .and(email_addresses::is_primary)),
+                )
+                .filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(&before)
+                        .bind::<diesel::sql_types::Text, _>(json)
+                        .sql(after),
+                )
+                .select((
+                    members::id,
+                    accounts::name,
+                    email_addresses::address,
+                    members::status,
+                    members::seat_type,
+                    members::department,
+                    members::joined_at,
+                )),
+        )
+        .load(conn)
+    }
+
+    /// Members with their account name and primary address, for a few ids (impact and
+    /// confirmation pages, mails): one query.
     pub fn with_names(
         conn: &mut DbConn,
         ids: &[i64],

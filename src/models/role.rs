@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{member_roles, permission_grants, role_permissions, roles};
-use crate::db::{ids_in, DbConn};
+use crate::db::{cached, ids_in, DbConn};
 use crate::permissions::{BuiltinRole, Grant};
 use diesel::dsl::sql;
 use diesel::sql_types::{Bool, Text};
@@ -251,29 +251,62 @@ impl Role {
     }
 
     /// The roles held by each of these members, primary first (one query for a page).
-    /// The ids travel as one JSON array bind (`ids_in`), so the statement is prepared once.
+    /// The ids travel as one JSON array bind (`ids_in`): one statement text, kept prepared.
+    /// SQL orders by member only (the key's order); the order within a member is sorted
+    /// here, as SQLite would otherwise run one small sort per member.
     pub fn held_by(conn: &mut DbConn, member_ids: &[i64]) -> QueryResult<Vec<HeldRole>> {
         if member_ids.is_empty() {
             return Ok(Vec::new());
         }
         let (before, json, after) = ids_in(conn, "member_roles.member_id", member_ids);
-        member_roles::table
-            .inner_join(roles::table)
-            .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
-            .order((
-                member_roles::member_id,
-                member_roles::is_primary.desc(),
-                roles::position,
-                roles::name_canonical,
+        let mut rows: Vec<(HeldRole, i32, String)> = cached(
+            member_roles::table
+                .inner_join(roles::table)
+                .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
+                .order(member_roles::member_id)
+                .select((
+                    (
+                        member_roles::member_id,
+                        roles::id,
+                        roles::name,
+                        roles::builtin_key,
+                        member_roles::is_primary,
+                    ),
+                    roles::position,
+                    roles::name_canonical,
+                )),
+        )
+        .load(conn)?;
+        rows.sort_by(|(a, a_position, a_name), (b, b_position, b_name)| {
+            (a.member_id, !a.is_primary, a_position, a_name).cmp(&(
+                b.member_id,
+                !b.is_primary,
+                b_position,
+                b_name,
             ))
-            .select((
-                member_roles::member_id,
-                roles::id,
-                roles::name,
-                roles::builtin_key,
-                member_roles::is_primary,
-            ))
-            .load(conn)
+        });
+        Ok(rows.into_iter().map(|(role, _, _)| role).collect())
+    }
+
+    /// Which roles each of these members holds, as (member, role, is primary), by member:
+    /// the Users list names them from the workspace's role list it has loaded anyway, so
+    /// this reads only the `member_roles` key (one JSON array bind, kept prepared).
+    pub fn held_ids(conn: &mut DbConn, member_ids: &[i64]) -> QueryResult<Vec<(i64, i64, bool)>> {
+        if member_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (before, json, after) = ids_in(conn, "member_roles.member_id", member_ids);
+        cached(
+            member_roles::table
+                .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
+                .order((member_roles::member_id, member_roles::role_id))
+                .select((
+                    member_roles::member_id,
+                    member_roles::role_id,
+                    member_roles::is_primary,
+                )),
+        )
+        .load(conn)
     }
 
     /// Every permission a member holds through roles, with the role's name as source.

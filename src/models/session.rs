@@ -40,8 +40,10 @@ pub fn find_live(
         .filter(sessions::expires_at.gt(now))
         .filter(sessions::created_at.gt(created_after))
         .select(SessionRow::as_select())
-        .first(conn)
-        .optional()
+        // `.load`, not `.first`: the primary key needs no `LIMIT ?`, whose re-bind makes
+        // SQLite prepare the statement again on every request.
+        .load(conn)
+        .map(|mut rows| rows.pop())
 }
 
 pub fn insert(

@@ -54,8 +54,10 @@ pub fn account_summary(conn: &mut DbConn, account_id: i64) -> AppResult<Option<A
             accounts::name,
             email_addresses::address.nullable(),
         ))
-        .first(conn)
-        .optional()?;
+        // `.load`, not `.first`: a unique key needs no `LIMIT ?`, whose re-bind makes SQLite
+        // prepare the statement again on every request.
+        .load(conn)?
+        .pop();
     Ok(row.map(|(id, name, email)| AccountSummary {
         id,
         name,

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 
 use crate::db::schema::{accounts, member_roles, members};
-use crate::db::{is_postgres, DbConn};
+use crate::db::{cached_if, is_postgres, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::models::email_address::EmailAddressRow;
 use crate::models::member::{Member, MemberStatus, SeatType};
@@ -86,6 +86,8 @@ pub struct MemberPage {
     pub total: i64,
     pub page: i64,
     pub pages: i64,
+    /// The workspace's roles in their order (the rows' labels and the role filter's choices).
+    pub roles: Vec<Role>,
 }
 
 /// Which members a viewer may see: everyone, a team (ids), or only themselves.
@@ -183,63 +185,170 @@ macro_rules! filtered {
     }};
 }
 
+/// How many members the filter matches.
+fn count(
+    conn: &mut DbConn,
+    access: &Access,
+    filter: &MemberFilter,
+    visible: &Visible,
+) -> AppResult<i64> {
+    Ok(cached_if(
+        filtered!(members::table.into_boxed(), conn, access, filter, visible).count(),
+        matches!(visible, Visible::All),
+    )
+    .get_result(conn)?)
+}
+
+/// The ids of one page of members, in order, each with the number of matches when
+/// `with_total` (else 0): from the members indexes alone (a covering index range, even
+/// deep in the list). Every shape but team scope's `IN (?, ?, …)` list is fixed text, so
+/// its statement stays prepared.
+fn page_ids(
+    conn: &mut DbConn,
+    access: &Access,
+    filter: &MemberFilter,
+    visible: &Visible,
+    page: i64,
+    with_total: bool,
+) -> AppResult<Vec<(i64, i64)>> {
+    let query = filtered!(members::table.into_boxed(), conn, access, filter, visible);
+    // With a search, the database must start from the matches and sort them, not walk the
+    // whole name index hoping to meet them (with `count(*) OVER ()` it would walk it all):
+    // `+column` (SQLite) and an expression (PostgreSQL) keep the index out of the ORDER BY.
+    let pg = is_postgres(conn);
+    let order = match (filter.sort, filter.q.is_some(), pg) {
+        (Sort::Name, false, _) => "members.sort_name ASC, members.id ASC",
+        (Sort::Joined, false, _) => "members.joined_at DESC, members.id DESC",
+        (Sort::Name, true, false) => "+members.sort_name ASC, +members.id ASC",
+        (Sort::Joined, true, false) => "+members.joined_at DESC, +members.id DESC",
+        (Sort::Name, true, true) => "members.sort_name || '' ASC, members.id ASC",
+        (Sort::Joined, true, true) => {
+            "members.joined_at + INTERVAL '0 seconds' DESC, members.id DESC"
+        }
+    };
+    let total = if with_total {
+        "count(*) OVER ()"
+    } else {
+        "CAST(0 AS BIGINT)"
+    };
+    // LIMIT and OFFSET on SQLite as `(? + 0)`, not diesel's `.limit()`/`.offset()`: SQLite
+    // expires a statement whenever a bare `LIMIT ?`/`OFFSET ?` is re-bound (its planner
+    // looked at the value) and prepares it again on every execution; an expression is not
+    // inspected. PostgreSQL keeps plain parameters, whose values its planner uses.
+    let (limit, offset, end) = if pg {
+        (" LIMIT ", " OFFSET ", "")
+    } else {
+        (" LIMIT (", " + 0) OFFSET (", " + 0)")
+    };
+    Ok(cached_if(
+        query.select((members::id, sql::<BigInt>(total))).order(
+            sql::<Text>(order)
+                .sql(limit)
+                .bind::<BigInt, _>(PAGE_SIZE)
+                .sql(offset)
+                .bind::<BigInt, _>((page - 1) * PAGE_SIZE)
+                .sql(end),
+        ),
+        matches!(visible, Visible::All),
+    )
+    .load(conn)?)
+}
+
 /// One page of members: a count (kept on the workspace row when unfiltered), one query
 /// for the page's rows and one for their roles — never a query per row.
 pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppResult<MemberPage> {
     let visible = visible_members(conn, access, Permission::MembersView)?;
-    let total: i64 = if filter.is_unfiltered_active() && matches!(visible, Visible::All) {
-        i64::from(access.workspace.active_members)
-    } else {
-        filtered!(members::table.into_boxed(), conn, access, filter, &visible)
-            .count()
-            .get_result(conn)?
-    };
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let page = filter.page.clamp(1, pages);
-    // The page's ids from the members indexes alone (a covering index range, even deep
-    // in the list), then the rows for those ids.
-    let query = filtered!(members::table.into_boxed(), conn, access, filter, &visible);
-    // With a search, SQLite must start from the (few) matches and sort them, not walk the
-    // whole name index hoping to meet them: `+column` keeps the index out of the ORDER BY.
-    let query = match (filter.sort, filter.q.is_some() && !is_postgres(conn)) {
-        (Sort::Name, false) => query.order((members::sort_name.asc(), members::id.asc())),
-        (Sort::Joined, false) => query.order((members::joined_at.desc(), members::id.desc())),
-        (Sort::Name, true) => query.order(sql::<Text>("+members.sort_name ASC, +members.id ASC")),
-        (Sort::Joined, true) => {
-            query.order(sql::<Text>("+members.joined_at DESC, +members.id DESC"))
+    let known_total = (filter.is_unfiltered_active() && matches!(visible, Visible::All))
+        .then(|| i64::from(access.workspace.active_members));
+    let pages_of = |total: i64| ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    // A search visits and sorts every match anyway: it counts them in the same pass
+    // (`count(*) OVER ()`) instead of joining them all a second time for a COUNT.
+    let count_in_page = known_total.is_none() && filter.q.is_some();
+    let (page, total, page_ids) = match known_total {
+        Some(total) => {
+            let page = filter.page.clamp(1, pages_of(total));
+            let ids = page_ids(conn, access, filter, &visible, page, false)?;
+            (page, total, ids.into_iter().map(|(id, _)| id).collect())
+        }
+        None if count_in_page => {
+            let page = filter.page.max(1);
+            let ids = page_ids(conn, access, filter, &visible, page, true)?;
+            match ids.first() {
+                Some((_, total)) => (page, *total, ids.iter().map(|(id, _)| *id).collect()),
+                // No match at all.
+                None if page == 1 => (1, 0, Vec::new()),
+                // A page past the end: shown as the last page.
+                None => {
+                    let total = count(conn, access, filter, &visible)?;
+                    let last = pages_of(total);
+                    let ids = if total > 0 {
+                        page_ids(conn, access, filter, &visible, last.min(page), false)?
+                    } else {
+                        Vec::new()
+                    };
+                    (
+                        page.min(last),
+                        total,
+                        ids.into_iter().map(|(id, _)| id).collect(),
+                    )
+                }
+            }
+        }
+        None => {
+            let total = count(conn, access, filter, &visible)?;
+            let page = filter.page.clamp(1, pages_of(total));
+            let ids = page_ids(conn, access, filter, &visible, page, false)?;
+            (
+                page,
+                total,
+                ids.into_iter().map(|(id, _)| id).collect::<Vec<i64>>(),
+            )
         }
     };
-    let page_ids: Vec<i64> = query
-        .select(members::id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-        .load(conn)?;
-    let mut loaded = Member::with_names(conn, &page_ids)?;
-    loaded.sort_by_key(|(m, _, _)| page_ids.iter().position(|id| *id == m.id));
-    let ids: Vec<i64> = loaded.iter().map(|(m, _, _)| m.id).collect();
-    let held = Role::held_by(conn, &ids)?;
+    let pages = pages_of(total);
+    let mut loaded = Member::list_rows(conn, &page_ids)?;
+    loaded.sort_by_key(|row| page_ids.iter().position(|id| *id == row.0));
+    let ids: Vec<i64> = loaded.iter().map(|row| row.0).collect();
+    let roles = Role::for_workspace(conn, access.workspace.id)?;
     let mut by_member: HashMap<i64, Vec<HeldRole>> = HashMap::new();
-    for role in held {
-        by_member.entry(role.member_id).or_default().push(role);
+    for (member_id, role_id, is_primary) in Role::held_ids(conn, &ids)? {
+        // A member's roles are their workspace's, all in `roles`.
+        if let Some(role) = roles.iter().find(|r| r.id == role_id) {
+            by_member.entry(member_id).or_default().push(HeldRole {
+                member_id,
+                role_id,
+                name: role.name.clone(),
+                builtin_key: role.builtin_key.clone(),
+                is_primary,
+            });
+        }
+    }
+    // Primary first, then in the workspace's role order (as `Role::held_by`).
+    let rank = |id: i64| roles.iter().position(|r| r.id == id);
+    for held in by_member.values_mut() {
+        held.sort_by_key(|h| (!h.is_primary, rank(h.role_id)));
     }
     let rows = loaded
         .into_iter()
-        .map(|(member, name, email)| MemberRow {
-            id: member.id,
-            status: member.status(),
-            seat: member.seat(),
-            department: member.department.clone(),
-            joined_at: member.joined_at,
-            roles: by_member.remove(&member.id).unwrap_or_default(),
-            name,
-            email,
-        })
+        .map(
+            |(id, name, email, status, seat, department, joined_at)| MemberRow {
+                id,
+                status: MemberStatus::from_key(&status).unwrap_or(MemberStatus::Removed),
+                seat: SeatType::from_key(&seat).unwrap_or(SeatType::Member),
+                department,
+                joined_at,
+                roles: by_member.remove(&id).unwrap_or_default(),
+                name,
+                email,
+            },
+        )
         .collect();
     Ok(MemberPage {
         rows,
         total,
         page,
         pages,
+        roles,
     })
 }
 

@@ -164,12 +164,11 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
     // Row actions appear for members whose every role the viewer could hand out (so they
     // hold nothing more); the Owner holds everything, which needs no query.
     let needs_grantable = (can_edit || can_remove) && !perms.is_owner();
-    let (result, roles, departments, grantable) = {
+    let (mut result, departments, grantable) = {
         let filter = filter.clone();
         let state = ctx.state.clone();
         db(ctx.db_pool(), move |conn| {
             let page = directory::list(conn, &access, &filter)?;
-            let roles = Role::for_workspace(conn, access.workspace.id)?;
             let departments = state.departments.get(conn, access.workspace.id)?;
             let grantable = if needs_grantable {
                 Some(
@@ -181,10 +180,11 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
             } else {
                 None
             };
-            Ok((page, roles, departments, grantable))
+            Ok((page, departments, grantable))
         })
         .await?
     };
+    let roles = std::mem::take(&mut result.roles);
     let base = ctx.path("/users");
     let status_key = filter.status.map(|s| s.key()).unwrap_or("all").to_string();
     let first = (result.page - 3).max(1);

@@ -14,6 +14,8 @@ tests![
     member_detail_shows_roles_addresses_and_effective_permissions_with_sources,
     a_manager_sees_exactly_their_transitive_reports,
     a_member_sees_everyone_but_the_nav_offers_only_what_they_may_open,
+    a_search_spanning_pages_counts_every_match_and_clamps_past_the_end,
+    the_users_list_runs_a_fixed_set_of_statements_that_stay_prepared,
 ];
 
 /// An owner plus 120 seeded members (see `gatehouse::seed` for the deterministic pattern).
@@ -314,4 +316,123 @@ async fn a_member_sees_everyone_but_the_nav_offers_only_what_they_may_open(app: 
         page.assert_contains("Olivia Owner");
         page.assert_contains(">Users</a>");
     }
+}
+
+async fn a_search_spanning_pages_counts_every_match_and_clamps_past_the_end(app: TestApp) {
+    let slug = seeded(&app);
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    // Every active member's address ends in .example: 118 matches over 3 pages.
+    let second = client
+        .get(&format!("/w/{slug}/users?q=example&page=2"))
+        .await;
+    second.assert_contains("118 members · page 2 of 3");
+    assert_eq!(second.member_rows(), 50);
+    let beyond = client
+        .get(&format!("/w/{slug}/users?q=example&page=99"))
+        .await;
+    beyond.assert_contains("118 members · page 3 of 3");
+    assert_eq!(beyond.member_rows(), 18);
+    // Newest first within a search, too.
+    let joined = client
+        .get(&format!("/w/{slug}/users?q=example&sort=joined"))
+        .await;
+    joined.assert_contains("118 members · page 1 of 3");
+    let newest = joined.body.split("class=\"member-name\">").nth(1).unwrap();
+    assert!(
+        newest.starts_with("Ana Silva<"),
+        "seed member 0 joined last"
+    );
+    let none = client
+        .get(&format!("/w/{slug}/users?q=nobody-has-this&page=2"))
+        .await;
+    none.assert_contains("0 members");
+    none.assert_contains("No members match these filters.");
+}
+
+/// Statements that `directory::list` and `access::load` run: every one of them is kept
+/// prepared (a raw-SQL shape that diesel would not cache is prepared on every request),
+/// none binds a bare SQLite LIMIT/OFFSET (re-prepared on every execution), and how
+/// many there are does not depend on the rows shown (no query per row).
+async fn the_users_list_runs_a_fixed_set_of_statements_that_stay_prepared(app: TestApp) {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use gatehouse::services::{access, directory};
+    use std::sync::{Arc, Mutex};
+
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Zelda Owner");
+    app.with_db(|conn| gatehouse::seed::seed_members(conn, &ws.slug, 120))
+        .expect("seed");
+    app.with_db(|conn| {
+        let started: Arc<Mutex<Vec<String>>> = Arc::default();
+        let cached: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (s, c) = (started.clone(), cached.clone());
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                let text = query.to_string();
+                let sql = text.split(" -- binds:").next().unwrap_or_default();
+                s.lock().unwrap().push(sql.to_string());
+            }
+            InstrumentationEvent::CacheQuery { sql, .. } => c.lock().unwrap().push(sql.to_string()),
+            _ => {}
+        });
+        let filters = [
+            directory::MemberFilter {
+                page: 1,
+                ..Default::default()
+            },
+            directory::MemberFilter {
+                status: Some(gatehouse::models::member::MemberStatus::Active),
+                page: 1,
+                ..Default::default()
+            },
+            directory::MemberFilter {
+                status: Some(gatehouse::models::member::MemberStatus::Active),
+                page: 3,
+                ..Default::default()
+            },
+            directory::MemberFilter {
+                q: Some("example".into()),
+                status: Some(gatehouse::models::member::MemberStatus::Active),
+                page: 2,
+                ..Default::default()
+            },
+        ];
+        let mut run = || {
+            let mut counts = Vec::new();
+            started.lock().unwrap().clear();
+            for filter in &filters {
+                let before = started.lock().unwrap().len();
+                let access::Loaded::Member(access) =
+                    access::load(conn, ws.account_id, &ws.slug).unwrap()
+                else {
+                    panic!("the owner is a member");
+                };
+                let page = directory::list(conn, &access, filter).unwrap();
+                assert!(!page.rows.is_empty());
+                counts.push(started.lock().unwrap().len() - before);
+            }
+            counts
+        };
+        let first = run();
+        let statements_before = cached.lock().unwrap().len();
+        let second = run();
+        assert_eq!(first, second);
+        // Page 1 (50 rows) and page 3 (18 rows) of the same list: the same statements.
+        assert_eq!(first[1], first[2], "statements per page: {first:?}");
+        assert_eq!(
+            cached.lock().unwrap().len(),
+            statements_before,
+            "the second round prepared statements again: {:?}",
+            &cached.lock().unwrap()[statements_before..]
+        );
+        let cached = cached.lock().unwrap();
+        for sql in started.lock().unwrap().iter() {
+            assert!(cached.contains(sql), "not kept prepared: {sql}");
+            // SQLite's placeholders; PostgreSQL's `$n` do not cause a re-prepare.
+            for bare in [" LIMIT ?", " OFFSET ?"] {
+                assert!(!sql.contains(bare), "bare LIMIT/OFFSET bind: {sql}");
+            }
+        }
+        conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+    });
 }
