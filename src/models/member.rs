@@ -179,35 +179,13 @@ impl Member {
         .load(conn)
     }
 
-    /// Members with their account name and primary address, for a few ids (impact and
-    /// confirmation pages, mails): one query.
-    pub fn with_names(
-        conn: &mut DbConn,
-        ids: &[i64],
-    ) -> QueryResult<Vec<(Member, String, String)>> {
-        use crate::db::schema::{accounts, email_addresses};
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (before, json, after) = ids_in(conn, "members.id", ids);
-        members::table
-            .inner_join(accounts::table)
-            .inner_join(
-                email_addresses::table.on(email_addresses::account_id
-                    .eq(members::account_id)
-                    .and(email_addresses::is_primary)),
-            )
-            .filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>(&before)
-                    .bind::<diesel::sql_types::Text, _>(json)
-                    .sql(after),
-            )
-            .select((
-                Member::as_select(),
-                accounts::name,
-                email_addresses::address,
-            ))
-            .load(conn)
+    /// `(id, name, primary address)` of a few members (impact and confirmation pages,
+    /// mails), in no particular order.
+    pub fn names(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
+        Ok(Member::list_rows(conn, ids)?
+            .into_iter()
+            .map(|(id, name, email, ..)| (id, name, email))
+            .collect())
     }
 
     /// A member by id, only within the given workspace (another workspace's id is `None`).

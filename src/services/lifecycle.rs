@@ -68,7 +68,7 @@ fn endable(conn: &mut DbConn, access: &Access, member_id: i64) -> AppResult<Targ
 }
 
 fn name_of(conn: &mut DbConn, member_id: i64) -> AppResult<String> {
-    Ok(Member::with_names(conn, &[member_id])?
+    Ok(Member::names(conn, &[member_id])?
         .pop()
         .map(|(_, name, _)| name)
         .unwrap_or_default())
@@ -89,7 +89,7 @@ pub fn preview(
         Invite::pending_sent_by(conn, access.workspace.id, target.member.account_id)?.len();
     let sessions = session::for_account(conn, target.member.account_id)?.len();
     let report_ids = Member::direct_reports(conn, target.member.id)?;
-    let reports = Member::with_names(conn, &report_ids)?
+    let reports = Member::names(conn, &report_ids)?
         .into_iter()
         .map(|(_, name, _)| name)
         .collect();
@@ -248,11 +248,11 @@ pub fn transfer_ownership(
         let mut given: Vec<(i64, bool)> = vec![(owner_role, true)];
         given.extend(new_roles.iter().map(|r| (r.role_id, false)));
         Role::replace_for_member(conn, new_owner.id, &given)?;
-        let people = Member::with_names(conn, &[access.member.id, new_owner.id])?;
+        let people = Member::names(conn, &[access.member.id, new_owner.id])?;
         let find = |id: i64| {
             people
                 .iter()
-                .find(|(m, _, _)| m.id == id)
+                .find(|(m, _, _)| *m == id)
                 .map(|(_, name, email)| (name.clone(), email.clone()))
                 .unwrap_or_default()
         };

@@ -114,7 +114,7 @@ pub fn decide(
         }
         let member = Member::find_in_workspace(conn, access.workspace.id, req.member_id)?
             .ok_or(AppError::NotFound)?;
-        let (name, email) = Member::with_names(conn, &[member.id])?
+        let (name, email) = Member::names(conn, &[member.id])?
             .pop()
             .map(|(_, name, email)| (name, email))
             .unwrap_or_default();

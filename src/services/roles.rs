@@ -235,7 +235,7 @@ fn impact(
             affected_ids.push(*member_id);
         }
     }
-    let names = Member::with_names(conn, &affected_ids[..affected_ids.len().min(10)])?
+    let names = Member::names(conn, &affected_ids[..affected_ids.len().min(10)])?
         .into_iter()
         .map(|(_, name, _)| name)
         .collect();
@@ -458,7 +458,7 @@ pub fn delete(
             .map(|(id, _)| *id)
             .collect();
         if !only.is_empty() {
-            let names = Member::with_names(conn, &only[..only.len().min(10)])?
+            let names = Member::names(conn, &only[..only.len().min(10)])?
                 .into_iter()
                 .map(|(_, name, _)| name)
                 .collect();

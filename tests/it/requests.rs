@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use gatehouse::db::schema::{permission_grants, permission_requests};
 use gatehouse::permissions::BuiltinRole;
 
-use crate::support::{TestApp, PASSWORD};
+use crate::support::{Client, Page, TestApp, PASSWORD};
 use crate::tests;
 
 tests![
@@ -18,6 +18,21 @@ tests![
 
 /// Every POST route inside a workspace that any active member may use on themselves.
 const SELF_SERVICE_POSTS: &[&str] = &["/w/{ws}/requests/new", "/w/{ws}/leave"];
+
+/// Asks for a permission (scope all) from the request form, as the member would.
+async fn ask(client: &Client, permission: &str, reason: &str) -> Page {
+    client
+        .submit(
+            "/w/acme/requests/new",
+            "/w/acme/requests/new",
+            &[
+                ("permission", permission),
+                ("scope", "all"),
+                ("reason", reason),
+            ],
+        )
+        .await
+}
 
 fn grants(app: &TestApp) -> i64 {
     app.count("permission_grants")
@@ -69,43 +84,13 @@ async fn a_refused_member_asks_an_admin_approves_and_the_grant_works_until_it_ex
         .await;
     assert_eq!(form.status, 200);
     form.assert_contains("<option value=\"members.invite\" selected>");
-    let no_reason = member
-        .submit(
-            "/w/acme/requests/new",
-            "/w/acme/requests/new",
-            &[
-                ("permission", "members.invite"),
-                ("scope", "all"),
-                ("reason", ""),
-            ],
-        )
-        .await;
+    let no_reason = ask(&member, "members.invite", "").await;
     assert_eq!(no_reason.status, 422);
     no_reason.assert_contains("Say why you need it");
     assert_eq!(app.count("permission_requests"), 0);
-    let asked = member
-        .submit(
-            "/w/acme/requests/new",
-            "/w/acme/requests/new",
-            &[
-                ("permission", "members.invite"),
-                ("scope", "all"),
-                ("reason", "I onboard the <new> hires"),
-            ],
-        )
-        .await;
+    let asked = ask(&member, "members.invite", "I onboard the <new> hires").await;
     assert_eq!(asked.status, 303, "{}", asked.body);
-    let twice = member
-        .submit(
-            "/w/acme/requests/new",
-            "/w/acme/requests/new",
-            &[
-                ("permission", "members.invite"),
-                ("scope", "all"),
-                ("reason", "again"),
-            ],
-        )
-        .await;
+    let twice = ask(&member, "members.invite", "again").await;
     assert_eq!(twice.status, 422);
     twice.assert_contains("You already asked for members.invite");
     assert_eq!(app.count("permission_requests"), 1);
@@ -178,17 +163,7 @@ async fn a_denied_request_tells_the_member_why_and_grants_nothing(app: TestApp) 
     );
     let member = app.client();
     member.sign_in("mia@acme.example", PASSWORD).await;
-    let asked = member
-        .submit(
-            "/w/acme/requests/new",
-            "/w/acme/requests/new",
-            &[
-                ("permission", "records.export"),
-                ("scope", "all"),
-                ("reason", "Quarterly report"),
-            ],
-        )
-        .await;
+    let asked = ask(&member, "records.export", "Quarterly report").await;
     assert_eq!(asked.status, 303);
     let owner = app.client();
     owner.sign_in("olivia@acme.example", PASSWORD).await;
@@ -229,17 +204,7 @@ async fn an_admin_cannot_approve_beyond_their_own_rights(app: TestApp) {
     );
     let member = app.client();
     member.sign_in("mia@acme.example", PASSWORD).await;
-    member
-        .submit(
-            "/w/acme/requests/new",
-            "/w/acme/requests/new",
-            &[
-                ("permission", "billing.manage"),
-                ("scope", "all"),
-                ("reason", "Pay the bills"),
-            ],
-        )
-        .await;
+    ask(&member, "billing.manage", "Pay the bills").await;
     let admin = app.client();
     admin.sign_in("ada@acme.example", PASSWORD).await;
     let id = first_request_id(&app);
