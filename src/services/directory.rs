@@ -126,21 +126,48 @@ fn like_pattern(q: &str) -> String {
     out
 }
 
+/// SQLite's trigram index over each member's name and addresses (rowid = `members.id`; see
+/// the migration `2026-12-01-000040_search`). Not in `schema.rs`: an FTS5 table, joined only
+/// here.
+mod fts {
+    diesel::table! {
+        account_search_member (rowid) {
+            rowid -> BigInt,
+        }
+    }
+}
+use fts::account_search_member;
+diesel::allow_tables_to_appear_in_same_query!(account_search_member, members);
+diesel::allow_tables_to_appear_in_same_query!(account_search_member, member_roles);
+
+/// Whether the search runs on SQLite's FTS5 trigram index (3+ characters): the page and
+/// count queries then start from the index's matches and join them to `members` by rowid.
+fn uses_fts(conn: &DbConn, filter: &MemberFilter) -> bool {
+    !is_postgres(conn)
+        && filter
+            .q
+            .as_deref()
+            .is_some_and(|q| q.to_lowercase().chars().count() >= 3)
+}
+
 /// The search condition over a member's name and every address, on a real index:
-/// SQLite FTS5 trigram (3+ characters) or PostgreSQL pg_trgm (`LIKE` uses the GIN index).
-/// Returns the SQL before the bind and the bound value; the caller closes the parenthesis.
-fn search_condition(conn: &DbConn, q: &str) -> (&'static str, String) {
+/// SQLite FTS5 trigram (3+ characters; the query must join `account_search_member`) or
+/// PostgreSQL pg_trgm (`LIKE` uses the GIN index). Returns the SQL before the bind, the
+/// bound value and the SQL after it.
+fn search_condition(conn: &DbConn, q: &str) -> (&'static str, String, &'static str) {
     let needle = q.to_lowercase();
     if !is_postgres(conn) && needle.chars().count() >= 3 {
         // A quoted FTS5 string: the trigram tokenizer matches it as a substring.
         (
-            "members.account_id IN (SELECT rowid FROM account_search WHERE account_search MATCH ",
+            "account_search_member MATCH ",
             format!("\"{}\"", needle.replace('"', "\"\"")),
+            "",
         )
     } else {
         (
             "members.account_id IN (SELECT id FROM accounts WHERE search_text LIKE ",
             like_pattern(&needle),
+            " ESCAPE '\\')",
         )
     }
 }
@@ -173,16 +200,43 @@ macro_rules! filtered {
             query = query.filter(members::id.eq_any(ids.clone()));
         }
         if let Some(q) = &$filter.q {
-            let (prefix, bound) = search_condition($conn, q);
-            let suffix = if is_postgres($conn) || q.chars().count() < 3 {
-                " ESCAPE '\\')"
-            } else {
-                ")"
-            };
+            let (prefix, bound, suffix) = search_condition($conn, q);
             query = query.filter(sql::<Bool>(prefix).bind::<Text, _>(bound).sql(suffix));
         }
         query
     }};
+}
+
+/// On SQLite with a search of 3+ characters: every match's id and sort key (`sort_name` or
+/// `joined_at` as stored), from one pass over the trigram index's matches joined to
+/// `members` by rowid. The caller counts and sorts them: counting in SQL would need a second
+/// pass over the index (a COUNT) or a copy of every match into a temporary table (a
+/// window), which cost more than handing the matches over.
+fn fts_matches(
+    conn: &mut DbConn,
+    access: &Access,
+    filter: &MemberFilter,
+    visible: &Visible,
+) -> AppResult<Vec<(i64, String)>> {
+    let key = match filter.sort {
+        Sort::Name => "members.sort_name",
+        // The stored text, not a parsed timestamp: SQLite orders the column by that text.
+        Sort::Joined => "members.joined_at",
+    };
+    let query = filtered!(
+        account_search_member::table
+            .inner_join(members::table.on(members::id.eq(account_search_member::rowid)))
+            .into_boxed(),
+        conn,
+        access,
+        filter,
+        visible
+    );
+    Ok(cached_if(
+        query.select((members::id, sql::<Text>(key))),
+        matches!(visible, Visible::All),
+    )
+    .load(conn)?)
 }
 
 /// How many members the filter matches.
@@ -265,6 +319,31 @@ pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppRes
     // (`count(*) OVER ()`) instead of joining them all a second time for a COUNT.
     let count_in_page = known_total.is_none() && filter.q.is_some();
     let (page, total, page_ids) = match known_total {
+        None if uses_fts(conn, filter) => {
+            let mut matches = fts_matches(conn, access, filter, &visible)?;
+            let total = matches.len() as i64;
+            let page = filter.page.clamp(1, pages_of(total));
+            // The database's order: by the key's bytes (SQLite's BINARY collation), then id.
+            let order = |a: &(i64, String), b: &(i64, String)| match filter.sort {
+                Sort::Name => (&a.1, a.0).cmp(&(&b.1, b.0)),
+                Sort::Joined => (&b.1, b.0).cmp(&(&a.1, a.0)),
+            };
+            let start = ((page - 1) * PAGE_SIZE) as usize;
+            let end = (page * PAGE_SIZE).min(total) as usize;
+            // Only the first `end` in order need sorting.
+            if end < matches.len() {
+                matches.select_nth_unstable_by(end, order);
+                matches.truncate(end);
+            }
+            matches.sort_unstable_by(order);
+            let ids = matches
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .map(|(id, _)| *id)
+                .collect();
+            (page, total, ids)
+        }
         Some(total) => {
             let page = filter.page.clamp(1, pages_of(total));
             let ids = page_ids(conn, access, filter, &visible, page, false)?;
