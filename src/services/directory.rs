@@ -207,21 +207,26 @@ macro_rules! filtered {
     }};
 }
 
-/// On SQLite with a search of 3+ characters: every match's id and sort key (`sort_name` or
-/// `joined_at` as stored), from one pass over the trigram index's matches joined to
-/// `members` by rowid. The caller counts and sorts them: counting in SQL would need a second
-/// pass over the index (a COUNT) or a copy of every match into a temporary table (a
-/// window), which cost more than handing the matches over.
-fn fts_matches(
+/// A sort key as SQLite hands it over in JSON: borrowed from the JSON text unless escaped.
+#[derive(serde::Deserialize)]
+struct Key<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+
+/// On SQLite with a search of 3+ characters: the page (clamped to the last), the number of
+/// matches and the page's ids, from one pass over the trigram index's matches joined to
+/// `members` by rowid, counted and sorted here. Counting in SQL would need a second pass
+/// over the index (a COUNT) or a copy of every match into a temporary table (a window),
+/// which cost more than handing the matches over. They come as two JSON arrays in one row
+/// (filled in the same order): a row per match costs more.
+fn fts_page(
     conn: &mut DbConn,
     access: &Access,
     filter: &MemberFilter,
     visible: &Visible,
-) -> AppResult<Vec<(i64, String)>> {
-    let key = match filter.sort {
-        Sort::Name => "members.sort_name",
+) -> AppResult<(i64, i64, Vec<i64>)> {
+    let keys = match filter.sort {
+        Sort::Name => "json_group_array(members.sort_name)",
         // The stored text, not a parsed timestamp: SQLite orders the column by that text.
-        Sort::Joined => "members.joined_at",
+        Sort::Joined => "json_group_array(members.joined_at)",
     };
     let query = filtered!(
         account_search_member::table
@@ -232,11 +237,45 @@ fn fts_matches(
         filter,
         visible
     );
-    Ok(cached_if(
-        query.select((members::id, sql::<Text>(key))),
+    let rows: Vec<(String, String)> = cached_if(
+        query.select((
+            sql::<Text>("json_group_array(members.id)"),
+            sql::<Text>(keys),
+        )),
         matches!(visible, Visible::All),
     )
-    .load(conn)?)
+    .load(conn)?;
+    let invalid = |e: serde_json::Error| AppError::internal(format!("search matches: {e}"));
+    let (ids, keys): (Vec<i64>, Vec<Key>) = match rows.first() {
+        Some((ids, keys)) => (
+            serde_json::from_str(ids).map_err(invalid)?,
+            serde_json::from_str(keys).map_err(invalid)?,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    if ids.len() != keys.len() {
+        return Err(AppError::internal("search matches: ids and keys differ"));
+    }
+    let mut matches: Vec<(&str, i64)> = keys.iter().map(|k| k.0.as_ref()).zip(ids).collect();
+    let total = matches.len() as i64;
+    let page = filter
+        .page
+        .clamp(1, ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1));
+    // The database's order: by the key's bytes (SQLite's BINARY collation), then id.
+    let order = |a: &(&str, i64), b: &(&str, i64)| match filter.sort {
+        Sort::Name => a.cmp(b),
+        Sort::Joined => b.cmp(a),
+    };
+    let start = ((page - 1) * PAGE_SIZE) as usize;
+    let end = (page * PAGE_SIZE).min(total) as usize;
+    // Only the first `end` in order need sorting.
+    if end < matches.len() {
+        matches.select_nth_unstable_by(end, order);
+        matches.truncate(end);
+    }
+    matches.sort_unstable_by(order);
+    let ids = matches.get(start..).unwrap_or_default();
+    Ok((page, total, ids.iter().map(|(_, id)| *id).collect()))
 }
 
 /// How many members the filter matches.
@@ -319,31 +358,7 @@ pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppRes
     // (`count(*) OVER ()`) instead of joining them all a second time for a COUNT.
     let count_in_page = known_total.is_none() && filter.q.is_some();
     let (page, total, page_ids) = match known_total {
-        None if uses_fts(conn, filter) => {
-            let mut matches = fts_matches(conn, access, filter, &visible)?;
-            let total = matches.len() as i64;
-            let page = filter.page.clamp(1, pages_of(total));
-            // The database's order: by the key's bytes (SQLite's BINARY collation), then id.
-            let order = |a: &(i64, String), b: &(i64, String)| match filter.sort {
-                Sort::Name => (&a.1, a.0).cmp(&(&b.1, b.0)),
-                Sort::Joined => (&b.1, b.0).cmp(&(&a.1, a.0)),
-            };
-            let start = ((page - 1) * PAGE_SIZE) as usize;
-            let end = (page * PAGE_SIZE).min(total) as usize;
-            // Only the first `end` in order need sorting.
-            if end < matches.len() {
-                matches.select_nth_unstable_by(end, order);
-                matches.truncate(end);
-            }
-            matches.sort_unstable_by(order);
-            let ids = matches
-                .get(start..)
-                .unwrap_or_default()
-                .iter()
-                .map(|(id, _)| *id)
-                .collect();
-            (page, total, ids)
-        }
+        None if uses_fts(conn, filter) => fts_page(conn, access, filter, &visible)?,
         Some(total) => {
             let page = filter.page.clamp(1, pages_of(total));
             let ids = page_ids(conn, access, filter, &visible, page, false)?;
