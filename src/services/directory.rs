@@ -140,8 +140,9 @@ use fts::account_search_member;
 diesel::allow_tables_to_appear_in_same_query!(account_search_member, members);
 diesel::allow_tables_to_appear_in_same_query!(account_search_member, member_roles);
 
-/// Whether the search runs on SQLite's FTS5 trigram index (3+ characters): the page and
-/// count queries then start from the index's matches and join them to `members` by rowid.
+/// Whether the search runs on SQLite's FTS5 trigram index (3+ characters): the list is
+/// then [`fts_page`], which starts from the index's matches and joins them to `members` by
+/// rowid (`count` and `page_ids` must not be used: their query does not join the index).
 fn uses_fts(conn: &DbConn, filter: &MemberFilter) -> bool {
     !is_postgres(conn)
         && filter
@@ -285,6 +286,10 @@ fn count(
     filter: &MemberFilter,
     visible: &Visible,
 ) -> AppResult<i64> {
+    debug_assert!(
+        !uses_fts(conn, filter),
+        "a trigram search goes through fts_page"
+    );
     Ok(cached_if(
         filtered!(members::table.into_boxed(), conn, access, filter, visible).count(),
         matches!(visible, Visible::All),
@@ -304,6 +309,10 @@ fn page_ids(
     page: i64,
     with_total: bool,
 ) -> AppResult<Vec<(i64, i64)>> {
+    debug_assert!(
+        !uses_fts(conn, filter),
+        "a trigram search goes through fts_page"
+    );
     let query = filtered!(members::table.into_boxed(), conn, access, filter, visible);
     // With a search, the database must start from the matches and sort them, not walk the
     // whole name index hoping to meet them (with `count(*) OVER ()` it would walk it all):
@@ -355,7 +364,8 @@ pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppRes
         .then(|| i64::from(access.workspace.active_members));
     let pages_of = |total: i64| ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     // A search visits and sorts every match anyway: it counts them in the same pass
-    // (`count(*) OVER ()`) instead of joining them all a second time for a COUNT.
+    // (`count(*) OVER ()`; on SQLite's trigram index, `fts_page`) instead of joining them
+    // all a second time for a COUNT.
     let count_in_page = known_total.is_none() && filter.q.is_some();
     let (page, total, page_ids) = match known_total {
         None if uses_fts(conn, filter) => fts_page(conn, access, filter, &visible)?,
