@@ -292,6 +292,13 @@ async fn a_manager_sees_exactly_their_transitive_reports(app: TestApp) {
     );
     let search = client.get("/w/acme/users?q=otto").await;
     search.assert_contains("No members match");
+    // Within the team, a search finds (by name and by address) as it does for the Owner.
+    let team_search = client.get("/w/acme/users?q=dora").await;
+    team_search.assert_contains("1 member");
+    team_search.assert_contains("Dora Dev");
+    let by_address = client.get("/w/acme/users?q=intern@acme").await;
+    by_address.assert_contains("1 member");
+    by_address.assert_contains("Ivo Intern");
 }
 
 async fn a_member_sees_everyone_but_the_nav_offers_only_what_they_may_open(app: TestApp) {
