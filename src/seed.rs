@@ -304,9 +304,11 @@ pub fn seed_members(conn: &mut DbConn, slug: &str, count: usize) -> Result<(), S
             .execute(conn)
             .map_err(err)?;
     } else {
-        diesel::sql_query("INSERT INTO account_search(account_search) VALUES ('optimize')")
-            .execute(conn)
-            .map_err(err)?;
+        diesel::sql_query(
+            "INSERT INTO account_search_member(account_search_member) VALUES ('optimize')",
+        )
+        .execute(conn)
+        .map_err(err)?;
         diesel::sql_query("ANALYZE").execute(conn).map_err(err)?;
     }
     Ok(())

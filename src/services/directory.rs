@@ -126,21 +126,49 @@ fn like_pattern(q: &str) -> String {
     out
 }
 
+/// SQLite's trigram index over each member's name and addresses (rowid = `members.id`; see
+/// the migration `2026-12-01-000040_search`). Not in `schema.rs`: an FTS5 table, joined only
+/// here.
+mod fts {
+    diesel::table! {
+        account_search_member (rowid) {
+            rowid -> BigInt,
+        }
+    }
+}
+use fts::account_search_member;
+diesel::allow_tables_to_appear_in_same_query!(account_search_member, members);
+diesel::allow_tables_to_appear_in_same_query!(account_search_member, member_roles);
+
+/// Whether the search runs on SQLite's FTS5 trigram index (3+ characters): the list is
+/// then [`fts_page`], which starts from the index's matches and joins them to `members` by
+/// rowid (`count` and `page_ids` must not be used: their query does not join the index).
+fn uses_fts(conn: &DbConn, filter: &MemberFilter) -> bool {
+    !is_postgres(conn)
+        && filter
+            .q
+            .as_deref()
+            .is_some_and(|q| q.to_lowercase().chars().count() >= 3)
+}
+
 /// The search condition over a member's name and every address, on a real index:
-/// SQLite FTS5 trigram (3+ characters) or PostgreSQL pg_trgm (`LIKE` uses the GIN index).
-/// Returns the SQL before the bind and the bound value; the caller closes the parenthesis.
-fn search_condition(conn: &DbConn, q: &str) -> (&'static str, String) {
+/// SQLite FTS5 trigram (3+ characters; the query must join `account_search_member`) or
+/// PostgreSQL pg_trgm (`LIKE` uses the GIN index). Returns the SQL before the bind, the
+/// bound value and the SQL after it.
+fn search_condition(conn: &DbConn, q: &str) -> (&'static str, String, &'static str) {
     let needle = q.to_lowercase();
     if !is_postgres(conn) && needle.chars().count() >= 3 {
         // A quoted FTS5 string: the trigram tokenizer matches it as a substring.
         (
-            "members.account_id IN (SELECT rowid FROM account_search WHERE account_search MATCH ",
+            "account_search_member MATCH ",
             format!("\"{}\"", needle.replace('"', "\"\"")),
+            "",
         )
     } else {
         (
             "members.account_id IN (SELECT id FROM accounts WHERE search_text LIKE ",
             like_pattern(&needle),
+            " ESCAPE '\\')",
         )
     }
 }
@@ -173,16 +201,82 @@ macro_rules! filtered {
             query = query.filter(members::id.eq_any(ids.clone()));
         }
         if let Some(q) = &$filter.q {
-            let (prefix, bound) = search_condition($conn, q);
-            let suffix = if is_postgres($conn) || q.chars().count() < 3 {
-                " ESCAPE '\\')"
-            } else {
-                ")"
-            };
+            let (prefix, bound, suffix) = search_condition($conn, q);
             query = query.filter(sql::<Bool>(prefix).bind::<Text, _>(bound).sql(suffix));
         }
         query
     }};
+}
+
+/// A sort key as SQLite hands it over in JSON: borrowed from the JSON text unless escaped.
+#[derive(serde::Deserialize)]
+struct Key<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+
+/// On SQLite with a search of 3+ characters: the page (clamped to the last), the number of
+/// matches and the page's ids, from one pass over the trigram index's matches joined to
+/// `members` by rowid, counted and sorted here. Counting in SQL would need a second pass
+/// over the index (a COUNT) or a copy of every match into a temporary table (a window),
+/// which cost more than handing the matches over. They come as two JSON arrays in one row
+/// (filled in the same order): a row per match costs more.
+fn fts_page(
+    conn: &mut DbConn,
+    access: &Access,
+    filter: &MemberFilter,
+    visible: &Visible,
+) -> AppResult<(i64, i64, Vec<i64>)> {
+    let keys = match filter.sort {
+        Sort::Name => "json_group_array(members.sort_name)",
+        // The stored text, not a parsed timestamp: SQLite orders the column by that text.
+        Sort::Joined => "json_group_array(members.joined_at)",
+    };
+    let query = filtered!(
+        account_search_member::table
+            .inner_join(members::table.on(members::id.eq(account_search_member::rowid)))
+            .into_boxed(),
+        conn,
+        access,
+        filter,
+        visible
+    );
+    let rows: Vec<(String, String)> = cached_if(
+        query.select((
+            sql::<Text>("json_group_array(members.id)"),
+            sql::<Text>(keys),
+        )),
+        matches!(visible, Visible::All),
+    )
+    .load(conn)?;
+    let invalid = |e: serde_json::Error| AppError::internal(format!("search matches: {e}"));
+    let (ids, keys): (Vec<i64>, Vec<Key>) = match rows.first() {
+        Some((ids, keys)) => (
+            serde_json::from_str(ids).map_err(invalid)?,
+            serde_json::from_str(keys).map_err(invalid)?,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    if ids.len() != keys.len() {
+        return Err(AppError::internal("search matches: ids and keys differ"));
+    }
+    let mut matches: Vec<(&str, i64)> = keys.iter().map(|k| k.0.as_ref()).zip(ids).collect();
+    let total = matches.len() as i64;
+    let page = filter
+        .page
+        .clamp(1, ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1));
+    // The database's order: by the key's bytes (SQLite's BINARY collation), then id.
+    let order = |a: &(&str, i64), b: &(&str, i64)| match filter.sort {
+        Sort::Name => a.cmp(b),
+        Sort::Joined => b.cmp(a),
+    };
+    let start = ((page - 1) * PAGE_SIZE) as usize;
+    let end = (page * PAGE_SIZE).min(total) as usize;
+    // Only the first `end` in order need sorting.
+    if end < matches.len() {
+        matches.select_nth_unstable_by(end, order);
+        matches.truncate(end);
+    }
+    matches.sort_unstable_by(order);
+    let ids = matches.get(start..).unwrap_or_default();
+    Ok((page, total, ids.iter().map(|(_, id)| *id).collect()))
 }
 
 /// How many members the filter matches.
@@ -192,6 +286,10 @@ fn count(
     filter: &MemberFilter,
     visible: &Visible,
 ) -> AppResult<i64> {
+    debug_assert!(
+        !uses_fts(conn, filter),
+        "a trigram search goes through fts_page"
+    );
     Ok(cached_if(
         filtered!(members::table.into_boxed(), conn, access, filter, visible).count(),
         matches!(visible, Visible::All),
@@ -211,6 +309,10 @@ fn page_ids(
     page: i64,
     with_total: bool,
 ) -> AppResult<Vec<(i64, i64)>> {
+    debug_assert!(
+        !uses_fts(conn, filter),
+        "a trigram search goes through fts_page"
+    );
     let query = filtered!(members::table.into_boxed(), conn, access, filter, visible);
     // With a search, the database must start from the matches and sort them, not walk the
     // whole name index hoping to meet them (with `count(*) OVER ()` it would walk it all):
@@ -262,9 +364,11 @@ pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppRes
         .then(|| i64::from(access.workspace.active_members));
     let pages_of = |total: i64| ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     // A search visits and sorts every match anyway: it counts them in the same pass
-    // (`count(*) OVER ()`) instead of joining them all a second time for a COUNT.
+    // (`count(*) OVER ()`; on SQLite's trigram index, `fts_page`) instead of joining them
+    // all a second time for a COUNT.
     let count_in_page = known_total.is_none() && filter.q.is_some();
     let (page, total, page_ids) = match known_total {
+        None if uses_fts(conn, filter) => fts_page(conn, access, filter, &visible)?,
         Some(total) => {
             let page = filter.page.clamp(1, pages_of(total));
             let ids = page_ids(conn, access, filter, &visible, page, false)?;

@@ -15,6 +15,7 @@ tests![
     a_manager_sees_exactly_their_transitive_reports,
     a_member_sees_everyone_but_the_nav_offers_only_what_they_may_open,
     a_search_spanning_pages_counts_every_match_and_clamps_past_the_end,
+    a_search_orders_like_the_list_and_follows_each_workspace_s_members,
     the_users_list_runs_a_fixed_set_of_statements_that_stay_prepared,
 ];
 
@@ -291,6 +292,13 @@ async fn a_manager_sees_exactly_their_transitive_reports(app: TestApp) {
     );
     let search = client.get("/w/acme/users?q=otto").await;
     search.assert_contains("No members match");
+    // Within the team, a search finds (by name and by address) as it does for the Owner.
+    let team_search = client.get("/w/acme/users?q=dora").await;
+    team_search.assert_contains("1 member");
+    team_search.assert_contains("Dora Dev");
+    let by_address = client.get("/w/acme/users?q=intern@acme").await;
+    by_address.assert_contains("1 member");
+    by_address.assert_contains("Ivo Intern");
 }
 
 async fn a_member_sees_everyone_but_the_nav_offers_only_what_they_may_open(app: TestApp) {
@@ -348,6 +356,58 @@ async fn a_search_spanning_pages_counts_every_match_and_clamps_past_the_end(app:
         .await;
     none.assert_contains("0 members");
     none.assert_contains("No members match these filters.");
+}
+
+/// The names shown on a Users page, in order.
+fn shown_names(page: &crate::support::Page) -> Vec<String> {
+    page.body
+        .split("class=\"member-name\">")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().to_string())
+        .collect()
+}
+
+/// A search sorts its matches itself on SQLite (the trigram index hands them over
+/// unsorted): every page must show what the unsearched list shows when every member
+/// matches. The index is kept per member: an account that joins a second workspace is
+/// found there, and never in a workspace it is not a member of.
+async fn a_search_orders_like_the_list_and_follows_each_workspace_s_members(app: TestApp) {
+    let slug = seeded(&app);
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    for sort in ["", "&sort=joined"] {
+        for page in 1..=3 {
+            let listed = client
+                .get(&format!("/w/{slug}/users?page={page}{sort}"))
+                .await;
+            let searched = client
+                .get(&format!("/w/{slug}/users?q=example&page={page}{sort}"))
+                .await;
+            searched.assert_contains(&format!("118 members · page {page} of 3"));
+            assert_eq!(
+                shown_names(&searched),
+                shown_names(&listed),
+                "page {page}{sort}"
+            );
+        }
+    }
+    let beta = app.create_workspace("Beta", "bea@beta.example", "Bea Owner");
+    // Olivia's account (already in Acme) joins Beta; Bea never joins Acme.
+    app.add_member(
+        beta.workspace_id,
+        "olivia@acme.example",
+        "Zelda Owner",
+        BuiltinRole::Member,
+    );
+    let in_beta = client
+        .get(&format!("/w/{}/users?q=olivia@acme", beta.slug))
+        .await;
+    in_beta.assert_contains("1 member");
+    in_beta.assert_contains("Zelda Owner");
+    let in_acme = client.get(&format!("/w/{slug}/users?q=olivia@acme")).await;
+    in_acme.assert_contains("1 member");
+    let bea = client.get(&format!("/w/{slug}/users?q=bea@beta")).await;
+    bea.assert_contains("No members match these filters.");
 }
 
 /// Statements that `directory::list` and `access::load` run: every one of them is kept
