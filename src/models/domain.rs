@@ -48,14 +48,6 @@ impl Domain {
         self.status == VERIFIED
     }
 
-    pub fn for_workspace(conn: &mut DbConn, workspace_id: i64) -> QueryResult<Vec<Domain>> {
-        domains::table
-            .filter(domains::workspace_id.eq(workspace_id))
-            .order(domains::domain)
-            .select(Domain::as_select())
-            .load(conn)
-    }
-
     pub fn find_by_name(
         conn: &mut DbConn,
         workspace_id: i64,

@@ -115,7 +115,7 @@ pub fn end(
     ending: Ending,
 ) -> AppResult<String> {
     write_transaction(conn, |conn| {
-        invites::lock_workspace(conn, access.workspace.id)?;
+        // `end_in_tx` locks the workspace before it checks and writes.
         let target = endable(conn, access, member_id)?;
         let how = match ending {
             Ending::Archive => membership::Ending::Archived,

@@ -139,7 +139,7 @@ pub fn set_roles(
             .iter()
             .find(|r| r.builtin() == Some(BuiltinRole::Owner))
             .map(|r| r.id);
-        let grantable = roles::grantable_roles(conn, access)?;
+        let grantable = roles::grantable_among(conn, access, &all)?;
         let mut wanted: Vec<i64> = Vec::new();
         for id in role_ids {
             if !wanted.contains(id) {

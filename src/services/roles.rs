@@ -74,9 +74,15 @@ pub fn holds_all(actor: &EffectivePermissions, grants: &[Grant]) -> bool {
 /// Roles of the workspace the actor may hand out (two queries): never Owner (there is
 /// exactly one), and only roles whose every permission and scope the actor holds.
 pub fn grantable_roles(conn: &mut DbConn, access: &Access) -> AppResult<Vec<Role>> {
+    let roles = Role::for_workspace(conn, access.workspace.id)?;
+    grantable_among(conn, access, &roles)
+}
+
+/// `grantable_roles` for a caller that already loaded the workspace's roles (one query).
+pub fn grantable_among(conn: &mut DbConn, access: &Access, roles: &[Role]) -> AppResult<Vec<Role>> {
     let grants = grants_by_role(conn, access.workspace.id)?;
-    Ok(Role::for_workspace(conn, access.workspace.id)?
-        .into_iter()
+    Ok(roles
+        .iter()
         .filter(|role| role.builtin() != Some(BuiltinRole::Owner))
         .filter(|role| {
             holds_all(
@@ -84,6 +90,7 @@ pub fn grantable_roles(conn: &mut DbConn, access: &Access) -> AppResult<Vec<Role
                 grants.get(&role.id).map(Vec::as_slice).unwrap_or_default(),
             )
         })
+        .cloned()
         .collect())
 }
 

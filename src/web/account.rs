@@ -73,6 +73,23 @@ fn current_session(req: &HttpRequest, state: &AppState) -> Option<String> {
 }
 
 /// Renders `/account` for the signed-in account, with a refused form's values and errors.
+/// The account page again with the refusals in `forms` beside their fields (422).
+async fn page_with_errors(
+    req: &HttpRequest,
+    who: &SignedIn,
+    forms: AccountForms,
+) -> AppResult<HttpResponse> {
+    account_page(
+        req,
+        &who.session,
+        &who.state,
+        who.account_id,
+        forms,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
 async fn account_page(
     req: &HttpRequest,
     session: &Session,
@@ -162,15 +179,7 @@ pub async fn rename(
         forms
             .name_errors
             .add("name", "Enter your name (at most 100 characters)");
-        return account_page(
-            &req,
-            &who.session,
-            &who.state,
-            who.account_id,
-            forms,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return page_with_errors(&req, &who, forms).await;
     }
     let (actor, account_id) = (who.actor.clone(), who.account_id);
     db(&who.state.pool, move |conn| {
@@ -226,15 +235,7 @@ pub async fn change_password(
             .add("current_password", "That is not your current password");
     }
     let (Some(old_hash), true) = (verified, forms.password_errors.is_empty()) else {
-        return account_page(
-            &req,
-            &who.session,
-            &who.state,
-            who.account_id,
-            forms,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return page_with_errors(&req, &who, forms).await;
     };
     let Some(keep) = current_session(&req, &who.state) else {
         return Err(AppError::SignInRequired {
@@ -274,15 +275,7 @@ pub async fn change_password(
                 "current_password",
                 "Your password was changed meanwhile. Enter the current one again.",
             );
-            account_page(
-                &req,
-                &who.session,
-                &who.state,
-                who.account_id,
-                forms,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            page_with_errors(&req, &who, forms).await
         }
     }
 }
@@ -320,17 +313,7 @@ pub async fn add_email(
     }
     let email = match email {
         Ok(email) if forms.email_errors.is_empty() => email,
-        _ => {
-            return account_page(
-                &req,
-                &who.session,
-                &who.state,
-                who.account_id,
-                forms,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        _ => return page_with_errors(&req, &who, forms).await,
     };
     let (actor, account_id, state) = (who.actor.clone(), who.account_id, who.state.clone());
     let shown = email.as_str().to_string();
@@ -355,15 +338,7 @@ pub async fn add_email(
         }
         Err(refused) => {
             forms.email_errors.add("email", refused.message());
-            account_page(
-                &req,
-                &who.session,
-                &who.state,
-                who.account_id,
-                forms,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            page_with_errors(&req, &who, forms).await
         }
     }
 }
@@ -405,15 +380,7 @@ pub async fn make_primary(
         forms
             .row_errors
             .add(&key, "That is not your current password");
-        return account_page(
-            &req,
-            &who.session,
-            &who.state,
-            who.account_id,
-            forms,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return page_with_errors(&req, &who, forms).await;
     }
     let (actor, account_id, state) = (who.actor.clone(), who.account_id, who.state.clone());
     let outcome = db(&who.state.pool, move |conn| {
@@ -432,15 +399,7 @@ pub async fn make_primary(
             forms
                 .row_errors
                 .add(&key, "Confirm this address before making it primary");
-            account_page(
-                &req,
-                &who.session,
-                &who.state,
-                who.account_id,
-                forms,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            page_with_errors(&req, &who, forms).await
         }
     }
 }
@@ -475,15 +434,7 @@ pub async fn remove_email(
             forms
                 .row_errors
                 .add(&format!("remove-{email_id}"), refused.message());
-            account_page(
-                &req,
-                &who.session,
-                &who.state,
-                who.account_id,
-                forms,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            page_with_errors(&req, &who, forms).await
         }
     }
 }

@@ -375,11 +375,10 @@ pub async fn edit_form(
     let workspace_id = ctx.access.workspace.id;
     let (role, grants, members) = db(ctx.db_pool(), move |conn| {
         let (role, grants) = roles::find(conn, workspace_id, id)?;
-        let members = roles::summaries(conn, workspace_id)?
-            .iter()
-            .find(|s| s.role.id == role.id)
-            .map(|s| s.members)
-            .unwrap_or(0);
+        let members = Role::member_counts(conn, workspace_id)?
+            .into_iter()
+            .find(|(id, _)| *id == role.id)
+            .map_or(0, |(_, n)| n);
         Ok((role, grants, members))
     })
     .await?;

@@ -172,7 +172,7 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
             let departments = state.departments.get(conn, access.workspace.id)?;
             let grantable = if needs_grantable {
                 Some(
-                    roles::grantable_roles(conn, &access)?
+                    roles::grantable_among(conn, &access, &page.roles)?
                         .into_iter()
                         .map(|r| r.id)
                         .collect(),
@@ -376,8 +376,9 @@ pub async fn render_detail(
             &detail.perms,
             Permission::MembersEdit,
         )? {
-            let grantable = roles::grantable_roles(conn, &access)?;
-            let roles = Role::for_workspace(conn, access.workspace.id)?
+            let all = Role::for_workspace(conn, access.workspace.id)?;
+            let grantable = roles::grantable_among(conn, &access, &all)?;
+            let roles = all
                 .into_iter()
                 .filter_map(|role| {
                     let held = detail.roles.iter().find(|h| h.role_id == role.id);
