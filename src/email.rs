@@ -30,7 +30,7 @@ impl fmt::Display for EmailError {
             EmailError::BadLocalPart => "The part before the @ is not valid",
             EmailError::BadDomain => "The part after the @ is not a valid domain",
             EmailError::ControlCharacters => {
-                "An email address cannot contain line breaks or control characters"
+                "An email address cannot contain line breaks, control or invisible characters"
             }
         })
     }
@@ -40,7 +40,7 @@ impl fmt::Display for EmailError {
 /// labels, a top-level label with a letter. Used for addresses and for claimed domains.
 pub fn canonical_domain(input: &str) -> Result<String, EmailError> {
     let input = input.trim().trim_start_matches('@').trim_end_matches('.');
-    if input.chars().any(|c| c.is_control()) {
+    if crate::text::single_line(input).is_err() {
         return Err(EmailError::ControlCharacters);
     }
     ascii_domain(input)
@@ -75,7 +75,7 @@ impl EmailAddress {
             return Err(EmailError::Empty);
         }
         // Checked before anything else: a CR/LF here could smuggle a mail header.
-        if trimmed.chars().any(|c| c.is_control()) {
+        if crate::text::single_line(trimmed).is_err() {
             return Err(EmailError::ControlCharacters);
         }
         if trimmed.len() > 254 {

@@ -14,5 +14,6 @@ pub mod permissions;
 pub mod seed;
 pub mod services;
 pub mod startup;
+pub mod text;
 pub mod tokens;
 pub mod web;

@@ -26,7 +26,6 @@ use crate::tokens;
 
 /// Most addresses one submit may carry (SPEC §4.13).
 pub const MAX_ADDRESSES: usize = 500;
-pub const MAX_METADATA_BYTES: usize = 4096;
 
 /// Splits the `emails` field on commas, semicolons, spaces and newlines.
 pub fn split_addresses(raw: &str) -> Vec<&str> {

@@ -18,6 +18,7 @@ use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, EffectivePermissions, Permission, Scope};
 use crate::services::access::{self, Access};
 use crate::services::{domains, roles};
+use crate::text;
 
 /// Whether `member_id` falls within `scope` as seen from the acting member.
 pub fn in_scope(
@@ -321,8 +322,8 @@ pub fn set_department(
             format!("At most {MAX_DEPARTMENT_CHARS} characters"),
         ));
     }
-    if department.is_some_and(|d| d.chars().any(char::is_control)) {
-        return Ok(refuse("department", "No line breaks or control characters"));
+    if let Some(Err(e)) = department.map(text::single_line) {
+        return Ok(refuse("department", e.to_string()));
     }
     write_transaction(conn, |conn| {
         let target = target(conn, access, member_id, Permission::MembersEdit)?;
@@ -354,10 +355,27 @@ pub fn parse_metadata(text: &str) -> Result<String, String> {
     if text.len() > MAX_METADATA_BYTES {
         return Err("Metadata is limited to 4 KiB".into());
     }
+    text::multi_line(text).map_err(|e| e.to_string())?;
     match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(value @ serde_json::Value::Object(_)) => Ok(value.to_string()),
+        Ok(value @ serde_json::Value::Object(_)) => {
+            // Escapes (`"\u0000"`, `"\u202e"`) decode to what the raw text may not contain.
+            json_text_ok(&value).map_err(|e| format!("In a JSON string: {e}"))?;
+            Ok(value.to_string())
+        }
         Ok(_) => Err("Metadata must be a JSON object, like {\"team\": \"north\"}".into()),
         Err(e) => Err(format!("Not valid JSON: {e}")),
+    }
+}
+
+fn json_text_ok(value: &serde_json::Value) -> Result<(), text::TextError> {
+    match value {
+        serde_json::Value::String(s) => text::multi_line(s).map(drop),
+        serde_json::Value::Array(items) => items.iter().try_for_each(json_text_ok),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            text::single_line(k)?;
+            json_text_ok(v)
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -479,8 +497,8 @@ pub fn set_name(
             format!("At most {MAX_NAME_CHARS} characters"),
         ));
     }
-    if name.chars().any(char::is_control) {
-        return Ok(refuse("name", "No line breaks or control characters"));
+    if let Err(e) = text::single_line(name) {
+        return Ok(refuse("name", e.to_string()));
     }
     write_transaction(conn, |conn| {
         let target = target(conn, access, member_id, Permission::MembersEdit)?;

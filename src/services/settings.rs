@@ -11,6 +11,7 @@ use crate::models::module::Module;
 use crate::models::workspace::Workspace;
 use crate::services::access::Access;
 use crate::services::workspaces::{slugify, valid_slug};
+use crate::text;
 
 pub const MAX_NAME_CHARS: usize = 80;
 pub const MAX_MODULES: usize = 50;
@@ -34,11 +35,10 @@ pub fn validate(input: &GeneralInput) -> Invalid {
     let name = input.name.trim();
     if name.is_empty() {
         invalid.push(("name", "Enter the workspace's name".into()));
-    } else if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        invalid.push((
-            "name",
-            format!("At most {MAX_NAME_CHARS} characters, on one line"),
-        ));
+    } else if let Err(e) = text::single_line(name) {
+        invalid.push(("name", e.to_string()));
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        invalid.push(("name", format!("At most {MAX_NAME_CHARS} characters")));
     }
     if !valid_slug(&input.slug) {
         invalid.push((
@@ -57,7 +57,9 @@ pub fn validate(input: &GeneralInput) -> Invalid {
     }
     let mut keys: Vec<String> = Vec::new();
     for name in &input.modules {
-        if name.chars().count() > 60 {
+        if let Err(e) = text::single_line(name) {
+            invalid.push(("modules", format!("A module name: {e}")));
+        } else if name.chars().count() > 60 {
             invalid.push(("modules", format!("“{name}” is longer than 60 characters")));
             break;
         }

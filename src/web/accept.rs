@@ -8,12 +8,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::auth::password::{check_new_password_pair, PasswordProblem};
 use crate::auth::{csrf, session_store};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
 use crate::services::access;
 use crate::services::invites::{self, AcceptError, Acceptor, InviteView, LinkState, Links};
 use crate::startup::AppState;
+use crate::text;
 use crate::web::auth_pages::begin_session;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{
@@ -195,13 +197,17 @@ pub async fn accept(
             let name = form.name.unwrap_or_default().trim().to_string();
             let password = form.password.unwrap_or_default();
             let mut errors = FieldErrors::default();
-            if name.is_empty() || name.chars().count() > 100 {
+            if let Err(e) = text::single_line(&name) {
+                errors.add("name", e.to_string());
+            } else if name.is_empty() || name.chars().count() > 100 {
                 errors.add("name", "Enter your name (at most 100 characters)");
             }
-            if let Err(message) = crate::auth::password::check_new_password(&password) {
-                errors.add("password", message);
-            } else if Some(&password) != form.password_confirm.as_ref() {
-                errors.add("password_confirm", "The passwords do not match");
+            let confirmation = form.password_confirm.unwrap_or_default();
+            for problem in check_new_password_pair(&password, &confirmation) {
+                match problem {
+                    PasswordProblem::New(m) => errors.add("password", m),
+                    PasswordProblem::Confirmation(m) => errors.add("password_confirm", m),
+                }
             }
             if !errors.is_empty() {
                 return page(

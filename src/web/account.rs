@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::password::check_new_password;
+use crate::auth::password::{check_new_password_pair, PasswordProblem};
 use crate::auth::{csrf, session_store, SignedIn, WorkspaceCtx};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
@@ -19,6 +19,7 @@ use crate::services::account::{self, Added, LinkProblem, Overview, PasswordChang
 use crate::services::invites::Links;
 use crate::services::membership::{self, EndRefused};
 use crate::startup::AppState;
+use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{
     client_ip, db, render, render_status, see_other, set_flash, take_flash, Chrome, FlashKind,
@@ -171,14 +172,19 @@ pub async fn rename(
     form: StrictForm<NameForm>,
 ) -> AppResult<HttpResponse> {
     let name = form.0.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+    let refusal = match text::single_line(&name) {
+        Err(e) => Some(e.to_string()),
+        Ok(_) if name.is_empty() || name.chars().count() > NAME_MAX => {
+            Some("Enter your name (at most 100 characters)".to_string())
+        }
+        Ok(_) => None,
+    };
+    if let Some(message) = refusal {
         let mut forms = AccountForms {
             name: Some(name),
             ..Default::default()
         };
-        forms
-            .name_errors
-            .add("name", "Enter your name (at most 100 characters)");
+        forms.name_errors.add("name", message);
         return page_with_errors(&req, &who, forms).await;
     }
     let (actor, account_id) = (who.actor.clone(), who.account_id);
@@ -220,12 +226,13 @@ pub async fn change_password(
 ) -> AppResult<HttpResponse> {
     let form = form.0;
     let mut forms = AccountForms::default();
-    if let Err(message) = check_new_password(&form.new_password) {
-        forms.password_errors.add("new_password", message);
-    } else if form.new_password != form.new_password_confirm {
-        forms
-            .password_errors
-            .add("new_password_confirm", "The passwords do not match");
+    for problem in check_new_password_pair(&form.new_password, &form.new_password_confirm) {
+        match problem {
+            PasswordProblem::New(m) => forms.password_errors.add("new_password", m),
+            PasswordProblem::Confirmation(m) => {
+                forms.password_errors.add("new_password_confirm", m)
+            }
+        }
     }
     // Always verified (the same work whatever else is wrong).
     let verified = verified_hash(&who, form.current_password).await?;
@@ -658,14 +665,19 @@ pub async fn forgot(
     form: StrictForm<ForgotForm>,
 ) -> AppResult<HttpResponse> {
     let typed = form.0.email;
-    if typed.trim().is_empty() {
+    let refusal = match text::single_line(&typed) {
+        Err(e) => Some(e.to_string()),
+        Ok(t) if t.trim().is_empty() => Some("Enter the email address you sign in with".into()),
+        Ok(_) => None,
+    };
+    if let Some(message) = refusal {
         let mut errors = FieldErrors::default();
-        errors.add("email", "Enter the email address you sign in with");
+        errors.add("email", message);
         let chrome = Chrome::public("Forgot your password?", csrf::token(&session)?, None);
         return render_status(
             &ForgotPage {
                 chrome,
-                email: String::new(),
+                email: typed,
                 sent: false,
                 errors,
             },
@@ -759,10 +771,11 @@ pub async fn reset(
     let token = token.into_inner();
     let form = form.0;
     let mut errors = FieldErrors::default();
-    if let Err(message) = check_new_password(&form.new_password) {
-        errors.add("new_password", message);
-    } else if form.new_password != form.new_password_confirm {
-        errors.add("new_password_confirm", "The passwords do not match");
+    for problem in check_new_password_pair(&form.new_password, &form.new_password_confirm) {
+        match problem {
+            PasswordProblem::New(m) => errors.add("new_password", m),
+            PasswordProblem::Confirmation(m) => errors.add("new_password_confirm", m),
+        }
     }
     if !errors.is_empty() {
         let probe = token.clone();

@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
+use crate::auth::password::{check_new_password_pair, PasswordProblem};
 use crate::auth::{csrf, session_store};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
@@ -14,6 +15,7 @@ use crate::models::audit::Actor;
 use crate::services::access::{self, WorkspaceLink};
 use crate::services::{signin, workspaces};
 use crate::startup::AppState;
+use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{
     client_ip, db, render, render_status, see_other, set_flash, take_flash, Chrome, FlashKind,
@@ -74,6 +76,7 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    errors: FieldErrors,
 }
 
 #[derive(Deserialize, Default)]
@@ -100,6 +103,7 @@ pub async fn login_form(session: Session, query: web::Query<NextQuery>) -> AppRe
         email: String::new(),
         next,
         error: None,
+        errors: FieldErrors::default(),
     })
 }
 
@@ -149,6 +153,27 @@ pub async fn login(
     form: StrictForm<LoginForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
+    // Text the canonical check refuses is bad input, not a sign-in attempt: nothing counts.
+    let mut errors = FieldErrors::default();
+    for (field, value) in [
+        ("email", &form.email),
+        ("password", &form.password),
+        ("next", &form.next),
+    ] {
+        if let Err(e) = text::single_line(value) {
+            errors.add(field, e.to_string());
+        }
+    }
+    if !errors.is_empty() {
+        let page = LoginPage {
+            chrome: Chrome::public("Sign in", csrf::token(&session)?, None),
+            email: form.email.trim().to_string(),
+            next: String::new(),
+            error: None,
+            errors,
+        };
+        return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    }
     let ip = client_ip(&req);
     let canonical = EmailAddress::parse(&form.email)
         .ok()
@@ -197,6 +222,7 @@ pub async fn login(
                 email: form.email.trim().to_string(),
                 next,
                 error: Some("Incorrect email or password.".into()),
+                errors: FieldErrors::default(),
             };
             render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
@@ -233,12 +259,14 @@ pub struct SetupForm {
         max = 100,
         message = "Enter a workspace name (at most 100 characters)"
     ))]
+    #[validate(custom(function = "crate::text::validate_line"))]
     workspace: String,
     #[validate(length(
         min = 1,
         max = 100,
         message = "Enter your name (at most 100 characters)"
     ))]
+    #[validate(custom(function = "crate::text::validate_line"))]
     name: String,
     email: String,
     #[serde(default)]
@@ -299,10 +327,11 @@ pub async fn setup(
     if let Err(e) = &email {
         errors.add("email", e.to_string());
     }
-    if let Err(message) = crate::auth::password::check_new_password(&form.password) {
-        errors.add("password", message);
-    } else if form.password != form.password_confirm {
-        errors.add("password_confirm", "The passwords do not match");
+    for problem in check_new_password_pair(&form.password, &form.password_confirm) {
+        match problem {
+            PasswordProblem::New(m) => errors.add("password", m),
+            PasswordProblem::Confirmation(m) => errors.add("password_confirm", m),
+        }
     }
     let email = match email {
         Ok(email) if errors.is_empty() => email,

@@ -17,6 +17,8 @@ use crate::permissions::Permission;
 use crate::services::invites::{
     self, CreateOutcome, CreatedInvite, InviteRequest, Links, ReviewLine, Verdict,
 };
+use crate::services::members;
+use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{db, render_status, see_other, set_flash, take, Chrome, FlashKind};
 
@@ -48,6 +50,20 @@ impl InviteForm {
 
     fn parse(&self) -> Result<InviteRequest, FieldErrors> {
         let mut errors = FieldErrors::default();
+        for (field, value, lines) in [
+            ("emails", &self.emails, true),
+            ("name", &self.name, false),
+            ("message", &self.message, true),
+        ] {
+            let checked = if lines {
+                text::multi_line(value).map(drop)
+            } else {
+                text::single_line(value).map(drop)
+            };
+            if let Err(e) = checked {
+                errors.add(field, e.to_string());
+            }
+        }
         let count = invites::split_addresses(&self.emails).len();
         if count == 0 {
             errors.add("emails", "Enter at least one email address");
@@ -86,27 +102,10 @@ impl InviteForm {
                 }
             },
         };
-        let metadata = match self.metadata.trim() {
-            "" => "{}".to_string(),
-            text if text.len() > invites::MAX_METADATA_BYTES => {
-                errors.add("metadata", "Metadata is limited to 4 KiB");
-                String::new()
-            }
-            text => match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(value @ serde_json::Value::Object(_)) => value.to_string(),
-                Ok(_) => {
-                    errors.add(
-                        "metadata",
-                        "Metadata must be a JSON object, like {\"team\": \"north\"}",
-                    );
-                    String::new()
-                }
-                Err(e) => {
-                    errors.add("metadata", format!("Not valid JSON: {e}"));
-                    String::new()
-                }
-            },
-        };
+        let metadata = members::parse_metadata(&self.metadata).unwrap_or_else(|e| {
+            errors.add("metadata", e);
+            String::new()
+        });
         if !errors.is_empty() {
             return Err(errors);
         }

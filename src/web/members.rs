@@ -63,13 +63,20 @@ pub async fn set_roles(
     let id = member_id(&path)?;
     let form = form.0;
     let role_ids: Option<Vec<i64>> = form.role.iter().map(|r| r.parse().ok()).collect();
-    let outcome = match role_ids {
-        None => Err(Refusal {
+    let primary: Result<Option<i64>, _> = match form.primary_role.as_str() {
+        "" => Ok(None),
+        typed => typed.parse().map(Some),
+    };
+    let outcome = match (role_ids, primary) {
+        (None, _) => Err(Refusal {
             field: "role",
             message: "Choose roles of this workspace".into(),
         }),
-        Some(role_ids) => {
-            let primary = form.primary_role.parse().ok();
+        (_, Err(_)) => Err(Refusal {
+            field: "primary_role",
+            message: "The primary role must be one of the roles ticked".into(),
+        }),
+        (Some(role_ids), Ok(primary)) => {
             let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
             db(ctx.db_pool(), move |conn| {
                 members::set_roles(conn, &access, &actor, id, &role_ids, primary)

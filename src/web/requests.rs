@@ -13,8 +13,9 @@ use crate::models;
 use crate::models::permission_request::PermissionRequest;
 use crate::permissions::{Grant, Permission, Scope};
 use crate::services::requests::{self, AskOutcome, Decision, Triage, MAX_REASON_CHARS};
+use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
-use crate::web::{db, render, render_status, see_other, set_flash, Chrome, FlashKind};
+use crate::web::{db, render_status, see_other, set_flash, Chrome, FlashKind};
 
 #[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +46,9 @@ impl AskForm {
             _ => None,
         };
         let reason = self.reason.trim();
-        if reason.is_empty() {
+        if let Err(e) = text::multi_line(reason) {
+            errors.add("reason", e.to_string());
+        } else if reason.is_empty() {
             errors.add("reason", "Say why you need it: the admin decides from this");
         } else if reason.chars().count() > MAX_REASON_CHARS {
             errors.add("reason", format!("At most {MAX_REASON_CHARS} characters"));
@@ -160,9 +163,32 @@ struct TriagePage {
     base: String,
     triage: Triage,
     today: String,
+    refused: Option<RowRefusal>,
+}
+
+/// A decision form that was refused: shown again on its request, with what was typed.
+struct RowRefusal {
+    request: i64,
+    field: &'static str,
+    message: String,
+    typed: String,
 }
 
 impl TriagePage {
+    fn error_for(&self, request: &i64, field: &str) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|r| r.request == *request && r.field == field)
+            .map(|r| r.message.as_str())
+    }
+
+    fn typed_for(&self, request: &i64, field: &str) -> &str {
+        self.refused
+            .as_ref()
+            .filter(|r| r.request == *request && r.field == field)
+            .map_or("", |r| r.typed.as_str())
+    }
+
     fn grant_label(&self, request: &PermissionRequest) -> String {
         Grant::from_keys(&request.permission, request.scope.as_deref())
             .map(|g| g.label())
@@ -177,17 +203,28 @@ impl TriagePage {
 /// GET /w/{ws}/requests — requires settings.manage: pending permission requests to decide.
 pub async fn list(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
     ctx.require(Permission::SettingsManage)?;
+    render_triage(&ctx, None).await
+}
+
+async fn render_triage(ctx: &WorkspaceCtx, refused: Option<RowRefusal>) -> AppResult<HttpResponse> {
     let workspace_id = ctx.access.workspace.id;
     let triage = db(ctx.db_pool(), move |conn| {
         requests::triage(conn, workspace_id)
     })
     .await?;
-    render(&TriagePage {
+    let status = if refused.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = TriagePage {
         chrome: ctx.chrome("Requests", "requests")?,
         base: ctx.path("/requests"),
         triage,
         today: models::now().date().format("%Y-%m-%d").to_string(),
-    })
+        refused,
+    };
+    render_status(&page, status)
 }
 
 fn request_id(path: &(String, String)) -> AppResult<i64> {
@@ -224,6 +261,19 @@ async fn decide(ctx: WorkspaceCtx, id: i64, decision: Decision) -> AppResult<Htt
     Ok(see_other(&ctx.path("/requests")))
 }
 
+/// The grant's optional last day: empty, or a date today or later.
+fn parse_last_day(typed: &str) -> Result<Option<NaiveDate>, String> {
+    let typed = text::single_line(typed).map_err(|e| e.to_string())?.trim();
+    if typed.is_empty() {
+        return Ok(None);
+    }
+    match NaiveDate::parse_from_str(typed, "%Y-%m-%d") {
+        Ok(date) if date >= models::now().date() => Ok(Some(date)),
+        Ok(_) => Err("The end date must be today or later.".into()),
+        Err(_) => Err("The end date must be a date like 2027-01-31.".into()),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveForm {
@@ -240,27 +290,18 @@ pub async fn approve(
 ) -> AppResult<HttpResponse> {
     ctx.require(Permission::SettingsManage)?;
     let id = request_id(&path)?;
-    let expires_on = match form.0.expires_on.trim() {
-        "" => None,
-        text => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(date) if date >= models::now().date() => Some(date),
-            Ok(_) => {
-                set_flash(
-                    &ctx.session,
-                    FlashKind::Error,
-                    "The end date must be today or later.",
-                )?;
-                return Ok(see_other(&ctx.path("/requests")));
-            }
-            Err(_) => {
-                set_flash(
-                    &ctx.session,
-                    FlashKind::Error,
-                    "The end date must be a date like 2027-01-31.",
-                )?;
-                return Ok(see_other(&ctx.path("/requests")));
-            }
-        },
+    let typed = form.0.expires_on;
+    let expires_on = match parse_last_day(&typed) {
+        Ok(day) => day,
+        Err(message) => {
+            let refused = RowRefusal {
+                request: id,
+                field: "expires_on",
+                message,
+                typed,
+            };
+            return render_triage(&ctx, Some(refused)).await;
+        }
     };
     decide(ctx, id, Decision::Approve { expires_on }).await
 }
@@ -280,7 +321,23 @@ pub async fn deny(
 ) -> AppResult<HttpResponse> {
     ctx.require(Permission::SettingsManage)?;
     let id = request_id(&path)?;
-    let note: String = form.0.note.trim().chars().take(MAX_REASON_CHARS).collect();
+    let typed = form.0.note;
+    let note = match text::multi_line(typed.trim()) {
+        Ok(note) if note.chars().count() <= MAX_REASON_CHARS => note,
+        refused => {
+            let message = match refused {
+                Err(e) => e.to_string(),
+                Ok(_) => format!("At most {MAX_REASON_CHARS} characters"),
+            };
+            let refused = RowRefusal {
+                request: id,
+                field: "note",
+                message,
+                typed,
+            };
+            return render_triage(&ctx, Some(refused)).await;
+        }
+    };
     let decision = Decision::Deny {
         note: (!note.is_empty()).then_some(note),
     };

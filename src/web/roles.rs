@@ -15,6 +15,7 @@ use crate::services::roles::{
     self, DeleteOutcome, Impact, RoleInput, RoleSummary, SaveOutcome, MAX_DESCRIPTION_CHARS,
     MAX_NAME_CHARS,
 };
+use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{db, render, render_status, see_other, set_flash, Chrome, FlashKind};
 
@@ -145,11 +146,13 @@ impl RoleForm {
             errors.add("name", "Enter a name for the role");
         } else if name.chars().count() > MAX_NAME_CHARS {
             errors.add("name", format!("At most {MAX_NAME_CHARS} characters"));
-        } else if name.chars().any(char::is_control) {
-            errors.add("name", "The name can't contain control characters");
+        } else if let Err(e) = text::single_line(name) {
+            errors.add("name", e.to_string());
         }
         let description = self.description.trim();
-        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        if let Err(e) = text::multi_line(description) {
+            errors.add("description", e.to_string());
+        } else if description.chars().count() > MAX_DESCRIPTION_CHARS {
             errors.add(
                 "description",
                 format!("At most {MAX_DESCRIPTION_CHARS} characters"),

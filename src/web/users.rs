@@ -13,8 +13,9 @@ use crate::permissions::{BuiltinRole, Effective, Permission};
 use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, MemberRow, Sort};
 use crate::services::member_emails::{self, Management};
 use crate::services::{members, roles};
+use crate::text;
 use crate::web::forms::FieldErrors;
-use crate::web::{db, render, render_status, see_other, Chrome};
+use crate::web::{db, render_status, see_other, Chrome};
 
 /// GET /w/{ws} — the workspace's front page is its Users screen.
 pub async fn workspace_home(ctx: WorkspaceCtx) -> HttpResponse {
@@ -41,19 +42,33 @@ fn non_empty(value: &Option<String>) -> Option<String> {
 }
 
 impl UsersQuery {
-    /// Unknown values fall back to the defaults rather than failing the page.
-    fn filter(&self) -> MemberFilter {
+    /// Text the canonical check refuses, shown beside the search box (the list then
+    /// ignores it); unknown values of the choices fall back to the defaults.
+    fn refusals(&self) -> FieldErrors {
+        let mut errors = FieldErrors::default();
+        for (field, value) in [("q", &self.q), ("department", &self.department)] {
+            if let Some(Err(e)) = value.as_deref().map(text::single_line) {
+                errors.add(field, e.to_string());
+            }
+        }
+        errors
+    }
+
+    fn filter(&self, errors: &FieldErrors) -> MemberFilter {
+        let text = |field: &str, value: &Option<String>| {
+            non_empty(value).filter(|_| errors.get(field).is_none())
+        };
         let status = match self.status.as_deref() {
             None | Some("") => Some(MemberStatus::Active),
             Some("all") => None,
             Some(key) => Some(MemberStatus::from_key(key).unwrap_or(MemberStatus::Active)),
         };
         MemberFilter {
-            q: non_empty(&self.q).map(|q| q.chars().take(100).collect()),
+            q: text("q", &self.q).map(|q| q.chars().take(100).collect()),
             status,
             role: self.role.as_deref().and_then(|r| r.parse().ok()),
             seat: self.seat.as_deref().and_then(SeatType::from_key),
-            department: non_empty(&self.department),
+            department: text("department", &self.department),
             sort: self
                 .sort
                 .as_deref()
@@ -91,6 +106,8 @@ struct UsersPage {
     statuses: [MemberStatus; 3],
     seat_types: [SeatType; 2],
     actions: RowActions,
+    errors: FieldErrors,
+    status: StatusCode,
 }
 
 /// What the viewer may do from a row of the list (the server checks again on every POST).
@@ -154,7 +171,8 @@ fn page_href(base: &str, filter: &MemberFilter, status_key: &str, page: i64) -> 
 /// GET /w/{ws}/users — requires members.view (scoped: a Manager sees their team).
 pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult<HttpResponse> {
     ctx.require(Permission::MembersView)?;
-    let filter = query.filter();
+    let errors = query.refusals();
+    let filter = query.filter(&errors);
     let access = ctx.access.clone();
     let perms = &ctx.access.perms;
     let (can_edit, can_remove) = (
@@ -220,8 +238,14 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
             grantable,
             viewer: ctx.access.member.id,
         },
+        status: if errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        },
+        errors,
     };
-    render(&page)
+    render_status(&page, page.status)
 }
 
 pub struct PermissionLine {

@@ -10,6 +10,7 @@ mod support;
 
 mod account;
 mod auth;
+mod bad_input;
 mod browser;
 mod cli;
 mod invites;
@@ -55,6 +56,7 @@ fn main() {
         ("member_edits", member_edits::tests()),
         ("account", account::tests()),
         ("member_emails", member_emails::tests()),
+        ("bad_input", bad_input::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {
