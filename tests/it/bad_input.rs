@@ -17,6 +17,7 @@ tests![
     every_form_field_refuses_control_direction_and_invisible_characters_and_changes_nothing,
     the_setup_form_refuses_bad_text_in_every_field_and_changes_nothing,
     every_query_parameter_and_path_segment_with_bad_text_answers_without_a_server_error,
+    a_name_that_hides_its_extension_behind_a_direction_override_is_refused_on_every_name_path,
 ];
 
 /// Already percent-encoded, so invalid UTF-8 (a lone surrogate, 0xFF) reaches the server raw.
@@ -762,4 +763,113 @@ async fn every_query_parameter_and_path_segment_with_bad_text_answers_without_a_
         &fingerprint(&app),
         "bad query parameters and paths",
     );
+}
+
+fn account_name(app: &TestApp, email: &str) -> String {
+    use diesel::prelude::*;
+    use gatehouse::db::schema::{accounts, email_addresses as e};
+    app.with_db(|conn| {
+        accounts::table
+            .inner_join(e::table)
+            .filter(e::canonical.eq(email))
+            .select(accounts::name)
+            .first(conn)
+            .unwrap()
+    })
+}
+
+async fn a_name_that_hides_its_extension_behind_a_direction_override_is_refused_on_every_name_path(
+    app: TestApp,
+) {
+    // "Mem \u{202e}gnp.exe" displays as "Mem exe.png".
+    let spoof = "Mem \u{202e}gnp.exe";
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    app.with_db(|conn| domains::verify_by_operator(conn, "acme", "acme.example").unwrap());
+    let mia = app.add_member(
+        ws.workspace_id,
+        "mia@acme.example",
+        "Mia Member",
+        BuiltinRole::Member,
+    );
+    let owner = app.client();
+    owner.sign_in("olivia@acme.example", PASSWORD).await;
+
+    let own = owner
+        .submit("/account", "/account/name", &[("name", spoof)])
+        .await;
+    assert_eq!(own.status, 422);
+    own.assert_contains("text-direction characters");
+    assert_eq!(account_name(&app, "olivia@acme.example"), "Olivia Owner");
+
+    let member_page = format!("/w/acme/users/{mia}");
+    let theirs = owner
+        .submit(
+            &member_page,
+            &format!("{member_page}/name"),
+            &[("name", spoof)],
+        )
+        .await;
+    assert_eq!(theirs.status, 422);
+    assert_eq!(account_name(&app, "mia@acme.example"), "Mia Member");
+
+    let role = owner
+        .submit(
+            "/w/acme/roles/new",
+            "/w/acme/roles/new",
+            &[("name", spoof), ("description", "")],
+        )
+        .await;
+    assert_eq!(role.status, 422);
+
+    let member_role = app
+        .role_id(ws.workspace_id, BuiltinRole::Member)
+        .to_string();
+    let invite = owner
+        .submit(
+            "/w/acme/invites",
+            "/w/acme/invites",
+            &[
+                ("emails", "new@elsewhere.example"),
+                ("role", &member_role),
+                ("seat_type", "member"),
+                ("name", spoof),
+            ],
+        )
+        .await;
+    assert_eq!(invite.status, 422);
+    assert_eq!(app.count("invites"), 0);
+    let invite = owner
+        .submit(
+            "/w/acme/invites",
+            "/w/acme/invites",
+            &[
+                ("emails", "new@elsewhere.example"),
+                ("role", &member_role),
+                ("seat_type", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(invite.status, 303);
+    let mail = app.mail.wait_for(1).await;
+    let path = mail_to(
+        &mail,
+        "new@elsewhere.example",
+        "You've been invited to Acme",
+    )
+    .invite_path();
+    let invitee = app.client();
+    let accepted = invitee
+        .submit(
+            &path,
+            &path,
+            &[
+                ("name", spoof),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(accepted.status, 422);
+    assert_eq!(app.count("accounts"), 2, "no account was made");
+    assert_eq!(app.count("roles"), 5, "no role was made");
 }
