@@ -17,6 +17,7 @@ mod lifecycle;
 mod member_edits;
 mod member_emails;
 mod permissions;
+mod reauth;
 mod requests;
 mod roles;
 mod schema;
@@ -55,6 +56,7 @@ fn main() {
         ("member_edits", member_edits::tests()),
         ("account", account::tests()),
         ("member_emails", member_emails::tests()),
+        ("reauth", reauth::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {
