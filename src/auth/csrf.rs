@@ -1,5 +1,6 @@
 //! CSRF protection for every state-changing request, in one middleware so no handler can
-//! forget it: a same-origin check (`Sec-Fetch-Site`, else `Origin`), then the form's
+//! forget it: a same-origin check (`Sec-Fetch-Site` and `Origin` against the configured
+//! base URL), then the form's
 //! `csrf_token` must equal the per-session token. Bodies over 64 KiB are refused first.
 //!
 //! A token kept in the session (not per page load) keeps working across tabs; anonymous
@@ -48,24 +49,33 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// The same-origin check (SPEC §4.9): `Origin`, when sent, must be the configured base
+/// URL's origin — never compared with the request's `Host`, which the sender chooses (a
+/// rebound DNS name reaches us with `Host` and `Origin` both naming the other site) —
+/// and `Sec-Fetch-Site`, when sent, must say `same-origin`. A client that sends neither
+/// (not a browser) is left to the token.
 fn same_origin(req: &ServiceRequest, base_origin: &str) -> bool {
     let headers = req.headers();
-    if let Some(site) = headers.get("sec-fetch-site") {
-        return site.as_bytes() == b"same-origin";
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or(""));
+    match (headers.get("sec-fetch-site"), origin) {
+        // Browsers send `Origin: null` from pages served with `Referrer-Policy: no-referrer`
+        // (ours are); a browser-set `Sec-Fetch-Site: same-origin` then speaks for it, as
+        // long as the request is addressed to our own name (a rebound DNS name is not).
+        (Some(site), Some("null")) => {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            site.as_bytes() == b"same-origin"
+                && host.is_some_and(|h| {
+                    base_origin
+                        .split_once("://")
+                        .is_some_and(|(_, ours)| ours.eq_ignore_ascii_case(h))
+                })
+        }
+        (Some(site), _) if site.as_bytes() != b"same-origin" => false,
+        (_, None) => true,
+        (_, Some(origin)) => !base_origin.is_empty() && origin.eq_ignore_ascii_case(base_origin),
     }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-        // Not a browser that sends either header: the token alone decides.
-        return true;
-    };
-    if origin == base_origin {
-        return true;
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or_default();
-    !host.is_empty() && origin_host == host
 }
 
 async fn read_body(req: &mut ServiceRequest) -> Result<web::Bytes, AppError> {

@@ -4,6 +4,7 @@
 pub mod csrf;
 pub mod gate;
 pub mod password;
+pub mod reauth;
 pub mod session_store;
 
 pub use gate::{SignedIn, WorkspaceCtx};

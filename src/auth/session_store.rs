@@ -11,9 +11,10 @@ use actix_web::cookie::time::Duration;
 use actix_web::web;
 use chrono::{NaiveDateTime, TimeDelta};
 
-use crate::config::SESSION_ABSOLUTE_HOURS;
-use crate::db::DbPool;
+use crate::config::{MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS};
+use crate::db::{write_transaction, DbPool};
 use crate::models::{self, session};
+use crate::services::account::lock_account;
 use crate::tokens;
 
 /// The session cookie's name.
@@ -140,8 +141,25 @@ impl SessionStore for DbSessionStore {
         let pool = self.pool.clone();
         web::block(move || -> Result<(), anyhow::Error> {
             let mut conn = pool.get()?;
-            session::insert(&mut conn, &id_hash, &written.row(), models::now())?;
-            Ok(())
+            let Some(account_id) = written.account_id else {
+                session::insert(&mut conn, &id_hash, &written.row(), models::now())?;
+                return Ok(());
+            };
+            // A signed-in session: the account keeps at most MAX_SESSIONS_PER_ACCOUNT, the
+            // longest-idle ending first, decided under the account's lock with the insert.
+            write_transaction(&mut conn, |conn| -> Result<(), anyhow::Error> {
+                let now = models::now();
+                lock_account(conn, account_id)?;
+                session::insert(conn, &id_hash, &written.row(), now)?;
+                session::end_beyond_cap(
+                    conn,
+                    account_id,
+                    MAX_SESSIONS_PER_ACCOUNT,
+                    now,
+                    now - TimeDelta::hours(SESSION_ABSOLUTE_HOURS),
+                )?;
+                Ok(())
+            })
         })
         .await
         .map_err(|e| SaveError::Other(anyhow::anyhow!("{e}")))?

@@ -62,6 +62,44 @@ pub fn insert(
     Ok(())
 }
 
+/// Ends the account's sessions beyond the newest `keep` by last activity (the idle expiry
+/// slides with use, so the longest-idle end first), and any that can no longer be used.
+/// Run in the transaction that inserts a new session, holding the account's lock.
+pub fn end_beyond_cap(
+    conn: &mut DbConn,
+    account_id: i64,
+    keep: usize,
+    now: NaiveDateTime,
+    created_after: NaiveDateTime,
+) -> QueryResult<usize> {
+    let live: Vec<String> = sessions::table
+        .filter(sessions::account_id.eq(account_id))
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::created_at.gt(created_after))
+        .order((
+            sessions::expires_at.desc(),
+            sessions::created_at.desc(),
+            sessions::id_hash,
+        ))
+        .select(sessions::id_hash)
+        .load(conn)?;
+    let mut ended = diesel::delete(
+        sessions::table
+            .filter(sessions::account_id.eq(account_id))
+            .filter(
+                sessions::expires_at
+                    .le(now)
+                    .or(sessions::created_at.le(created_after)),
+            ),
+    )
+    .execute(conn)?;
+    if live.len() > keep {
+        ended += diesel::delete(sessions::table.filter(sessions::id_hash.eq_any(&live[keep..])))
+            .execute(conn)?;
+    }
+    Ok(ended)
+}
+
 /// Updates a session's state; returns false when the session no longer exists.
 pub fn update(conn: &mut DbConn, id_hash: &str, write: &SessionWrite<'_>) -> QueryResult<bool> {
     let n = diesel::update(sessions::table.find(id_hash))
@@ -148,18 +186,22 @@ pub fn delete_for_account_except(
     .execute(conn)
 }
 
-/// An account's live sessions, newest first.
+/// An account's live sessions, newest first; at most `limit` when given.
 pub fn live_for_account(
     conn: &mut DbConn,
     account_id: i64,
     now: NaiveDateTime,
     created_after: NaiveDateTime,
+    limit: Option<i64>,
 ) -> QueryResult<Vec<SessionRow>> {
-    sessions::table
+    let query = sessions::table
         .filter(sessions::account_id.eq(account_id))
         .filter(sessions::expires_at.gt(now))
         .filter(sessions::created_at.gt(created_after))
         .order((sessions::created_at.desc(), sessions::id_hash))
-        .select(SessionRow::as_select())
-        .load(conn)
+        .select(SessionRow::as_select());
+    match limit {
+        Some(n) => query.limit(n).load(conn),
+        None => query.load(conn),
+    }
 }

@@ -1,11 +1,12 @@
 //! Account self-service: name, password, email addresses, sessions, and the forgotten
 //! password. Every change is one write transaction with its audit event and its mail
-//! (outbox); the handlers verify passwords on the hashing pool before calling in here.
+//! (outbox); the handlers verify the current password (`auth::reauth`, throttled) on the
+//! hashing pool before calling in here.
 
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::json;
 
-use crate::config::SESSION_ABSOLUTE_HOURS;
+use crate::config::{MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS};
 use crate::db::{is_postgres, write_transaction, DbConn};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
@@ -118,14 +119,58 @@ pub fn device_label(user_agent: Option<&str>) -> String {
     }
 }
 
-fn live_sessions(conn: &mut DbConn, account_id: i64) -> AppResult<Vec<SessionRow>> {
+fn live_sessions(
+    conn: &mut DbConn,
+    account_id: i64,
+    limit: Option<i64>,
+) -> AppResult<Vec<SessionRow>> {
     let now = models::now();
     Ok(session::live_for_account(
         conn,
         account_id,
         now,
         now - TimeDelta::hours(SESSION_ABSOLUTE_HOURS),
+        limit,
     )?)
+}
+
+/// The sessions `/account` lists: the one asking first, then the newest, at most
+/// `MAX_SESSIONS_PER_ACCOUNT` (sign-in keeps no more alive; the bound holds the page
+/// short even for sessions made before the cap).
+fn listed_sessions(
+    conn: &mut DbConn,
+    account_id: i64,
+    current: Option<&str>,
+) -> AppResult<Vec<SessionRow>> {
+    let cap = MAX_SESSIONS_PER_ACCOUNT;
+    let mut rows = live_sessions(
+        conn,
+        account_id,
+        Some(i64::try_from(cap).unwrap_or(i64::MAX)),
+    )?;
+    let Some(current) = current else {
+        return Ok(rows);
+    };
+    match rows
+        .iter()
+        .position(|row| tokens::constant_time_eq(current, &row.id_hash))
+    {
+        Some(i) => {
+            let row = rows.remove(i);
+            rows.insert(0, row);
+        }
+        None => {
+            let now = models::now();
+            let oldest = now - TimeDelta::hours(SESSION_ABSOLUTE_HOURS);
+            if let Some(row) = session::find_live(conn, current, now, oldest)?
+                .filter(|row| row.account_id == Some(account_id))
+            {
+                rows.insert(0, row);
+                rows.truncate(cap);
+            }
+        }
+    }
+    Ok(rows)
 }
 
 /// The account page's data; `current` is the hash of the session asking (if known),
@@ -140,7 +185,7 @@ pub fn overview(
         return Ok(None);
     };
     let emails = EmailAddressRow::for_account(conn, account_id)?;
-    let sessions = live_sessions(conn, account_id)?
+    let sessions = listed_sessions(conn, account_id, current)?
         .into_iter()
         .map(|row| SessionView {
             public_id: session::public_id(&row.id_hash),
@@ -250,11 +295,6 @@ pub fn rename(conn: &mut DbConn, actor: &Actor, account_id: i64, name: &str) -> 
         )?;
         Ok(())
     })
-}
-
-/// The stored password hash, for the handler to verify the current password against.
-pub fn password_hash(conn: &mut DbConn, account_id: i64) -> AppResult<Option<String>> {
-    Ok(Account::find(conn, account_id)?.and_then(|a| a.password_hash))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -836,7 +876,7 @@ pub fn end_session(
     public_id: &str,
 ) -> AppResult<bool> {
     write_transaction(conn, |conn| {
-        let Some(row) = live_sessions(conn, account_id)?
+        let Some(row) = live_sessions(conn, account_id, None)?
             .into_iter()
             .find(|row| tokens::constant_time_eq(&session::public_id(&row.id_hash), public_id))
         else {

@@ -10,7 +10,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::password::{check_new_password_pair, PasswordProblem};
-use crate::auth::{csrf, session_store, SignedIn, WorkspaceCtx};
+use crate::auth::{csrf, reauth, session_store, SignedIn, WorkspaceCtx};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
@@ -206,15 +206,10 @@ pub struct PasswordForm {
     new_password_confirm: String,
 }
 
-/// Checks the current password on the hashing pool; returns the hash it matched.
-async fn verified_hash(who: &SignedIn, password: String) -> AppResult<Option<String>> {
-    let account_id = who.account_id;
-    let stored = db(&who.state.pool, move |conn| {
-        account::password_hash(conn, account_id)
-    })
-    .await?;
-    let ok = who.state.passwords.verify(stored.clone(), password).await?;
-    Ok(if ok { stored } else { None })
+/// The current password, checked by the one throttled re-authentication
+/// (`auth::reauth`): the hash it matched, or the message for its field.
+async fn verified_hash(who: &SignedIn, password: String) -> AppResult<Result<String, String>> {
+    reauth::verify_current_password(&who.state, &who.actor, who.account_id, password).await
 }
 
 /// POST /account/password — signed in; `current_password`, `new_password`,
@@ -235,12 +230,13 @@ pub async fn change_password(
         }
     }
     // Always verified (the same work whatever else is wrong).
-    let verified = verified_hash(&who, form.current_password).await?;
-    if verified.is_none() {
-        forms
-            .password_errors
-            .add("current_password", "That is not your current password");
-    }
+    let verified = match verified_hash(&who, form.current_password).await? {
+        Ok(hash) => Some(hash),
+        Err(message) => {
+            forms.password_errors.add("current_password", message);
+            None
+        }
+    };
     let (Some(old_hash), true) = (verified, forms.password_errors.is_empty()) else {
         return page_with_errors(&req, &who, forms).await;
     };
@@ -312,11 +308,8 @@ pub async fn add_email(
     if let Err(e) = &email {
         forms.email_errors.add("email", e.to_string());
     }
-    let verified = verified_hash(&who, form.current_password).await?;
-    if verified.is_none() {
-        forms
-            .email_errors
-            .add("current_password", "That is not your current password");
+    if let Err(message) = verified_hash(&who, form.current_password).await? {
+        forms.email_errors.add("current_password", message);
     }
     let email = match email {
         Ok(email) if forms.email_errors.is_empty() => email,
@@ -369,7 +362,7 @@ pub async fn make_primary(
     let verified = verified_hash(&who, form.0.current_password).await?;
     let mut forms = AccountForms::default();
     let key = format!("primary-{email_id}");
-    if verified.is_none() {
+    if let Err(message) = verified {
         // Another account's id is still a 404, before anything is said about passwords.
         let account_id = who.account_id;
         let exists = db(&who.state.pool, move |conn| {
@@ -384,9 +377,7 @@ pub async fn make_primary(
         if !exists {
             return Err(AppError::NotFound);
         }
-        forms
-            .row_errors
-            .add(&key, "That is not your current password");
+        forms.row_errors.add(&key, message);
         return page_with_errors(&req, &who, forms).await;
     }
     let (actor, account_id, state) = (who.actor.clone(), who.account_id, who.state.clone());

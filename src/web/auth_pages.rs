@@ -13,7 +13,8 @@ use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
 use crate::services::access::{self, WorkspaceLink};
-use crate::services::{signin, workspaces};
+use crate::services::signin::{self, Outcome};
+use crate::services::workspaces;
 use crate::startup::AppState;
 use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
@@ -144,8 +145,9 @@ pub(crate) fn begin_session(
     Ok(())
 }
 
-/// POST /login — the same answer, in the same time, for an unknown address, a wrong
-/// password and a throttled account.
+/// POST /login — the same answer, in the same time, for an unknown address and a wrong
+/// password; a throttled attempt (any address, with or without an account) is told when
+/// to try again, never whether the password was right.
 pub async fn login(
     req: HttpRequest,
     session: Session,
@@ -185,9 +187,9 @@ pub async fn login(
         .take(254)
         .collect();
     let attempt = {
-        let (canonical, ip) = (canonical.clone(), ip.clone());
+        let (canonical, label, ip) = (canonical.clone(), label.clone(), ip.clone());
         db(&state.pool, move |conn| {
-            signin::prepare(conn, canonical.as_deref(), ip.as_deref())
+            signin::prepare(conn, canonical.as_deref(), &label, ip.as_deref())
         })
         .await?
     };
@@ -196,37 +198,48 @@ pub async fn login(
     } else {
         attempt.password_hash.clone()
     };
+    // Always verified (against a dummy hash when throttled or unknown): the same time.
     let verified = state.passwords.verify(stored, form.password).await?;
-    let succeeded = verified && !attempt.throttled && attempt.account_id.is_some();
-    {
+    let outcome = {
         let actor = Actor {
             account_id: None,
             ip: ip.clone(),
         };
-        let (label, account_id, throttled) = (label.clone(), attempt.account_id, attempt.throttled);
+        let (label, account_id) = (label.clone(), attempt.account_id);
+        let verified = (!attempt.throttled).then_some(verified);
         db(&state.pool, move |conn| {
-            signin::record(conn, &actor, &label, account_id, succeeded, throttled)
+            signin::settle(
+                conn,
+                &actor,
+                signin::Kind::SignIn { label: &label },
+                account_id,
+                verified,
+            )
         })
-        .await?;
-    }
+        .await?
+    };
     let next = local_next(&form.next).unwrap_or_default().to_string();
-    match attempt.account_id {
-        Some(account_id) if succeeded => {
+    let error = match (outcome, attempt.account_id) {
+        (Outcome::Succeeded, Some(account_id)) => {
             begin_session(&session, &req, account_id)?;
-            Ok(see_other(if next.is_empty() { "/" } else { &next }))
+            return Ok(see_other(if next.is_empty() { "/" } else { &next }));
         }
-        _ => {
-            let chrome = Chrome::public("Sign in", csrf::token(&session)?, None);
-            let page = LoginPage {
-                chrome,
-                email: form.email.trim().to_string(),
-                next,
-                error: Some("Incorrect email or password.".into()),
-                errors: FieldErrors::default(),
-            };
-            render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
-        }
-    }
+        // Said alike for every address, with or without an account.
+        (Outcome::Throttled { retry_at }, _) => format!(
+            "Too many failed sign-in attempts. {}",
+            signin::retry_message(retry_at, crate::models::now())
+        ),
+        _ => "Incorrect email or password.".to_string(),
+    };
+    let chrome = Chrome::public("Sign in", csrf::token(&session)?, None);
+    let page = LoginPage {
+        chrome,
+        email: form.email.trim().to_string(),
+        next,
+        error: Some(error),
+        errors: FieldErrors::default(),
+    };
+    render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
 /// POST /logout — deletes the session row, so a copied cookie stops working too.

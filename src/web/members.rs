@@ -7,9 +7,8 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::WorkspaceCtx;
+use crate::auth::{reauth, WorkspaceCtx};
 use crate::error::{AppError, AppResult};
-use crate::models::account::Account;
 use crate::models::member::SeatType;
 use crate::permissions::Permission;
 use crate::services::lifecycle::{self, Ending, Preview, RestoreOutcome};
@@ -303,21 +302,16 @@ pub async fn transfer_ownership(
         ));
     }
     let id = member_id(&path)?;
-    let account_id = ctx.access.account.id;
-    let stored = db(ctx.db_pool(), move |conn| {
-        Ok(Account::find(conn, account_id)?.and_then(|a| a.password_hash))
-    })
-    .await?;
-    if !ctx
-        .state
-        .passwords
-        .verify(stored, form.0.current_password)
-        .await?
+    if let Err(message) = reauth::verify_current_password(
+        &ctx.state,
+        &ctx.actor,
+        ctx.access.account.id,
+        form.0.current_password,
+    )
+    .await?
     {
         let mut errors = DetailErrors::default();
-        errors
-            .fields
-            .add("current_password", "That is not your current password");
+        errors.fields.add("current_password", message);
         return render_detail(&ctx, id, errors).await;
     }
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());

@@ -14,7 +14,13 @@ tests![
     a_cross_site_post_is_refused_even_with_a_valid_token,
     every_page_sends_the_security_headers,
     next_is_honoured_only_for_local_paths,
-    repeated_failures_throttle_the_account_with_the_same_message,
+    ten_failures_from_one_address_refuse_even_the_right_password_there_and_say_when_to_retry,
+    an_attackers_failures_from_another_address_do_not_lock_the_owner_out,
+    failures_from_many_addresses_slow_the_account_with_a_growing_delay_not_a_wall,
+    an_address_the_owner_signed_in_from_is_not_held_back_by_failures_elsewhere,
+    a_completed_password_reset_lifts_the_sign_in_lock,
+    sign_ins_beyond_the_session_cap_end_the_oldest_sessions_and_the_account_page_stays_short,
+    a_post_naming_another_site_in_host_and_origin_is_refused_and_changes_nothing,
     idle_and_absolute_timeouts_end_a_session,
     oversized_bodies_and_unexpected_fields_are_refused_before_any_work,
     sign_ins_are_recorded_in_the_audit_trail,
@@ -247,6 +253,110 @@ async fn a_cross_site_post_is_refused_even_with_a_valid_token(app: TestApp) {
     assert_eq!(same_origin.status, 303);
 }
 
+/// The account's name, as stored.
+fn stored_name(app: &TestApp) -> String {
+    app.with_db(|conn| {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::accounts;
+        accounts::table
+            .select(accounts::name)
+            .first::<String>(conn)
+            .unwrap()
+    })
+}
+
+async fn a_post_naming_another_site_in_host_and_origin_is_refused_and_changes_nothing(
+    app: TestApp,
+) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    let token = client.get("/account").await.csrf();
+    let ours = client.base.clone();
+    let rename = |name: &'static str, headers: Vec<(&'static str, String)>| {
+        let (client, token) = (&client, token.clone());
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            client
+                .post_with_headers(
+                    "/account/name",
+                    &[("csrf_token", &token), ("name", name)],
+                    &headers,
+                )
+                .await
+        }
+    };
+    // A rebound DNS name: the browser sends our cookie with Host and Origin both naming it.
+    let rebound = rename(
+        "Evil One",
+        vec![
+            ("host", "evil.example".into()),
+            ("origin", "http://evil.example".into()),
+        ],
+    )
+    .await;
+    assert_eq!(rebound.status, 403);
+    let claims_same_origin = rename(
+        "Evil Two",
+        vec![
+            ("sec-fetch-site", "same-origin".into()),
+            ("origin", "http://evil.example".into()),
+        ],
+    )
+    .await;
+    assert_eq!(claims_same_origin.status, 403);
+    let cross_site = rename(
+        "Evil Three",
+        vec![
+            ("sec-fetch-site", "cross-site".into()),
+            ("origin", ours.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(cross_site.status, 403);
+    // `Origin: null` (sent from no-referrer pages) is vouched for only by a browser's
+    // same-origin Sec-Fetch-Site on a request addressed to our own name.
+    let null_rebound = rename(
+        "Evil Four",
+        vec![
+            ("host", "evil.example".into()),
+            ("sec-fetch-site", "same-origin".into()),
+            ("origin", "null".into()),
+        ],
+    )
+    .await;
+    assert_eq!(null_rebound.status, 403);
+    let null_alone = rename("Evil Five", vec![("origin", "null".into())]).await;
+    assert_eq!(null_alone.status, 403);
+    assert_eq!(stored_name(&app), "Olivia Owner", "nothing changed");
+    assert_eq!(app.count_audit("account.renamed"), 0);
+    // The configured origin still works.
+    let same_origin = rename(
+        "Olivia O.",
+        vec![("sec-fetch-site", "same-origin".into()), ("origin", ours)],
+    )
+    .await;
+    assert_eq!(same_origin.status, 303);
+    assert_eq!(stored_name(&app), "Olivia O.");
+    let null_from_our_page = rename(
+        "Olivia Owner",
+        vec![
+            ("sec-fetch-site", "same-origin".into()),
+            ("origin", "null".into()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        null_from_our_page.status, 303,
+        "what Chromium sends from our pages"
+    );
+    assert_eq!(
+        client.get(&format!("/w/{}/users", ws.slug)).await.status,
+        200
+    );
+}
+
 async fn every_page_sends_the_security_headers(app: TestApp) {
     let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
     let client = app.client();
@@ -329,38 +439,313 @@ async fn next_is_honoured_only_for_local_paths(app: TestApp) {
     form.assert_contains("name=\"next\" value=\"\"");
 }
 
-async fn repeated_failures_throttle_the_account_with_the_same_message(app: TestApp) {
+/// Moves every audit event back in time, as if `seconds` had passed.
+fn time_passes(app: &TestApp, seconds: i64) {
+    app.with_db(|conn| {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::audit_events;
+        let events: Vec<(i64, chrono::NaiveDateTime)> = audit_events::table
+            .select((audit_events::id, audit_events::created_at))
+            .load(conn)
+            .unwrap();
+        for (id, at) in events {
+            diesel::update(audit_events::table.find(id))
+                .set(audit_events::created_at.eq(at - chrono::TimeDelta::seconds(seconds)))
+                .execute(conn)
+                .unwrap();
+        }
+    });
+}
+
+/// `n` wrong passwords for `email` from `client`, each refused with 422.
+async fn fail_sign_ins(client: &Client, email: &str, n: i64) {
+    for _ in 0..n {
+        let page = client.sign_in(email, "wrong password here").await;
+        assert_eq!(page.status, 422);
+    }
+}
+
+const TOO_MANY: &str = "Too many failed sign-in attempts.";
+
+async fn ten_failures_from_one_address_refuse_even_the_right_password_there_and_say_when_to_retry(
+    app: TestApp,
+) {
+    use gatehouse::services::signin::MAX_FAILURES_PER_ACCOUNT_AND_CLIENT as LIMIT;
     app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
     let client = app.client();
-    for _ in 0..gatehouse::services::signin::MAX_FAILURES_PER_ACCOUNT {
-        assert_eq!(
-            client
-                .sign_in("olivia@acme.example", "wrong password here")
-                .await
-                .status,
-            422
-        );
-    }
+    fail_sign_ins(&client, "olivia@acme.example", LIMIT).await;
     let throttled = client.sign_in("olivia@acme.example", PASSWORD).await;
     assert_eq!(
         throttled.status, 422,
         "the right password is refused while throttled"
     );
-    throttled.assert_contains("Incorrect email or password.");
-    // The window passes (move the failures back in time): the right password works again.
-    app.with_db(|conn| {
-        use diesel::prelude::*;
-        use gatehouse::db::schema::audit_events;
-        let past = gatehouse::models::now() - chrono::TimeDelta::minutes(16);
-        diesel::update(audit_events::table)
-            .set(audit_events::created_at.eq(past))
-            .execute(conn)
-            .unwrap();
-    });
+    throttled.assert_contains("Too many failed sign-in attempts. Try again in about 15 minutes.");
+    assert!(client.session_cookie().is_some());
+    assert_eq!(client.get("/account").await.status, 303, "not signed in");
+    assert_eq!(app.count_audit("login.throttled"), 1);
+    // An address without an account reads exactly the same, so nobody learns who exists.
+    fail_sign_ins(&client, "nobody@acme.example", LIMIT).await;
+    let unknown = client.sign_in("nobody@acme.example", PASSWORD).await;
+    assert_eq!(unknown.status, 422);
+    assert_eq!(
+        throttled
+            .body
+            .replace("olivia@acme.example", "X")
+            .replace(&throttled.csrf(), "T"),
+        unknown
+            .body
+            .replace("nobody@acme.example", "X")
+            .replace(&unknown.csrf(), "T"),
+    );
+    // Retrying while throttled does not prolong it: once the window passes, it works.
+    time_passes(&app, 16 * 60);
     assert_eq!(
         client.sign_in("olivia@acme.example", PASSWORD).await.status,
         303
     );
+}
+
+async fn an_attackers_failures_from_another_address_do_not_lock_the_owner_out(app: TestApp) {
+    use gatehouse::services::signin::MAX_FAILURES_PER_ACCOUNT_AND_CLIENT as LIMIT;
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let attacker = app.client_from(2);
+    fail_sign_ins(&attacker, "olivia@acme.example", LIMIT + 2).await;
+    let refused = attacker.sign_in("olivia@acme.example", PASSWORD).await;
+    assert_eq!(
+        refused.status, 422,
+        "the attacker's address stays throttled"
+    );
+    refused.assert_contains(TOO_MANY);
+
+    let owner = app.client();
+    let signed_in = owner.sign_in("olivia@acme.example", PASSWORD).await;
+    assert_eq!(
+        (signed_in.status.as_u16(), signed_in.location.as_deref()),
+        (303, Some("/"))
+    );
+    assert_eq!(
+        owner.get(&format!("/w/{}/users", ws.slug)).await.status,
+        200
+    );
+    let ips = app.with_db(|conn| {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::audit_events;
+        audit_events::table
+            .filter(audit_events::action.eq("login.failed"))
+            .select(audit_events::ip)
+            .distinct()
+            .load::<Option<String>>(conn)
+            .unwrap()
+    });
+    assert_eq!(
+        ips,
+        [Some("127.0.0.2".to_string())],
+        "failures name their client"
+    );
+}
+
+async fn failures_from_many_addresses_slow_the_account_with_a_growing_delay_not_a_wall(
+    app: TestApp,
+) {
+    use gatehouse::services::signin::{
+        FREE_FAILURES_PER_ACCOUNT as FREE, MAX_FAILURES_PER_ACCOUNT_AND_CLIENT as LIMIT,
+    };
+    app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let mut octet = 10;
+    let mut failed = 0;
+    while failed < FREE {
+        let n = LIMIT.min(FREE - failed);
+        fail_sign_ins(&app.client_from(octet), "olivia@acme.example", n).await;
+        failed += n;
+        octet += 1;
+    }
+    // Past the free failures, anyone new waits 30 s after the last failure, right password or not.
+    let newcomer = app.client_from(99);
+    let waiting = newcomer.sign_in("olivia@acme.example", PASSWORD).await;
+    assert_eq!(waiting.status, 422);
+    waiting.assert_contains("Too many failed sign-in attempts. Try again in a minute.");
+    time_passes(&app, 31);
+    // One more failure doubles the wait: 31 s later it still holds, 61 s later it does not.
+    assert_eq!(
+        newcomer
+            .sign_in("olivia@acme.example", "wrong password again")
+            .await
+            .status,
+        422
+    );
+    time_passes(&app, 31);
+    newcomer
+        .sign_in("olivia@acme.example", PASSWORD)
+        .await
+        .assert_contains(TOO_MANY);
+    time_passes(&app, 30);
+    let through = newcomer.sign_in("olivia@acme.example", PASSWORD).await;
+    assert_eq!(through.status, 303, "{}", through.body);
+}
+
+async fn an_address_the_owner_signed_in_from_is_not_held_back_by_failures_elsewhere(app: TestApp) {
+    use gatehouse::services::signin::{
+        FREE_FAILURES_PER_ACCOUNT as FREE, MAX_FAILURES_PER_ACCOUNT_AND_CLIENT as LIMIT,
+    };
+    app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let usual = app.client();
+    assert_eq!(
+        usual.sign_in("olivia@acme.example", PASSWORD).await.status,
+        303
+    );
+    time_passes(&app, 60);
+    let mut octet = 10;
+    let mut failed = 0;
+    while failed < FREE + 5 {
+        let n = LIMIT.min(FREE + 5 - failed);
+        fail_sign_ins(&app.client_from(octet), "olivia@acme.example", n).await;
+        failed += n;
+        octet += 1;
+    }
+    app.client_from(99)
+        .sign_in("olivia@acme.example", PASSWORD)
+        .await
+        .assert_contains(TOO_MANY);
+    let owner = app.client();
+    let page = owner.sign_in("olivia@acme.example", PASSWORD).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+}
+
+async fn a_completed_password_reset_lifts_the_sign_in_lock(app: TestApp) {
+    use gatehouse::services::signin::MAX_FAILURES_PER_ACCOUNT_AND_CLIENT as LIMIT;
+    const NEW_PASSWORD: &str = "a brand new passphrase";
+    app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let client = app.client();
+    fail_sign_ins(&client, "olivia@acme.example", LIMIT).await;
+    client
+        .sign_in("olivia@acme.example", PASSWORD)
+        .await
+        .assert_contains(TOO_MANY);
+    client
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "olivia@acme.example")],
+        )
+        .await;
+    let mails = app.mail.wait_for(1).await;
+    let path = crate::support::link(&mails[0], "/reset/");
+    let done = client
+        .submit(
+            &path,
+            &path,
+            &[
+                ("new_password", NEW_PASSWORD),
+                ("new_password_confirm", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    let page = client.sign_in("olivia@acme.example", NEW_PASSWORD).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(client.get("/account").await.status, 200);
+}
+
+/// Live (signed-in) session rows of one account.
+fn live_sessions_of(app: &TestApp, email: &str) -> Vec<String> {
+    use diesel::prelude::*;
+    use gatehouse::db::schema::{email_addresses, sessions};
+    app.with_db(|conn| {
+        let account: i64 = email_addresses::table
+            .filter(email_addresses::canonical.eq(email))
+            .select(email_addresses::account_id)
+            .first(conn)
+            .unwrap();
+        sessions::table
+            .filter(sessions::account_id.eq(account))
+            .filter(sessions::expires_at.gt(gatehouse::models::now()))
+            .select(sessions::id_hash)
+            .load(conn)
+            .unwrap()
+    })
+}
+
+async fn sign_ins_beyond_the_session_cap_end_the_oldest_sessions_and_the_account_page_stays_short(
+    app: TestApp,
+) {
+    use gatehouse::config::MAX_SESSIONS_PER_ACCOUNT as CAP;
+    app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let mut clients = Vec::new();
+    for _ in 0..CAP + 5 {
+        let client = app.client();
+        assert_eq!(
+            client.sign_in("olivia@acme.example", PASSWORD).await.status,
+            303
+        );
+        clients.push(client);
+    }
+    assert_eq!(live_sessions_of(&app, "olivia@acme.example").len(), CAP);
+    for (i, client) in clients.iter().enumerate() {
+        let expected = if i < 5 { 303 } else { 200 };
+        assert_eq!(
+            client.get("/account").await.status,
+            expected,
+            "sign-in {i}: the oldest five ended, the newest {CAP} live"
+        );
+    }
+    let newest = clients.last().unwrap();
+    let page = newest.get("/account").await;
+    assert_eq!(page.body.matches("/end\"").count(), CAP);
+    let this = page
+        .body
+        .find("This session")
+        .expect("the current session is marked");
+    let second_row = page.body.match_indices("/end\"").nth(1).unwrap().0;
+    assert!(this < second_row, "the current session is listed first");
+    assert_eq!(
+        newest
+            .submit("/account", "/account/name", &[("name", "Olivia O.")])
+            .await
+            .status,
+        303
+    );
+
+    // Sessions made before the cap existed: the page still lists at most the cap.
+    app.with_db(|conn| {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::{email_addresses, sessions};
+        let account: i64 = email_addresses::table
+            .filter(email_addresses::canonical.eq("olivia@acme.example"))
+            .select(email_addresses::account_id)
+            .first(conn)
+            .unwrap();
+        let now = gatehouse::models::now();
+        for i in 0..20 {
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id_hash.eq(format!("old-session-{i}")),
+                    sessions::account_id.eq(account),
+                    sessions::state.eq("{}"),
+                    sessions::created_at.eq(now + chrono::TimeDelta::seconds(i + 1)),
+                    sessions::expires_at.eq(now + chrono::TimeDelta::minutes(30)),
+                ))
+                .execute(conn)
+                .unwrap();
+        }
+    });
+    let page = newest.get("/account").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body.matches("/end\"").count(), CAP);
+    let this = page
+        .body
+        .find("This session")
+        .expect("the current session is listed");
+    let second_row = page.body.match_indices("/end\"").nth(1).unwrap().0;
+    assert!(this < second_row, "the current session is listed first");
+    // The next sign-in brings the account back to the cap.
+    assert_eq!(
+        app.client()
+            .sign_in("olivia@acme.example", PASSWORD)
+            .await
+            .status,
+        303
+    );
+    assert_eq!(live_sessions_of(&app, "olivia@acme.example").len(), CAP);
 }
 
 async fn idle_and_absolute_timeouts_end_a_session(app: TestApp) {

@@ -18,6 +18,7 @@ mod lifecycle;
 mod member_edits;
 mod member_emails;
 mod permissions;
+mod reauth;
 mod requests;
 mod roles;
 mod schema;
@@ -57,6 +58,7 @@ fn main() {
         ("account", account::tests()),
         ("member_emails", member_emails::tests()),
         ("bad_input", bad_input::tests()),
+        ("reauth", reauth::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

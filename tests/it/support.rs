@@ -393,6 +393,15 @@ impl TestApp {
         Client::new(&self.base_url)
     }
 
+    /// A client connecting from another loopback address (`127.0.0.N`): the server sees it
+    /// as a different client address (`client_ip` is the TCP peer).
+    pub fn client_from(&self, last_octet: u8) -> Client {
+        Client::from_address(
+            &self.base_url,
+            std::net::IpAddr::from([127, 0, 0, last_octet]),
+        )
+    }
+
     /// A workspace and its Owner (a new account with the shared test password).
     pub fn create_workspace(&self, name: &str, owner_email: &str, owner_name: &str) -> Created {
         let email = EmailAddress::parse(owner_email).expect("fixture email");
@@ -594,10 +603,20 @@ impl Page {
 
 impl Client {
     pub fn new(base: &str) -> Self {
+        Self::build(base, None)
+    }
+
+    /// A client whose connections come from `local` (a loopback address).
+    pub fn from_address(base: &str, local: std::net::IpAddr) -> Self {
+        Self::build(base, Some(local))
+    }
+
+    fn build(base: &str, local: Option<std::net::IpAddr>) -> Self {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .redirect(Policy::none())
+            .local_address(local)
             .build()
             .expect("client");
         Client {
