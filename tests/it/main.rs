@@ -13,6 +13,7 @@ mod auth;
 mod browser;
 mod cli;
 mod invites;
+mod invites_redeem;
 mod lifecycle;
 mod member_edits;
 mod member_emails;
@@ -49,6 +50,7 @@ fn main() {
         ("permissions", permissions::tests()),
         ("cli", cli::tests()),
         ("invites", invites::tests()),
+        ("invites", invites_redeem::tests()),
         ("roles", roles::tests()),
         ("requests", requests::tests()),
         ("lifecycle", lifecycle::tests()),
