@@ -334,7 +334,12 @@ impl Invite {
             .load(conn)?;
         let existing: Vec<String> = email_addresses::table
             .filter(email_addresses::canonical.eq_any(&canonicals))
-            .filter(email_addresses::verified.eq(true))
+            // A login still unconfirmed is an account too (it signs in with that address).
+            .filter(
+                email_addresses::verified
+                    .eq(true)
+                    .or(email_addresses::is_primary.eq(true)),
+            )
             .select(email_addresses::canonical)
             .load(conn)?;
         let deliveries: Vec<(Option<i64>, String, Option<String>)> = outbox::table

@@ -332,7 +332,7 @@ impl Role {
         if member_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(i64, String, Option<String>, String, Option<String>)> = member_roles::table
+        member_roles::table
             .inner_join(roles::table.inner_join(role_permissions::table))
             .filter(member_roles::member_id.eq_any(member_ids))
             .order((
@@ -342,16 +342,14 @@ impl Role {
             ))
             .select((
                 member_roles::member_id,
-                role_permissions::permission,
-                role_permissions::scope,
-                roles::name,
-                roles::builtin_key,
+                (
+                    role_permissions::permission,
+                    role_permissions::scope,
+                    roles::name,
+                    roles::builtin_key,
+                ),
             ))
-            .load(conn)?;
-        Ok(rows
-            .into_iter()
-            .map(|(m, p, s, name, key)| (m, (p, s, name, key)))
-            .collect())
+            .load(conn)
     }
 
     /// Live direct grants of these members: `(member id, grant)`.

@@ -235,7 +235,8 @@ fn review(
     Ok((lines, accepted))
 }
 
-/// Which of these addresses belong (verified) to an active member of the workspace.
+/// Which of these addresses belong to an active member of the workspace: verified, or the
+/// member's login while still unconfirmed (joined through a link that proved nothing).
 fn active_member_addresses(
     conn: &mut DbConn,
     workspace_id: i64,
@@ -247,7 +248,11 @@ fn active_member_addresses(
         .inner_join(members::table.on(members::account_id.eq(email_addresses::account_id)))
         .filter(members::workspace_id.eq(workspace_id))
         .filter(members::status.eq(MemberStatus::Active.key()))
-        .filter(email_addresses::verified.eq(true))
+        .filter(
+            email_addresses::verified
+                .eq(true)
+                .or(email_addresses::is_primary.eq(true)),
+        )
         .filter(email_addresses::canonical.eq_any(canonicals))
         .select(email_addresses::canonical)
         .load(conn)?;
