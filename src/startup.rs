@@ -78,11 +78,32 @@ fn session_key(pool: &DbPool, config: &Config) -> Result<Key, String> {
 }
 
 /// Removes the token part of paths that carry one, so secrets never reach the access log.
+/// The path is read as the router reads it (percent-decoded, repeated slashes squeezed), so
+/// `/%69nvite/…` or `//invite/…` are recognised too; and any other segment that looks like
+/// a token (32+ base64url characters with an upper-case letter — slugs are lower-case) is
+/// masked as well, whatever route it came on.
 pub fn redact_path(path: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let segments: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
+    let normalized = format!("/{}", segments.join("/"));
     for prefix in ["/invite/", "/join/", "/account/emails/verify/", "/reset/"] {
-        if path.starts_with(prefix) {
+        if normalized.starts_with(prefix) || format!("{normalized}/") == prefix {
             return format!("{prefix}[token]");
         }
+    }
+    let looks_like_token = |segment: &str| {
+        segment.len() >= 32
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'%')
+            && segment.bytes().any(|b| b.is_ascii_uppercase())
+    };
+    if segments.iter().any(|s| looks_like_token(s)) {
+        let masked: Vec<&str> = segments
+            .iter()
+            .map(|s| if looks_like_token(s) { "[token]" } else { s })
+            .collect();
+        return format!("/{}", masked.join("/"));
     }
     path.to_string()
 }

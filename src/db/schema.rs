@@ -163,6 +163,7 @@ diesel::table! {
         accepted_by -> Nullable<BigInt>,
         revoked_at -> Nullable<Timestamp>,
         revoked_by -> Nullable<BigInt>,
+        link_token_hash -> Nullable<Text>,
     }
 }
 

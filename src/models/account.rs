@@ -55,16 +55,31 @@ impl Account {
             .optional()
     }
 
-    /// The account whose primary, verified address has this canonical form (the login).
+    /// The account that signs in with this address: the one whose primary address it is,
+    /// verified. An unconfirmed primary address is a login too — an account made through an
+    /// invite link that proved nothing (SPEC §3) signs in with the password it just set — but
+    /// only while no account holds the address verified: whoever proves it wins it.
     pub fn find_by_login(conn: &mut DbConn, canonical: &str) -> QueryResult<Option<Account>> {
-        accounts::table
+        let rows: Vec<(Account, bool)> = accounts::table
             .inner_join(email_addresses::table)
             .filter(email_addresses::canonical.eq(canonical))
-            .filter(email_addresses::verified.eq(true))
             .filter(email_addresses::is_primary.eq(true))
-            .select(Account::as_select())
-            .first(conn)
-            .optional()
+            .order((email_addresses::verified.desc(), accounts::id))
+            .select((Account::as_select(), email_addresses::verified))
+            .load(conn)?;
+        let Some((account, verified)) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        if verified {
+            return Ok(Some(account));
+        }
+        let proven_elsewhere = diesel::select(diesel::dsl::exists(
+            email_addresses::table
+                .filter(email_addresses::canonical.eq(canonical))
+                .filter(email_addresses::verified.eq(true)),
+        ))
+        .get_result::<bool>(conn)?;
+        Ok((!proven_elsewhere).then_some(account))
     }
 
     /// The account owning this verified address, primary or not.

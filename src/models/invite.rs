@@ -74,6 +74,18 @@ pub struct Invite {
     pub accepted_by: Option<i64>,
     pub revoked_at: Option<NaiveDateTime>,
     pub revoked_by: Option<i64>,
+    /// The unproving link's hash (shown to the inviter, mailed to a `notification_email`).
+    pub link_token_hash: Option<String>,
+}
+
+/// Which of an invite's two links was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    /// The link mailed to the invited address: redeeming it proves the address.
+    Mailed,
+    /// The link shown to the inviter (and mailed to a `notification_email`): it redeems
+    /// the invite but proves nothing about the address.
+    Shared,
 }
 
 #[derive(Insertable)]
@@ -89,6 +101,7 @@ pub struct NewInvite<'a> {
     pub seat_type: &'a str,
     pub status: &'a str,
     pub token_hash: &'a str,
+    pub link_token_hash: Option<&'a str>,
     pub invited_by: Option<i64>,
     pub created_at: NaiveDateTime,
     pub sent_at: NaiveDateTime,
@@ -110,6 +123,7 @@ pub struct InviteListRow {
     pub invite: Invite,
     pub inviter: Option<String>,
     pub roles: Vec<String>,
+    pub role_ids: Vec<i64>,
     pub account_exists: bool,
     pub delivery: Option<Delivery>,
 }
@@ -130,12 +144,35 @@ impl Invite {
         }
     }
 
-    pub fn find_by_token_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<Invite>> {
-        invites::table
-            .filter(invites::token_hash.eq(hash))
+    /// The invite one of whose two links has this hash, and which link it is (compared
+    /// again in constant time).
+    pub fn find_by_token_hash(
+        conn: &mut DbConn,
+        hash: &str,
+    ) -> QueryResult<Option<(Invite, LinkKind)>> {
+        let found: Option<Invite> = invites::table
+            .filter(
+                invites::token_hash
+                    .eq(hash)
+                    .or(invites::link_token_hash.eq(hash)),
+            )
             .select(Invite::as_select())
             .first(conn)
-            .optional()
+            .optional()?;
+        Ok(found.and_then(|invite| {
+            let kind = if crate::tokens::constant_time_eq(&invite.token_hash, hash) {
+                LinkKind::Mailed
+            } else if invite
+                .link_token_hash
+                .as_deref()
+                .is_some_and(|h| crate::tokens::constant_time_eq(h, hash))
+            {
+                LinkKind::Shared
+            } else {
+                return None;
+            };
+            Some((invite, kind))
+        }))
     }
 
     pub fn find_in_workspace(
@@ -289,15 +326,20 @@ impl Invite {
             .load(conn)?;
         let ids: Vec<i64> = rows.iter().map(|(i, _)| i.id).collect();
         let canonicals: Vec<String> = rows.iter().map(|(i, _)| i.canonical.clone()).collect();
-        let role_rows: Vec<(i64, String)> = invite_roles::table
+        let role_rows: Vec<(i64, i64, String)> = invite_roles::table
             .inner_join(roles::table)
             .filter(invite_roles::invite_id.eq_any(&ids))
             .order((invite_roles::invite_id, invite_roles::position))
-            .select((invite_roles::invite_id, roles::name))
+            .select((invite_roles::invite_id, roles::id, roles::name))
             .load(conn)?;
         let existing: Vec<String> = email_addresses::table
             .filter(email_addresses::canonical.eq_any(&canonicals))
-            .filter(email_addresses::verified.eq(true))
+            // A login still unconfirmed is an account too (it signs in with that address).
+            .filter(
+                email_addresses::verified
+                    .eq(true)
+                    .or(email_addresses::is_primary.eq(true)),
+            )
             .select(email_addresses::canonical)
             .load(conn)?;
         let deliveries: Vec<(Option<i64>, String, Option<String>)> = outbox::table
@@ -309,11 +351,11 @@ impl Invite {
         Ok(rows
             .into_iter()
             .map(|(invite, inviter)| {
-                let roles = role_rows
+                let (role_ids, roles) = role_rows
                     .iter()
-                    .filter(|(id, _)| *id == invite.id)
-                    .map(|(_, n)| n.clone())
-                    .collect();
+                    .filter(|(id, _, _)| *id == invite.id)
+                    .map(|(_, role_id, n)| (*role_id, n.clone()))
+                    .unzip();
                 let delivery = deliveries
                     .iter()
                     .rev()
@@ -327,6 +369,7 @@ impl Invite {
                     invite,
                     inviter,
                     roles,
+                    role_ids,
                     delivery,
                 }
             })

@@ -324,6 +324,34 @@ impl Role {
             .load(conn)
     }
 
+    /// `permission_rows` for several members at once: `(member id, row)`, one query.
+    pub fn permission_rows_of(
+        conn: &mut DbConn,
+        member_ids: &[i64],
+    ) -> QueryResult<Vec<(i64, PermissionRow)>> {
+        if member_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        member_roles::table
+            .inner_join(roles::table.inner_join(role_permissions::table))
+            .filter(member_roles::member_id.eq_any(member_ids))
+            .order((
+                member_roles::member_id,
+                roles::position,
+                roles::name_canonical,
+            ))
+            .select((
+                member_roles::member_id,
+                (
+                    role_permissions::permission,
+                    role_permissions::scope,
+                    roles::name,
+                    roles::builtin_key,
+                ),
+            ))
+            .load(conn)
+    }
+
     /// Live direct grants of these members: `(member id, grant)`.
     pub fn live_grants_of(
         conn: &mut DbConn,

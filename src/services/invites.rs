@@ -14,14 +14,16 @@ use crate::models;
 use crate::models::account::Account;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::email_address::EmailAddressRow;
-use crate::models::invite::{self, Invite, NewInvite};
+use crate::models::invite::{self, Invite, LinkKind, NewInvite};
 use crate::models::member::{Member, MemberStatus, SeatType};
 use crate::models::outbox::{self, NewMail};
 use crate::models::role::Role;
 use crate::models::workspace::Workspace;
+use crate::permissions::Permission;
 use crate::services::access::Access;
 use crate::services::membership;
 pub use crate::services::roles::grantable_roles;
+use crate::services::roles::{self, Offer, OfferRefused};
 use crate::tokens;
 
 /// Most addresses one submit may carry (SPEC §4.13).
@@ -90,12 +92,40 @@ pub struct InviteRequest {
     pub metadata: String,
 }
 
-/// A created invite with its one-time link (shown once, mailed, never stored).
+/// A created invite with its one-time shared link (shown once to the inviter, never
+/// stored). That link redeems the invite but does not prove the address: only the other
+/// link, mailed to the invited address, does.
 #[derive(Clone, Debug)]
 pub struct CreatedInvite {
     pub id: i64,
     pub email: String,
     pub link: String,
+}
+
+/// An invite's two fresh tokens and their hashes: `mailed` goes only to the invited address
+/// (it proves it), `shared` is shown to the inviter and mailed to a `notification_email`.
+struct InviteTokens {
+    mailed: String,
+    shared: String,
+}
+
+impl InviteTokens {
+    fn generate() -> Self {
+        InviteTokens {
+            mailed: tokens::generate(),
+            shared: tokens::generate(),
+        }
+    }
+
+    /// The token the invitation mail carries: the proving one when it goes to the invited
+    /// address, the shared one when it goes to someone else's mailbox.
+    fn for_mail(&self, notification_email: bool) -> &str {
+        if notification_email {
+            &self.shared
+        } else {
+            &self.mailed
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -204,7 +234,8 @@ fn review(
     Ok((lines, accepted))
 }
 
-/// Which of these addresses belong (verified) to an active member of the workspace.
+/// Which of these addresses belong to an active member of the workspace: verified, or the
+/// member's login while still unconfirmed (joined through a link that proved nothing).
 fn active_member_addresses(
     conn: &mut DbConn,
     workspace_id: i64,
@@ -216,7 +247,11 @@ fn active_member_addresses(
         .inner_join(members::table.on(members::account_id.eq(email_addresses::account_id)))
         .filter(members::workspace_id.eq(workspace_id))
         .filter(members::status.eq(MemberStatus::Active.key()))
-        .filter(email_addresses::verified.eq(true))
+        .filter(
+            email_addresses::verified
+                .eq(true)
+                .or(email_addresses::is_primary.eq(true)),
+        )
         .filter(email_addresses::canonical.eq_any(canonicals))
         .select(email_addresses::canonical)
         .load(conn)?;
@@ -290,16 +325,10 @@ pub fn create(
     write_transaction(conn, |conn| {
         let workspace = lock_workspace(conn, access.workspace.id)?;
         let now = models::now();
-        let grantable = grantable_roles(conn, access)?;
-        if request.role_ids.is_empty()
-            || !request
-                .role_ids
-                .iter()
-                .all(|id| grantable.iter().any(|r| r.id == *id))
-        {
-            return Err(AppError::forbidden(
-                crate::permissions::Permission::MembersInvite,
-            ));
+        let roles = Role::for_workspace(conn, workspace.id)?;
+        let grants = roles::grants_by_role(conn, workspace.id)?;
+        if !roles::may_grant_roles(&access.perms, &request.role_ids, &roles, &grants) {
+            return Err(AppError::forbidden(Permission::MembersInvite));
         }
         let (lines, emails) = review(conn, workspace.id, &request.emails, now)?;
         let used = seats_used(conn, &workspace, now)?;
@@ -331,14 +360,13 @@ pub fn create(
         }
         let canonicals: Vec<String> = emails.iter().map(|e| e.canonical().to_string()).collect();
         Invite::supersede_expired(conn, workspace.id, &canonicals, now)?;
-        let roles = Role::for_workspace(conn, workspace.id)?;
         let names = role_names(&roles, &request.role_ids);
         let expires_at = now + TimeDelta::days(i64::from(workspace.invite_expiry_days));
         let mut created = Vec::with_capacity(emails.len());
         let mut mails = Vec::with_capacity(emails.len());
         let mut events = Vec::with_capacity(emails.len());
         for email in &emails {
-            let token = tokens::generate();
+            let tokens = InviteTokens::generate();
             let id = NewInvite {
                 workspace_id: workspace.id,
                 email: email.as_str(),
@@ -349,7 +377,8 @@ pub fn create(
                 metadata: &request.metadata,
                 seat_type: request.seat.key(),
                 status: invite::PENDING,
-                token_hash: &tokens::hash(&token),
+                token_hash: &tokens::hash(&tokens.mailed),
+                link_token_hash: Some(&tokens::hash(&tokens.shared)),
                 invited_by: Some(access.account.id),
                 created_at: now,
                 sent_at: now,
@@ -357,8 +386,8 @@ pub fn create(
             }
             .insert(conn)?;
             Invite::set_roles(conn, id, &request.role_ids)?;
-            let link = links.invite(&token);
             let recipient = request.notification_email.as_ref().unwrap_or(email);
+            let mailed_link = links.invite(tokens.for_mail(request.notification_email.is_some()));
             let mail = InvitationMail {
                 workspace: &workspace.name,
                 inviter: &access.account.name,
@@ -366,7 +395,7 @@ pub fn create(
                 roles: &names,
                 message: request.message.as_deref(),
                 expires_on: expiry_date(expires_at),
-                link: &link,
+                link: &mailed_link,
             };
             mails.push(invitation_mail(
                 workspace.id,
@@ -388,7 +417,7 @@ pub fn create(
             created.push(CreatedInvite {
                 id,
                 email: email.as_str().to_string(),
-                link,
+                link: links.invite(&tokens.shared),
             });
         }
         outbox::enqueue_all(conn, &mails, now)?;
@@ -417,6 +446,16 @@ pub fn resend(
                 "Only a pending or expired invitation can be resent.".into(),
             ));
         }
+        // Whoever resends makes the offer from now on (the mail names them): they must be
+        // able to grant every role of it, by the same rule as a new invite.
+        let roles = Role::for_workspace(conn, workspace.id)?;
+        let grants = roles::grants_by_role(conn, workspace.id)?;
+        let role_ids = Invite::role_ids(conn, invite.id)?;
+        if !roles::may_grant_roles(&access.perms, &role_ids, &roles, &grants) {
+            return Err(AppError::BadRequest(
+                "You cannot resend this invitation: it offers roles you cannot grant.".into(),
+            ));
+        }
         // An expired invite holds no seat; resending takes one again.
         if invite.expires_at <= now {
             if let Some(limit) = workspace.seat_limit {
@@ -429,19 +468,21 @@ pub fn resend(
                 }
             }
         }
-        let token = tokens::generate();
+        // Both links are replaced: neither old one works any more.
+        let tokens = InviteTokens::generate();
         let expires_at = now + TimeDelta::days(i64::from(workspace.invite_expiry_days));
         diesel::update(invites::table.find(invite.id))
             .set((
-                invites::token_hash.eq(tokens::hash(&token)),
+                invites::token_hash.eq(tokens::hash(&tokens.mailed)),
+                invites::link_token_hash.eq(Some(tokens::hash(&tokens.shared))),
+                invites::invited_by.eq(Some(access.account.id)),
                 invites::expires_at.eq(expires_at),
                 invites::sent_at.eq(now),
             ))
             .execute(conn)?;
         outbox::cancel_queued_for_invite(conn, invite.id)?;
-        let roles = Role::for_workspace(conn, workspace.id)?;
-        let names = role_names(&roles, &Invite::role_ids(conn, invite.id)?);
-        let link = links.invite(&token);
+        let names = role_names(&roles, &role_ids);
+        let mailed_link = links.invite(tokens.for_mail(invite.notification_email.is_some()));
         let recipient = invite
             .notification_email
             .clone()
@@ -453,7 +494,7 @@ pub fn resend(
             roles: &names,
             message: invite.message.as_deref(),
             expires_on: expiry_date(expires_at),
-            link: &link,
+            link: &mailed_link,
         };
         outbox::enqueue(
             conn,
@@ -466,12 +507,12 @@ pub fn resend(
             Event::new("invite.resent")
                 .workspace(workspace.id)
                 .target("invite", invite.id, &invite.canonical)
-                .changes(json!({"before": {"expires_at": invite.expires_at.to_string()}, "after": {"expires_at": expires_at.to_string()}})),
+                .changes(json!({"before": {"expires_at": invite.expires_at.to_string(), "invited_by": invite.invited_by}, "after": {"expires_at": expires_at.to_string(), "invited_by": access.account.id}})),
         )?;
         Ok(CreatedInvite {
             id: invite.id,
             email: invite.email,
-            link,
+            link: links.invite(&tokens.shared),
         })
     })
 }
@@ -555,6 +596,8 @@ pub enum LinkState {
     Revoked(Box<InviteView>),
     Accepted(Box<InviteView>),
     Pending(Box<InviteView>),
+    /// Pending, but its inviter can no longer offer it (SPEC §3): it cannot be accepted.
+    Withdrawn(Box<InviteView>, OfferRefused),
 }
 
 #[derive(Clone, Debug)]
@@ -564,19 +607,46 @@ pub struct InviteView {
     pub workspace_slug: String,
     pub inviter: Option<String>,
     pub roles: Vec<String>,
-    /// The account that owns the invited address (verified), if any.
+    /// The account that the invited address belongs to for this link, if any
+    /// (`address_claimant`).
     pub account_id: Option<i64>,
+    /// Whether this link was the one mailed to the invited address (redeeming it proves it).
+    pub proves_address: bool,
 }
 
-/// Reads an invite link without changing anything (mail scanners open links).
+/// The account an invite for `canonical` belongs to, as seen through one of its links: the
+/// account holding the address verified; or, through a link that proves nothing, also an
+/// account whose login is that address still unconfirmed (it joined through such a link
+/// before — it signs in, and no second account is made for the address). A proving link is
+/// never blocked by an unconfirmed claim: whoever opens the mail owns the address.
+fn address_claimant(
+    conn: &mut DbConn,
+    canonical: &str,
+    kind: LinkKind,
+) -> AppResult<Option<Account>> {
+    if let Some(owner) = Account::find_by_verified_email(conn, canonical)? {
+        return Ok(Some(owner));
+    }
+    Ok(match kind {
+        LinkKind::Mailed => None,
+        LinkKind::Shared => Account::find_by_login(conn, canonical)?,
+    })
+}
+
+/// The offer an invite makes, as its inviter made it.
+fn offer_of(conn: &mut DbConn, invite: &Invite) -> AppResult<Offer> {
+    Ok(Offer {
+        author_account_id: invite.invited_by,
+        role_ids: Invite::role_ids(conn, invite.id)?,
+    })
+}
+
+/// Reads an invite link without changing anything (mail scanners open links). `token` is
+/// what `tokens::parse` let through.
 pub fn lookup(conn: &mut DbConn, token: &str) -> AppResult<LinkState> {
-    let Some(invite) = Invite::find_by_token_hash(conn, &tokens::hash(token))? else {
+    let Some((invite, kind)) = Invite::find_by_token_hash(conn, &tokens::hash(token))? else {
         return Ok(LinkState::Unknown);
     };
-    // The hash lookup found it; compare again in constant time for good measure.
-    if !tokens::constant_time_eq(&invite.token_hash, &tokens::hash(token)) {
-        return Ok(LinkState::Unknown);
-    }
     use crate::db::schema::workspaces;
     use diesel::prelude::*;
     let (workspace_name, workspace_slug): (String, String) = workspaces::table
@@ -588,9 +658,16 @@ pub fn lookup(conn: &mut DbConn, token: &str) -> AppResult<LinkState> {
         None => None,
     };
     let roles = Role::for_workspace(conn, invite.workspace_id)?;
-    let role_list = role_names(&roles, &Invite::role_ids(conn, invite.id)?);
-    let account_id = Account::find_by_verified_email(conn, &invite.canonical)?.map(|a| a.id);
+    let offer = offer_of(conn, &invite)?;
+    let role_list = role_names(&roles, &offer.role_ids);
+    let account_id = address_claimant(conn, &invite.canonical, kind)?.map(|a| a.id);
     let status = invite.status_at(models::now());
+    let refused = if status == invite::InviteStatus::Pending {
+        roles::author_may_still_offer(conn, invite.workspace_id, Permission::MembersInvite, offer)?
+            .err()
+    } else {
+        None
+    };
     let view = Box::new(InviteView {
         invite,
         workspace_name,
@@ -598,9 +675,13 @@ pub fn lookup(conn: &mut DbConn, token: &str) -> AppResult<LinkState> {
         inviter,
         roles: role_list,
         account_id,
+        proves_address: kind == LinkKind::Mailed,
     });
     Ok(match status {
-        invite::InviteStatus::Pending => LinkState::Pending(view),
+        invite::InviteStatus::Pending => match refused {
+            Some(why) => LinkState::Withdrawn(view, why),
+            None => LinkState::Pending(view),
+        },
         invite::InviteStatus::Expired => LinkState::Expired(view),
         invite::InviteStatus::Revoked => LinkState::Revoked(view),
         invite::InviteStatus::Accepted => LinkState::Accepted(view),
@@ -623,6 +704,8 @@ pub struct Accepted {
     pub account_id: i64,
     pub workspace_slug: String,
     pub member_id: i64,
+    /// The invited address is still unconfirmed: a confirmation link was mailed to it.
+    pub confirmation_sent_to: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -634,11 +717,19 @@ pub enum AcceptError {
     /// The address already has an account: sign in first.
     AccountExists,
     AlreadyMember,
+    /// The inviter can no longer offer this invite's roles: nothing was changed.
+    Withdrawn(OfferRefused),
 }
 
 /// Accepts an invite: single use (a conditional update), bound to its address, creating the
-/// account if needed, the membership, the verified address and the inviter's mail — in one
+/// account if needed, the membership, the address and the inviter's mail — in one
 /// transaction, so a double submit cannot create two accounts or memberships.
+///
+/// The inviter's rights are checked again here, inside the transaction (SPEC §3): an invite
+/// never gives, when redeemed, more than its inviter may give at that moment. Only the link
+/// mailed to the invited address proves it (SPEC §4.8); redeemed through the shared link,
+/// the address stays unconfirmed and a confirmation link is mailed to it, in this
+/// transaction, through the outbox.
 pub fn accept(
     conn: &mut DbConn,
     actor: &Actor,
@@ -647,19 +738,26 @@ pub fn accept(
     acceptor: Acceptor<'_>,
 ) -> AppResult<Result<Accepted, AcceptError>> {
     write_transaction(conn, |conn| {
-        use crate::db::schema::{email_addresses, invites};
+        use crate::db::schema::invites;
         use diesel::prelude::*;
         let now = models::now();
-        let Some(invite) = Invite::find_by_token_hash(conn, &tokens::hash(token))? else {
+        let hash = tokens::hash(token);
+        let Some((invite, kind)) = Invite::find_by_token_hash(conn, &hash)? else {
             return Ok(Err(AcceptError::Gone));
         };
         let workspace = lock_workspace(conn, invite.workspace_id)?;
         if invite.status_at(now) != invite::InviteStatus::Pending {
             return Ok(Err(AcceptError::Gone));
         }
+        let offer = offer_of(conn, &invite)?;
+        if let Err(why) =
+            roles::author_may_still_offer(conn, workspace.id, Permission::MembersInvite, offer)?
+        {
+            return Ok(Err(AcceptError::Withdrawn(why)));
+        }
         let email = EmailAddress::parse(&invite.email)
             .map_err(|e| AppError::internal(format!("stored invite address: {e}")))?;
-        let owner = Account::find_by_verified_email(conn, &invite.canonical)?;
+        let owner = address_claimant(conn, &invite.canonical, kind)?;
         // Every refusal is decided before anything is written.
         match acceptor {
             Acceptor::NewAccount { .. } if owner.is_some() => {
@@ -683,44 +781,71 @@ pub fn accept(
                 }
             }
         }
-        // Single use: only one transaction can move it from pending.
-        let taken = diesel::update(
-            invites::table
-                .find(invite.id)
-                .filter(invites::status.eq(invite::PENDING))
-                .filter(invites::expires_at.gt(now))
-                .filter(invites::token_hash.eq(&invite.token_hash)),
-        )
-        .set((
-            invites::status.eq(invite::ACCEPTED),
-            invites::accepted_at.eq(Some(now)),
-        ))
-        .execute(conn)?;
+        // Single use: only one transaction can move it from pending, and only through the
+        // link it was found by.
+        let taken = match kind {
+            LinkKind::Mailed => diesel::update(
+                invites::table
+                    .find(invite.id)
+                    .filter(invites::status.eq(invite::PENDING))
+                    .filter(invites::expires_at.gt(now))
+                    .filter(invites::token_hash.eq(&hash)),
+            )
+            .set((
+                invites::status.eq(invite::ACCEPTED),
+                invites::accepted_at.eq(Some(now)),
+            ))
+            .execute(conn)?,
+            LinkKind::Shared => diesel::update(
+                invites::table
+                    .find(invite.id)
+                    .filter(invites::status.eq(invite::PENDING))
+                    .filter(invites::expires_at.gt(now))
+                    .filter(invites::link_token_hash.eq(&hash)),
+            )
+            .set((
+                invites::status.eq(invite::ACCEPTED),
+                invites::accepted_at.eq(Some(now)),
+            ))
+            .execute(conn)?,
+        };
         if taken != 1 {
             return Ok(Err(AcceptError::Gone));
         }
+        let proves = kind == LinkKind::Mailed;
         let account_id = match acceptor {
             Acceptor::NewAccount {
                 name,
                 password_hash,
-            } => membership::insert_account(conn, actor, name, &email, Some(password_hash))?,
-            Acceptor::Existing { account_id } => account_id,
+            } => {
+                membership::insert_account(conn, actor, name, &email, Some(password_hash), proves)?
+            }
+            Acceptor::Existing { account_id } => {
+                crate::services::account::lock_account(conn, account_id)?;
+                account_id
+            }
         };
         diesel::update(invites::table.find(invite.id))
             .set(invites::accepted_by.eq(Some(account_id)))
             .execute(conn)?;
-        // The invite proves the address: it becomes (or stays) verified on this account.
-        diesel::update(
-            email_addresses::table
-                .filter(email_addresses::account_id.eq(account_id))
-                .filter(email_addresses::canonical.eq(&invite.canonical))
-                .filter(email_addresses::verified.eq(false)),
-        )
-        .set((
-            email_addresses::verified.eq(true),
-            email_addresses::verified_at.eq(Some(now)),
-        ))
-        .execute(conn)?;
+        let confirmation_sent_to = if proves {
+            // The mailed link proves the address: it becomes (or stays) verified here.
+            use crate::db::schema::email_addresses;
+            diesel::update(
+                email_addresses::table
+                    .filter(email_addresses::account_id.eq(account_id))
+                    .filter(email_addresses::canonical.eq(&invite.canonical))
+                    .filter(email_addresses::verified.eq(false)),
+            )
+            .set((
+                email_addresses::verified.eq(true),
+                email_addresses::verified_at.eq(Some(now)),
+            ))
+            .execute(conn)?;
+            None
+        } else {
+            confirm_later(conn, links, account_id, &email, now)?
+        };
         let role_ids = Invite::role_ids(conn, invite.id)?;
         let seat = SeatType::from_key(&invite.seat_type).unwrap_or(SeatType::Member);
         let member_id = match Member::find_for_account(conn, workspace.id, account_id)? {
@@ -746,7 +871,12 @@ pub fn accept(
             Event::new("invite.accepted")
                 .workspace(workspace.id)
                 .target("invite", invite.id, &invite.canonical)
-                .changes(json!({"after": {"status": "accepted", "account_id": account_id, "member_id": member_id}})),
+                .changes(json!({"after": {
+                    "status": "accepted",
+                    "account_id": account_id,
+                    "member_id": member_id,
+                    "address_verified": proves || confirmation_sent_to.is_none(),
+                }})),
         )?;
         if let Some(inviter) = invite.invited_by {
             if let Some(address) = EmailAddressRow::primary_for(conn, inviter)? {
@@ -784,6 +914,31 @@ pub fn accept(
             account_id,
             workspace_slug: workspace.slug.clone(),
             member_id,
+            confirmation_sent_to,
         }))
     })
+}
+
+/// After a redemption that proved nothing: the invited address stays (or is put) on the
+/// account unconfirmed, and the account's ordinary confirmation link is mailed to it
+/// (`account_tokens`, `/account/emails/verify/{token}`), in the caller's transaction.
+/// Returns the address it was mailed to; `None` when the address is already verified on
+/// the account (nothing to prove).
+fn confirm_later(
+    conn: &mut DbConn,
+    links: &Links<'_>,
+    account_id: i64,
+    email: &EmailAddress,
+    now: NaiveDateTime,
+) -> AppResult<Option<String>> {
+    use crate::services::account::{add_unverified, AddEmailError};
+    match add_unverified(conn, links, account_id, email, None, now)? {
+        Ok(_) => Ok(Some(email.as_str().to_string())),
+        Err(AddEmailError::AlreadyVerified) => Ok(None),
+        // Checked before anything was written (another account's verified address is a
+        // WrongAccount refusal); the account keeps what it has.
+        Err(other) => Err(AppError::internal(format!(
+            "invite acceptance could not queue a confirmation: {other:?}"
+        ))),
+    }
 }

@@ -30,17 +30,20 @@ pub fn create_account(
                 "An account already uses {email}."
             )));
         }
-        insert_account(conn, actor, name, email, password_hash)
+        insert_account(conn, actor, name, email, password_hash, true)
     })
 }
 
-/// The insert behind `create_account`, for callers already inside a transaction.
+/// The insert behind `create_account`, for callers already inside a transaction. `verified`
+/// is false only when the address was not proven (an invite redeemed through a link that was
+/// not mailed to it): it is still the account's primary address and login, unconfirmed.
 pub(crate) fn insert_account(
     conn: &mut DbConn,
     actor: &Actor,
     name: &str,
     email: &EmailAddress,
     password_hash: Option<&str>,
+    verified: bool,
 ) -> AppResult<i64> {
     let now = models::now();
     let id = NewAccount {
@@ -55,10 +58,10 @@ pub(crate) fn insert_account(
         account_id: id,
         address: email.as_str(),
         canonical: email.canonical(),
-        verified: true,
+        verified,
         is_primary: true,
         created_at: now,
-        verified_at: Some(now),
+        verified_at: verified.then_some(now),
     }
     .insert(conn)?;
     audit::record(
@@ -66,7 +69,9 @@ pub(crate) fn insert_account(
         actor,
         Event::new("account.created")
             .target("account", id, email.canonical())
-            .changes(json!({"after": {"name": name, "email": email.canonical()}})),
+            .changes(
+                json!({"after": {"name": name, "email": email.canonical(), "verified": verified}}),
+            ),
     )?;
     Ok(id)
 }

@@ -58,7 +58,11 @@ pub fn summaries(conn: &mut DbConn, workspace_id: i64) -> AppResult<Vec<RoleSumm
         .collect())
 }
 
-fn grants_by_role(conn: &mut DbConn, workspace_id: i64) -> AppResult<HashMap<i64, Vec<Grant>>> {
+/// Every role's permissions in a workspace, by role id (one query).
+pub(crate) fn grants_by_role(
+    conn: &mut DbConn,
+    workspace_id: i64,
+) -> AppResult<HashMap<i64, Vec<Grant>>> {
     let mut out: HashMap<i64, Vec<Grant>> = HashMap::new();
     for (role_id, grant) in Role::grants_by_role(conn, workspace_id)? {
         out.entry(role_id).or_default().push(grant);
@@ -69,6 +73,44 @@ fn grants_by_role(conn: &mut DbConn, workspace_id: i64) -> AppResult<HashMap<i64
 /// Whether `actor` holds every permission of `grants` at least at the same scope.
 pub fn holds_all(actor: &EffectivePermissions, grants: &[Grant]) -> bool {
     grants.iter().all(|g| actor.covers(g))
+}
+
+/// Whether a member holding `perms` may grant this one role: never Owner (there is
+/// exactly one), and only a role whose every permission and scope they hold.
+fn may_grant_role(
+    perms: &EffectivePermissions,
+    role: &Role,
+    grants: &HashMap<i64, Vec<Grant>>,
+) -> bool {
+    role.builtin() != Some(BuiltinRole::Owner)
+        && holds_all(
+            perms,
+            grants.get(&role.id).map(Vec::as_slice).unwrap_or_default(),
+        )
+}
+
+/// **The** rule deciding "may this member grant these roles" (SPEC §4.3): every id must be
+/// a role of the workspace (`roles`, with their permissions in `grants`) that
+/// `may_grant_role` allows, and there must be at least one.
+///
+/// Used when an invite is created (against the inviter now), when the role pickers are
+/// built (`grantable_among`), and when an invite is redeemed (against its inviter at that
+/// moment, through `author_may_still_offer`). It is meant for every stored offer whose
+/// default roles must be checked against their author when the offer is used — invite
+/// links, domain join policies, join-request approvals — so that no path has its own copy.
+pub fn may_grant_roles(
+    perms: &EffectivePermissions,
+    role_ids: &[i64],
+    roles: &[Role],
+    grants: &HashMap<i64, Vec<Grant>>,
+) -> bool {
+    !role_ids.is_empty()
+        && role_ids.iter().all(|id| {
+            roles
+                .iter()
+                .find(|r| r.id == *id)
+                .is_some_and(|role| may_grant_role(perms, role, grants))
+        })
 }
 
 /// Roles of the workspace the actor may hand out (two queries): never Owner (there is
@@ -83,15 +125,101 @@ pub fn grantable_among(conn: &mut DbConn, access: &Access, roles: &[Role]) -> Ap
     let grants = grants_by_role(conn, access.workspace.id)?;
     Ok(roles
         .iter()
-        .filter(|role| role.builtin() != Some(BuiltinRole::Owner))
-        .filter(|role| {
-            holds_all(
-                &access.perms,
-                grants.get(&role.id).map(Vec::as_slice).unwrap_or_default(),
-            )
-        })
+        .filter(|role| may_grant_roles(&access.perms, &[role.id], roles, &grants))
         .cloned()
         .collect())
+}
+
+/// Why the author of a stored offer can no longer make it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OfferRefused {
+    /// No author on record, or no longer an active member (archived, removed, left).
+    AuthorNotActive,
+    /// Still a member, but without the permission the offer needs (`members.invite`).
+    LacksPermission,
+    /// Still a member with the permission, but no longer allowed to grant every role.
+    CannotGrantRoles,
+}
+
+/// A stored offer of roles, as its author made it.
+#[derive(Clone, Debug)]
+pub struct Offer {
+    pub author_account_id: Option<i64>,
+    pub role_ids: Vec<i64>,
+}
+
+/// Whether each offer's author may still make it *now* (SPEC §3 "an invite grants, when it
+/// is redeemed, no more than its inviter may grant at that moment", §4.3): an active member
+/// of the workspace who holds `required` and may grant every role of it
+/// (`may_grant_roles`). Rights change through many paths (demotion, role edits, grants
+/// expiring with the clock, archive), so this is checked when the offer is used, inside the
+/// transaction that redeems it — never by revoking on each event. A fixed number of queries
+/// whatever the number of offers (the Invites list checks a page of them).
+pub fn authors_may_still_offer(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    required: Permission,
+    offers: &[Offer],
+) -> AppResult<Vec<Result<(), OfferRefused>>> {
+    use crate::db::schema::members;
+    use crate::models::member::MemberStatus;
+    use diesel::prelude::*;
+    let mut authors: Vec<i64> = offers.iter().filter_map(|o| o.author_account_id).collect();
+    authors.sort_unstable();
+    authors.dedup();
+    let active: HashMap<i64, i64> = if authors.is_empty() {
+        HashMap::new()
+    } else {
+        members::table
+            .filter(members::workspace_id.eq(workspace_id))
+            .filter(members::account_id.eq_any(&authors))
+            .filter(members::status.eq(MemberStatus::Active.key()))
+            .select((members::account_id, members::id))
+            .load::<(i64, i64)>(conn)?
+            .into_iter()
+            .collect()
+    };
+    let member_ids: Vec<i64> = active.values().copied().collect();
+    let perms = crate::services::access::effective_permissions_of(conn, &member_ids)?;
+    let (roles, grants) = if offers.is_empty() {
+        (Vec::new(), HashMap::new())
+    } else {
+        (
+            Role::for_workspace(conn, workspace_id)?,
+            grants_by_role(conn, workspace_id)?,
+        )
+    };
+    let empty = EffectivePermissions::default();
+    Ok(offers
+        .iter()
+        .map(|offer| {
+            let Some(member_id) = offer.author_account_id.and_then(|a| active.get(&a)) else {
+                return Err(OfferRefused::AuthorNotActive);
+            };
+            let held = perms.get(member_id).unwrap_or(&empty);
+            if !held.allows(required) {
+                Err(OfferRefused::LacksPermission)
+            } else if !may_grant_roles(held, &offer.role_ids, &roles, &grants) {
+                Err(OfferRefused::CannotGrantRoles)
+            } else {
+                Ok(())
+            }
+        })
+        .collect())
+}
+
+/// `authors_may_still_offer` for one offer (the redeeming transaction's check).
+pub fn author_may_still_offer(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    required: Permission,
+    offer: Offer,
+) -> AppResult<Result<(), OfferRefused>> {
+    Ok(
+        authors_may_still_offer(conn, workspace_id, required, &[offer])?
+            .pop()
+            .unwrap_or(Err(OfferRefused::AuthorNotActive)),
+    )
 }
 
 /// A custom role as submitted: already shaped (the form layer parses fields).

@@ -102,6 +102,7 @@ fn create_in_tx(
                 input.owner_name,
                 input.owner_email,
                 input.password_hash,
+                true,
             )?,
             true,
         ),

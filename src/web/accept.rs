@@ -19,7 +19,8 @@ use crate::text;
 use crate::web::auth_pages::begin_session;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{
-    client_ip, db, encode_query_value, render_status, see_other, set_flash, Chrome, FlashKind,
+    client_ip, db, encode_query_value, path_token, render_status, see_other, set_flash, Chrome,
+    FlashKind,
 };
 
 /// Which page of the flow to show.
@@ -29,6 +30,8 @@ pub enum Step {
     Expired,
     Revoked,
     Used,
+    /// Pending, but its inviter can no longer offer these roles: refused, nothing changes.
+    Withdrawn,
     /// Signed in as the invited account: one button.
     Accept,
     /// Signed in as someone else: told whose invite it is, offered to sign out.
@@ -70,8 +73,13 @@ fn signed_in_account(session: &Session) -> Option<i64> {
     session.get::<i64>(session_store::ACCOUNT_ID).ok().flatten()
 }
 
-/// The link's page as it stands, with nothing typed and no errors.
-async fn plain_page(session: &Session, state: &AppState, token: &str) -> AppResult<HttpResponse> {
+/// The link's page as it stands, with nothing typed and no errors. `token` is what
+/// `path_token` let through; `None` is the unknown-link page, without any lookup.
+async fn plain_page(
+    session: &Session,
+    state: &AppState,
+    token: Option<&str>,
+) -> AppResult<HttpResponse> {
     page(
         session,
         state,
@@ -86,15 +94,18 @@ async fn plain_page(session: &Session, state: &AppState, token: &str) -> AppResu
 async fn page(
     session: &Session,
     state: &AppState,
-    token: &str,
+    token: Option<&str>,
     name: String,
     errors: FieldErrors,
     code: Option<StatusCode>,
 ) -> AppResult<HttpResponse> {
     let account = signed_in_account(session);
-    let probe = token.to_string();
+    let probe = token.map(str::to_string);
     let (link_state, signed_in_as) = db(&state.pool, move |conn| {
-        let link = invites::lookup(conn, &probe)?;
+        let link = match probe {
+            Some(token) => invites::lookup(conn, &token)?,
+            None => LinkState::Unknown,
+        };
         let who = match account {
             Some(id) => {
                 access::account_summary(conn, id)?.map(|a| format!("{} ({})", a.name, a.email))
@@ -120,6 +131,9 @@ async fn page(
         LinkState::Expired(v) => (Step::Expired, Some(*v), StatusCode::GONE),
         LinkState::Revoked(v) => (Step::Revoked, Some(*v), StatusCode::GONE),
         LinkState::Accepted(v) => (Step::Used, Some(*v), StatusCode::GONE),
+        // 403, not 410: the invitation is not gone (it stays pending, and would work again
+        // if its inviter regained the rights); this acceptance is not allowed.
+        LinkState::Withdrawn(v, _) => (Step::Withdrawn, Some(*v), StatusCode::FORBIDDEN),
         LinkState::Pending(v) => {
             let step = match (account, v.account_id) {
                 (Some(me), Some(owner)) if me == owner => Step::Accept,
@@ -136,7 +150,7 @@ async fn page(
             (step, Some(*v), status)
         }
     };
-    let path = format!("/invite/{token}");
+    let path = format!("/invite/{}", token.unwrap_or_default());
     let mut chrome = Chrome::public("Invitation", csrf::token(session)?, None);
     if account.is_some() {
         chrome.signed_in = Some(signed_in_as.clone());
@@ -156,11 +170,11 @@ async fn page(
 
 /// GET /invite/{token} — public; reads only.
 pub async fn show(
+    req: HttpRequest,
     session: Session,
     state: web::Data<AppState>,
-    token: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    plain_page(&session, &state, &token).await
+    plain_page(&session, &state, path_token(&req).as_deref()).await
 }
 
 /// POST /invite/{token} — accepts: a new account with `name`, `password`,
@@ -169,10 +183,11 @@ pub async fn accept(
     req: HttpRequest,
     session: Session,
     state: web::Data<AppState>,
-    token: web::Path<String>,
     form: StrictForm<AcceptForm>,
 ) -> AppResult<HttpResponse> {
-    let token = token.into_inner();
+    let Some(token) = path_token(&req) else {
+        return plain_page(&session, &state, None).await;
+    };
     let form = form.0;
     let actor = Actor {
         account_id: signed_in_account(&session),
@@ -213,7 +228,7 @@ pub async fn accept(
                 return page(
                     &session,
                     &state,
-                    &token,
+                    Some(&token),
                     name,
                     errors,
                     Some(StatusCode::UNPROCESSABLE_ENTITY),
@@ -243,17 +258,20 @@ pub async fn accept(
             if signed_in_account(&session) != Some(accepted.account_id) {
                 begin_session(&session, &req, accepted.account_id)?;
             }
-            set_flash(
-                &session,
-                FlashKind::Success,
-                "Welcome! You have joined the workspace.",
-            )?;
+            let welcome = match &accepted.confirmation_sent_to {
+                None => "Welcome! You have joined the workspace.".to_string(),
+                Some(address) => format!(
+                    "Welcome! You have joined the workspace. {address} is not confirmed yet: we sent a link to it — open it to confirm the address."
+                ),
+            };
+            set_flash(&session, FlashKind::Success, welcome)?;
             Ok(see_other(&format!("/w/{}/users", accepted.workspace_slug)))
         }
         Err(AcceptError::AlreadyMember) => Err(AppError::BadRequest(
             "You are already a member of this workspace.".into(),
         )),
-        // Gone, wrong account, account exists: the link's page says which, and what next.
-        Err(_) => plain_page(&session, &state, &token).await,
+        // Gone, withdrawn, wrong account, account exists: the link's page says which, and
+        // what next.
+        Err(_) => plain_page(&session, &state, Some(&token)).await,
     }
 }

@@ -22,7 +22,8 @@ use crate::startup::AppState;
 use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{
-    client_ip, db, render, render_status, see_other, set_flash, take_flash, Chrome, FlashKind,
+    client_ip, db, path_token, render, render_status, see_other, set_flash, take_flash, Chrome,
+    FlashKind,
 };
 
 const NAME_MAX: usize = 100;
@@ -588,8 +589,10 @@ async fn verify_page(
 
 /// GET /account/emails/verify/{token} — signed in as the account that asked; reads only
 /// (mail scanners open links): a page with one button.
-pub async fn verify_form(who: SignedIn, token: web::Path<String>) -> AppResult<HttpResponse> {
-    let token = token.into_inner();
+pub async fn verify_form(who: SignedIn, req: HttpRequest) -> AppResult<HttpResponse> {
+    let Some(token) = path_token(&req) else {
+        return verify_page(&who, "", Err(LinkProblem::Unknown)).await;
+    };
     let (probe, account_id) = (token.clone(), who.account_id);
     let outcome = db(&who.state.pool, move |conn| {
         account::verify_preview(conn, &probe, account_id)
@@ -602,10 +605,12 @@ pub async fn verify_form(who: SignedIn, token: web::Path<String>) -> AppResult<H
 /// the address the link was sent to (contract addition: SPEC §4.6 consumes tokens by POST).
 pub async fn verify(
     who: SignedIn,
-    token: web::Path<String>,
+    req: HttpRequest,
     _form: StrictForm<EmptyForm>,
 ) -> AppResult<HttpResponse> {
-    let token = token.into_inner();
+    let Some(token) = path_token(&req) else {
+        return verify_page(&who, "", Err(LinkProblem::Unknown)).await;
+    };
     let (probe, account_id, actor) = (token.clone(), who.account_id, who.actor.clone());
     let outcome = db(&who.state.pool, move |conn| {
         account::verify_email(conn, &actor, &probe, account_id)
@@ -722,11 +727,19 @@ fn reset_page(
 
 /// GET /reset/{token} — public; reads only.
 pub async fn reset_form(
+    req: HttpRequest,
     session: Session,
     state: web::Data<AppState>,
-    token: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let token = token.into_inner();
+    let Some(token) = path_token(&req) else {
+        return reset_page(
+            &session,
+            "",
+            Some(LinkProblem::Unknown),
+            FieldErrors::default(),
+            None,
+        );
+    };
     let probe = token.clone();
     let outcome = db(&state.pool, move |conn| {
         account::reset_preview(conn, &probe)
@@ -756,10 +769,17 @@ pub async fn reset(
     req: HttpRequest,
     session: Session,
     state: web::Data<AppState>,
-    token: web::Path<String>,
     form: StrictForm<ResetForm>,
 ) -> AppResult<HttpResponse> {
-    let token = token.into_inner();
+    let Some(token) = path_token(&req) else {
+        return reset_page(
+            &session,
+            "",
+            Some(LinkProblem::Unknown),
+            FieldErrors::default(),
+            None,
+        );
+    };
     let form = form.0;
     let mut errors = FieldErrors::default();
     for problem in check_new_password_pair(&form.new_password, &form.new_password_confirm) {

@@ -19,7 +19,8 @@ use crate::startup::AppState;
 use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{
-    client_ip, db, render, render_status, see_other, set_flash, take_flash, Chrome, FlashKind,
+    client_ip, db, query_token, render, render_status, see_other, set_flash, take_flash, Chrome,
+    FlashKind,
 };
 
 /// `next` is honoured only for a local path: never a scheme, never `//host`.
@@ -290,11 +291,15 @@ pub struct SetupForm {
 
 /// GET /setup?token= — first run only.
 pub async fn setup_form(
+    req: HttpRequest,
     session: Session,
     state: web::Data<AppState>,
     query: web::Query<TokenQuery>,
 ) -> AppResult<HttpResponse> {
-    let token = query.into_inner().token;
+    let _ = query.into_inner().token;
+    let Some(token) = query_token(&req) else {
+        return Err(AppError::NotFound);
+    };
     let probe = token.clone();
     if !db(&state.pool, move |conn| {
         workspaces::setup_token_valid(conn, &probe)
@@ -320,7 +325,10 @@ pub async fn setup(
     query: web::Query<TokenQuery>,
     form: StrictForm<SetupForm>,
 ) -> AppResult<HttpResponse> {
-    let token = query.into_inner().token;
+    let _ = query.into_inner().token;
+    let Some(token) = query_token(&req) else {
+        return Err(AppError::NotFound);
+    };
     let probe = token.clone();
     if !db(&state.pool, move |conn| {
         workspaces::setup_token_valid(conn, &probe)

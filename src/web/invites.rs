@@ -18,6 +18,7 @@ use crate::services::invites::{
     self, CreateOutcome, CreatedInvite, InviteRequest, Links, ReviewLine, Verdict,
 };
 use crate::services::members;
+use crate::services::roles::{authors_may_still_offer, Offer};
 use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{db, render_status, see_other, set_flash, take, Chrome, FlashKind};
@@ -124,6 +125,8 @@ impl InviteForm {
 pub struct ListLine {
     pub row: InviteListRow,
     pub status: InviteStatus,
+    /// Pending, but its inviter can no longer offer it: acceptance would be refused.
+    pub withdrawn: bool,
 }
 
 #[derive(Template)]
@@ -188,8 +191,33 @@ async fn render_page(
         let roles = invites::grantable_roles(conn, &access)?;
         let now = models::now();
         let rows = Invite::list(conn, access.workspace.id, status, now, 200)?;
+        // The same check acceptance makes, for every pending row at once (fixed queries).
+        let pending: Vec<usize> = (0..rows.len())
+            .filter(|i| rows[*i].invite.status_at(now) == InviteStatus::Pending)
+            .collect();
+        let offers: Vec<Offer> = pending
+            .iter()
+            .map(|i| Offer {
+                author_account_id: rows[*i].invite.invited_by,
+                role_ids: rows[*i].role_ids.clone(),
+            })
+            .collect();
+        let verdicts = authors_may_still_offer(
+            conn,
+            access.workspace.id,
+            Permission::MembersInvite,
+            &offers,
+        )?;
+        let mut withdrawn = vec![false; rows.len()];
+        for (i, verdict) in pending.into_iter().zip(verdicts) {
+            withdrawn[i] = verdict.is_err();
+        }
         let used = invites::seats_used(conn, &access.workspace, now)?;
-        Ok((roles, rows, used))
+        Ok((
+            roles,
+            rows.into_iter().zip(withdrawn).collect::<Vec<_>>(),
+            used,
+        ))
     })
     .await?;
     let now = models::now();
@@ -221,9 +249,10 @@ async fn render_page(
         status_key: status.map(|s| s.key()).unwrap_or("").to_string(),
         lines: rows
             .into_iter()
-            .map(|row| ListLine {
+            .map(|(row, withdrawn)| ListLine {
                 status: row.invite.status_at(now),
                 row,
+                withdrawn,
             })
             .collect(),
         review: input.review,

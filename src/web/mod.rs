@@ -44,6 +44,29 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
     req.peer_addr().map(|a| a.ip().to_string())
 }
 
+/// The token of a token route (`/invite/{token}`, `/reset/{token}`,
+/// `/account/emails/verify/{token}`): the last segment of the path exactly as the client
+/// sent it — never a percent-decoded form — through `tokens::parse`. `None` is an unknown
+/// link: the route answers its ordinary 404 page without any lookup.
+pub fn path_token(req: &HttpRequest) -> Option<String> {
+    let raw = req.uri().path().rsplit('/').next()?;
+    crate::tokens::parse(raw).map(str::to_string)
+}
+
+/// The `token` of `/setup?token=`, from the raw query string, through `tokens::parse`.
+pub fn query_token(req: &HttpRequest) -> Option<String> {
+    let mut found = None;
+    for pair in req.uri().query()?.split('&') {
+        if let Some(raw) = pair.strip_prefix("token=") {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(crate::tokens::parse(raw)?.to_string());
+        }
+    }
+    found
+}
+
 /// Percent-encodes a value for a query string.
 pub fn encode_query_value(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()

@@ -28,13 +28,13 @@ tests![
     removing_an_inviter_revokes_the_invites_they_sent,
 ];
 
-struct Ws {
-    slug: String,
-    id: i64,
-    member: i64,
+pub(crate) struct Ws {
+    pub slug: String,
+    pub id: i64,
+    pub member: i64,
 }
 
-fn workspace(app: &TestApp) -> Ws {
+pub(crate) fn workspace(app: &TestApp) -> Ws {
     let created = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
     Ws {
         slug: created.slug,
@@ -43,7 +43,7 @@ fn workspace(app: &TestApp) -> Ws {
     }
 }
 
-async fn owner(app: &TestApp) -> Client {
+pub(crate) async fn owner(app: &TestApp) -> Client {
     let client = app.client();
     assert_eq!(
         client.sign_in("olivia@acme.example", PASSWORD).await.status,
@@ -52,7 +52,13 @@ async fn owner(app: &TestApp) -> Client {
     client
 }
 
-async fn invite(client: &Client, ws: &Ws, emails: &str, roles: &[i64], seat: &str) -> Page {
+pub(crate) async fn invite(
+    client: &Client,
+    ws: &Ws,
+    emails: &str,
+    roles: &[i64],
+    seat: &str,
+) -> Page {
     let page = format!("/w/{}/invites", ws.slug);
     let mut fields: Vec<(&str, &str)> = vec![("emails", emails), ("seat_type", seat)];
     let ids: Vec<String> = roles.iter().map(i64::to_string).collect();
@@ -292,7 +298,7 @@ async fn markup_in_names_and_messages_is_escaped_in_pages_and_mail(app: TestApp)
     landing.assert_contains("value=\"&#60;script&#62;alert(1)&#60;/script&#62;\"");
 }
 
-async fn accept_new(app: &TestApp, path: &str, name: &str) -> (Client, Page) {
+pub(crate) async fn accept_new(app: &TestApp, path: &str, name: &str) -> (Client, Page) {
     let invitee = app.client();
     let done = invitee
         .submit(

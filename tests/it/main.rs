@@ -14,6 +14,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod invites;
+mod invites_redeem;
 mod lifecycle;
 mod member_edits;
 mod member_emails;
@@ -51,6 +52,7 @@ fn main() {
         ("permissions", permissions::tests()),
         ("cli", cli::tests()),
         ("invites", invites::tests()),
+        ("invites", invites_redeem::tests()),
         ("roles", roles::tests()),
         ("requests", requests::tests()),
         ("lifecycle", lifecycle::tests()),
