@@ -16,10 +16,12 @@ mod invites;
 mod lifecycle;
 mod member_edits;
 mod member_emails;
+mod member_races;
 mod permissions;
 mod requests;
 mod roles;
 mod schema;
+mod self_edits;
 mod setup;
 mod users;
 
@@ -55,6 +57,8 @@ fn main() {
         ("member_edits", member_edits::tests()),
         ("account", account::tests()),
         ("member_emails", member_emails::tests()),
+        ("member_races", member_races::tests()),
+        ("self_edits", self_edits::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {
