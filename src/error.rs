@@ -85,8 +85,13 @@ impl AppError {
                 DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UniqueViolation => {
                     true
                 }
-                // PostgreSQL's 40P01, which diesel reports as `Unknown`.
-                DatabaseErrorKind::Unknown => info.message().starts_with("deadlock detected"),
+                // PostgreSQL's 40P01 and SQLite's SQLITE_BUSY (the write lock still taken
+                // after the busy timeout), which diesel reports as `Unknown`.
+                DatabaseErrorKind::Unknown => {
+                    let message = info.message();
+                    message.starts_with("deadlock detected")
+                        || message.starts_with("database is locked")
+                }
                 _ => false,
             },
             _ => false,

@@ -31,12 +31,12 @@ pub(crate) fn lock_workspace(conn: &mut DbConn, workspace_id: i64) -> AppResult<
         .bind::<diesel::sql_types::BigInt, _>(workspace_id)
         .execute(conn)?;
     }
-    Ok(crate::db::schema::workspaces::table
+    crate::db::schema::workspaces::table
         .find(workspace_id)
         .select(Workspace::as_select())
         .first(conn)
         .optional()?
-        .ok_or(AppError::NotFound)?)
+        .ok_or(AppError::NotFound)
 }
 
 /// A write transaction that holds the workspace's member lock from its start.

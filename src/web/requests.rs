@@ -160,6 +160,8 @@ struct TriagePage {
     base: String,
     triage: Triage,
     today: String,
+    /// The viewer's member id: their own requests are decided by someone else.
+    viewer: i64,
 }
 
 impl TriagePage {
@@ -171,6 +173,11 @@ impl TriagePage {
 
     fn fmt_date(&self, at: &chrono::NaiveDateTime) -> String {
         at.format("%-d %b %Y").to_string()
+    }
+
+    /// Whether the viewer may approve it (never their own: `members::Act::Grant`).
+    fn may_approve(&self, request: &PermissionRequest) -> bool {
+        request.member_id != self.viewer
     }
 }
 
@@ -185,6 +192,7 @@ pub async fn list(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
     render(&TriagePage {
         chrome: ctx.chrome("Requests", "requests")?,
         base: ctx.path("/requests"),
+        viewer: ctx.access.member.id,
         triage,
         today: models::now().date().format("%Y-%m-%d").to_string(),
     })

@@ -110,24 +110,19 @@ fn assert_clean(round: usize, what: &str, page: &Page) {
 
 /// The workspace's rules, checked on the rows.
 fn assert_invariants(app: &TestApp, scene: &Scene, round: usize) {
-    let (statuses, held, owner_key_rows, granted): (
-        Vec<(i64, String)>,
-        Vec<(i64, bool)>,
-        Vec<i64>,
-        Vec<i64>,
-    ) = app.with_db(|conn| {
-        let statuses = members::table
+    let (statuses, held, owner_key_rows, granted) = app.with_db(|conn| {
+        let statuses: Vec<(i64, String)> = members::table
             .filter(members::workspace_id.eq(scene.workspace))
             .select((members::id, members::status))
             .load(conn)
             .unwrap();
-        let held = member_roles::table
+        let held: Vec<(i64, bool)> = member_roles::table
             .inner_join(members::table)
             .filter(members::workspace_id.eq(scene.workspace))
             .select((member_roles::member_id, member_roles::is_primary))
             .load(conn)
             .unwrap();
-        let owners = member_roles::table
+        let owners: Vec<i64> = member_roles::table
             .inner_join(roles::table)
             .inner_join(members::table)
             .filter(members::workspace_id.eq(scene.workspace))
@@ -135,7 +130,7 @@ fn assert_invariants(app: &TestApp, scene: &Scene, round: usize) {
             .select(member_roles::member_id)
             .load(conn)
             .unwrap();
-        let granted = permission_grants::table
+        let granted: Vec<i64> = permission_grants::table
             .select(permission_grants::member_id)
             .load(conn)
             .unwrap();

@@ -386,6 +386,10 @@ async fn an_admin_cannot_approve_their_own_permission_request(app: TestApp) {
             .first(conn)
             .unwrap()
     });
+    // The requests page offers Mike no Approve on his own request.
+    mike.get("/w/acme/requests")
+        .await
+        .assert_lacks(&format!("/w/acme/requests/{request_id}/approve"));
     let audit_before = app.count("audit_events");
     let approved = mike
         .submit(
