@@ -22,6 +22,9 @@ pub enum AppError {
     Csrf,
     #[error("Too many attempts. Wait a few minutes and try again.")]
     TooManyRequests,
+    /// The request no longer fits the current state (the member was removed meanwhile).
+    #[error("{0}")]
+    Conflict(String),
     #[error("Something went wrong on our side. Try again in a moment.")]
     Database(#[from] diesel::result::Error),
     #[error("The database is busy. Try again in a moment.")]
@@ -71,7 +74,33 @@ impl AppError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         AppError::Internal(cause.to_string())
     }
+
+    /// A database error that only says two transactions met (a deadlock, a serialization
+    /// failure, a unique key taken by a concurrent insert): the request may simply be sent
+    /// again, so it answers 409 with that advice, never 500.
+    fn is_concurrent_conflict(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            AppError::Database(Error::DatabaseError(kind, info)) => match kind {
+                DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UniqueViolation => {
+                    true
+                }
+                // PostgreSQL's 40P01 and SQLite's SQLITE_BUSY (the write lock still taken
+                // after the busy timeout), which diesel reports as `Unknown`.
+                DatabaseErrorKind::Unknown => {
+                    let message = info.message();
+                    message.starts_with("deadlock detected")
+                        || message.starts_with("database is locked")
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
+
+const CONCURRENT_CHANGE: &str =
+    "Someone changed this at the same moment. Reload the page and try again.";
 
 impl From<actix_web::error::BlockingError> for AppError {
     fn from(err: actix_web::error::BlockingError) -> Self {
@@ -104,6 +133,8 @@ impl ResponseError for AppError {
             AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Database(_) if self.is_concurrent_conflict() => StatusCode::CONFLICT,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -119,12 +150,15 @@ impl ResponseError for AppError {
         }
         if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
+        } else if self.is_concurrent_conflict() {
+            tracing::warn!(error = ?self, "concurrent change refused");
         }
         let title = match status {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::FORBIDDEN => "Not allowed",
             StatusCode::BAD_REQUEST => "Bad request",
             StatusCode::TOO_MANY_REQUESTS => "Slow down",
+            StatusCode::CONFLICT => "Changed meanwhile",
             StatusCode::SERVICE_UNAVAILABLE => "Busy",
             _ => "Something went wrong",
         };
@@ -132,6 +166,7 @@ impl ResponseError for AppError {
             AppError::NotFound => {
                 "There is nothing here, or you do not have access to it.".to_string()
             }
+            concurrent if concurrent.is_concurrent_conflict() => CONCURRENT_CHANGE.to_string(),
             other => other.to_string(),
         };
         let refused = match self {

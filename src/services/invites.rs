@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::json;
 
-use crate::db::{is_postgres, write_transaction, DbConn};
+use crate::db::{write_transaction, DbConn};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::mail::messages::{self, AcceptedMail, InvitationMail};
@@ -149,23 +149,8 @@ pub enum CreateOutcome {
     },
 }
 
-/// Locks the workspace row for the rest of the transaction (PostgreSQL); on SQLite the
-/// write transaction already holds the database's write lock.
-pub(crate) fn lock_workspace(conn: &mut DbConn, workspace_id: i64) -> AppResult<Workspace> {
-    if is_postgres(conn) {
-        diesel::sql_query(crate::db::dialect(
-            conn,
-            "SELECT id FROM workspaces WHERE id = ? FOR UPDATE",
-        ))
-        .bind::<diesel::sql_types::BigInt, _>(workspace_id)
-        .execute(conn)?;
-    }
-    use diesel::prelude::*;
-    Ok(crate::db::schema::workspaces::table
-        .find(workspace_id)
-        .select(Workspace::as_select())
-        .first(conn)?)
-}
+/// The workspace's member lock (`services::locks`): seats, invites and members share it.
+pub(crate) use crate::services::locks::lock_workspace;
 
 /// Seats in use: active members plus pending, unexpired invites.
 pub fn seats_used(conn: &mut DbConn, workspace: &Workspace, now: NaiveDateTime) -> AppResult<i64> {

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::db::{write_transaction, DbConn};
+use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::mail::messages::{self, OwnershipMail};
 use crate::models;
@@ -16,11 +16,11 @@ use crate::models::outbox::{self, NewMail};
 use crate::models::role::Role;
 use crate::models::session;
 use crate::models::workspace::Workspace;
-use crate::permissions::{BuiltinRole, Permission};
+use crate::permissions::BuiltinRole;
 use crate::services::access::Access;
-use crate::services::invites;
-use crate::services::members::{target, Target};
+use crate::services::members::{target, Act, Target, OWNER_STAYS};
 use crate::services::membership::{self, EndRefused};
+use crate::services::{invites, locks};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
@@ -50,19 +50,13 @@ pub struct Preview {
     pub reports: Vec<String>,
 }
 
-/// The member, if the actor may archive or remove them: `members.remove` over their scope,
-/// holding nothing the actor lacks, not the Owner, not the actor themselves.
+/// The member, if the actor may archive or remove them: the rule for acting on a member
+/// (`members::authorize`: `members.remove` over their scope, holding nothing the actor
+/// lacks, never oneself), and never the Owner.
 fn endable(conn: &mut DbConn, access: &Access, member_id: i64) -> AppResult<Target> {
-    let target = target(conn, access, member_id, Permission::MembersRemove)?;
+    let target = target(conn, access, member_id, Act::Lifecycle)?;
     if target.perms.is_owner() {
-        return Err(AppError::forbidden_because(
-            "The Owner can't be archived or removed. Transfer ownership to an Admin first.",
-        ));
-    }
-    if target.member.id == access.member.id {
-        return Err(AppError::forbidden_because(
-            "You can't archive or remove yourself. To leave the workspace, use Leave on your account page.",
-        ));
+        return Err(AppError::forbidden_because(OWNER_STAYS));
     }
     Ok(target)
 }
@@ -114,20 +108,16 @@ pub fn end(
     member_id: i64,
     ending: Ending,
 ) -> AppResult<String> {
-    write_transaction(conn, |conn| {
-        // `end_in_tx` locks the workspace before it checks and writes.
+    locks::acting(conn, access, |conn, access| {
+        // Under the member lock: the member as they are now, then the write.
         let target = endable(conn, access, member_id)?;
         let how = match ending {
             Ending::Archive => membership::Ending::Archived,
             Ending::Remove => membership::Ending::Removed,
         };
-        match membership::end_in_tx(conn, actor, access.workspace.id, target.member.id, how)? {
+        match membership::end_in_tx(conn, actor, &access.workspace, target.member.id, how)? {
             Ok(_) => {}
-            Err(EndRefused::Owner) => {
-                return Err(AppError::forbidden_because(
-                    "The Owner can't be archived or removed. Transfer ownership to an Admin first.",
-                ))
-            }
+            Err(EndRefused::Owner) => return Err(AppError::forbidden_because(OWNER_STAYS)),
             Err(EndRefused::NotActive) => {
                 return Err(AppError::BadRequest(match ending {
                     Ending::Archive => "Only an active member can be archived.".into(),
@@ -157,9 +147,9 @@ pub fn restore(
     actor: &Actor,
     member_id: i64,
 ) -> AppResult<RestoreOutcome> {
-    write_transaction(conn, |conn| {
-        let workspace = invites::lock_workspace(conn, access.workspace.id)?;
-        let target = target(conn, access, member_id, Permission::MembersRemove)?;
+    locks::acting(conn, access, |conn, access| {
+        let workspace = &access.workspace;
+        let target = target(conn, access, member_id, Act::Lifecycle)?;
         match target.member.status() {
             MemberStatus::Archived => {}
             MemberStatus::Active => {
@@ -175,7 +165,7 @@ pub fn restore(
         }
         let now = models::now();
         if let Some(limit) = workspace.seat_limit {
-            let used = invites::seats_used(conn, &workspace, now)?;
+            let used = invites::seats_used(conn, workspace, now)?;
             if used >= i64::from(limit) {
                 return Ok(RestoreOutcome::NoSeat {
                     used,
@@ -205,8 +195,8 @@ pub fn transfer_ownership(
     actor: &Actor,
     member_id: i64,
 ) -> AppResult<String> {
-    write_transaction(conn, |conn| {
-        let workspace = invites::lock_workspace(conn, access.workspace.id)?;
+    locks::acting(conn, access, |conn, access| {
+        let workspace = &access.workspace;
         let roles = Role::for_workspace(conn, workspace.id)?;
         let role_id = |role: BuiltinRole| {
             roles

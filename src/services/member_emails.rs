@@ -8,7 +8,7 @@
 use chrono::TimeDelta;
 use serde_json::json;
 
-use crate::db::{write_transaction, DbConn};
+use crate::db::DbConn;
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::models;
@@ -16,15 +16,14 @@ use crate::models::audit::{self, Actor, Event};
 use crate::models::domain::Domain;
 use crate::models::email_address::EmailAddressRow;
 use crate::models::member::{Member, MemberStatus};
-use crate::permissions::Permission;
 use crate::services::access::Access;
 use crate::services::account::{
     self, AddEmailError, Added, ChangedBy, PrimaryError, RemoveError,
     MAX_VERIFICATION_MAILS_PER_HOUR,
 };
-use crate::services::domains;
 use crate::services::invites::Links;
-use crate::services::members::{self, Target};
+use crate::services::members::{self, Act, Target};
+use crate::services::{domains, locks};
 
 pub const EMAIL_ADDED: &str = "member.email_added";
 pub const EMAIL_RESENT: &str = "member.email_verification_resent";
@@ -63,9 +62,11 @@ fn read_only_reason(domains: &[String], subject: &str) -> String {
 }
 
 /// Why the actor may not manage this member's addresses at all (whatever the domain).
+/// The services refuse these earlier (`members::authorize`, `Act::Identity`); the page asks
+/// here.
 fn out_of_reach(access: &Access, member: &Member) -> Option<&'static str> {
     if member.id == access.member.id {
-        Some("These are your own addresses: change them on your account page, which asks for your password.")
+        Some(members::OWN_IDENTITY)
     } else if member.status() == MemberStatus::Removed {
         Some("This member was removed from the workspace: their addresses are theirs alone now.")
     } else {
@@ -74,8 +75,8 @@ fn out_of_reach(access: &Access, member: &Member) -> Option<&'static str> {
 }
 
 /// The address controls for the member page, or `None` when the actor may not manage this
-/// member's addresses (themselves, a removed member). The caller checked `members.edit`
-/// over the member (`members::may_change`).
+/// member's addresses (themselves, a removed member). The caller checked the rule for
+/// `Act::Identity` over the member (`members::may`).
 pub fn management(
     conn: &mut DbConn,
     access: &Access,
@@ -101,7 +102,7 @@ pub fn management(
 /// The member the actor is changing, with their account locked and the workspace's
 /// verified domains; inside the caller's write transaction.
 fn begin(conn: &mut DbConn, access: &Access, member_id: i64) -> AppResult<(Target, Vec<String>)> {
-    let target = members::target(conn, access, member_id, Permission::MembersEdit)?;
+    let target = members::target(conn, access, member_id, Act::Identity)?;
     account::lock_account(conn, target.member.account_id)?;
     let domains = Domain::verified_names(conn, access.workspace.id)?;
     Ok((target, domains))
@@ -126,7 +127,7 @@ pub fn add(
     member_id: i64,
     typed: &str,
 ) -> AppResult<Result<Added, String>> {
-    write_transaction(conn, |conn| {
+    locks::acting(conn, access, |conn, access| {
         let (target, domains) = begin(conn, access, member_id)?;
         if let Some(reason) = out_of_reach(access, &target.member) {
             return Ok(Err(reason.into()));
@@ -209,7 +210,7 @@ fn on_address(
     email_id: i64,
     change: impl FnOnce(&mut DbConn, i64, ChangedBy<'_>) -> AppResult<Result<Done, String>>,
 ) -> AppResult<Result<String, String>> {
-    write_transaction(conn, |conn| {
+    locks::acting(conn, access, |conn, access| {
         let (target, domains) = begin(conn, access, member_id)?;
         let account_id = target.member.account_id;
         let address = EmailAddressRow::find_for_account(conn, account_id, email_id)?

@@ -1,11 +1,12 @@
 //! Changes an admin makes to one member: roles, seat type, manager, department, modules,
-//! metadata, name. Every change checks,
-//! inside its write transaction, that the actor may act on that member (scope of the
-//! permission, and the member holds nothing the actor lacks) and records its audit event.
+//! metadata, name; and [`authorize`], the one rule for acting on a member (scope, dominance,
+//! oneself) that every member-changing service applies. Every change runs under the member
+//! lock (`services::locks::acting`), checks that rule on the member as it is inside that
+//! transaction, and records its audit event.
 
 use serde_json::json;
 
-use crate::db::{write_transaction, DbConn};
+use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models;
 use crate::models::account::Account;
@@ -17,7 +18,7 @@ use crate::models::module::Module;
 use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, EffectivePermissions, Permission, Scope};
 use crate::services::access::{self, Access};
-use crate::services::{domains, roles};
+use crate::services::{domains, locks, roles};
 use crate::text;
 
 /// Whether `member_id` falls within `scope` as seen from the acting member.
@@ -38,19 +39,123 @@ pub fn in_scope(
     })
 }
 
-/// Whether the actor may change this member with `permission` (to show the forms; the
-/// writing service checks again with `target`).
-pub fn may_change(
+/// What an act on a member touches, for the rules about who may do it (SPEC §3 Members, §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// Roles, seat type, manager, department, modules, metadata (`members.edit`). Nobody but
+    /// the Owner does these to themselves.
+    Membership,
+    /// Name and email addresses (`members.edit`). Never on oneself here, not even the Owner:
+    /// one's own are changed on `/account`, under its rules (the current password).
+    Identity,
+    /// Archive, restore, remove (`members.remove`). Never oneself (Leave is on `/account`).
+    Lifecycle,
+    /// A direct grant from a permission request (`settings.manage`). Never to oneself, not
+    /// even the Owner: a grant outlives roles, so a self-approved one would survive a later
+    /// demotion or a transfer of ownership.
+    Grant,
+}
+
+/// Why nobody acts on themselves this way: one's own name and addresses.
+pub const OWN_IDENTITY: &str = "Change your name and addresses on your Account page.";
+/// Why only the Owner acts on their own membership.
+pub const OWN_MEMBERSHIP: &str = "Only the workspace's Owner changes their own roles, seat type, manager, department, modules or metadata: ask an admin to change yours.";
+pub const OWNER_STAYS: &str =
+    "The Owner can't be archived or removed. Transfer ownership to an Admin first.";
+const OWN_LIFECYCLE: &str =
+    "You can't archive, restore or remove yourself. To leave the workspace, use Leave on your account page.";
+const OWN_GRANT: &str = "You can't approve your own permission request: another admin decides it.";
+
+impl Act {
+    /// The permission the act needs over the member.
+    pub fn permission(self) -> Permission {
+        match self {
+            Act::Membership | Act::Identity => Permission::MembersEdit,
+            Act::Lifecycle => Permission::MembersRemove,
+            Act::Grant => Permission::SettingsManage,
+        }
+    }
+
+    /// Whether an actor may do this to their own membership: `Err(reason)` if not. The one
+    /// rule for oneself, also used where the Users list decides its row actions.
+    pub fn on_oneself(self, actor_is_owner: bool) -> Result<(), &'static str> {
+        match self {
+            Act::Membership if actor_is_owner => Ok(()),
+            Act::Membership => Err(OWN_MEMBERSHIP),
+            Act::Identity => Err(OWN_IDENTITY),
+            Act::Lifecycle if actor_is_owner => Err(OWNER_STAYS),
+            Act::Lifecycle => Err(OWN_LIFECYCLE),
+            Act::Grant => Err(OWN_GRANT),
+        }
+    }
+}
+
+/// The actor's reach for `permission`: its scope, or `all` for an unscoped permission held.
+fn reach(access: &Access, permission: Permission) -> Option<Scope> {
+    access
+        .perms
+        .allows(permission)
+        .then(|| access.perms.scope(permission).unwrap_or(Scope::All))
+}
+
+/// THE rule for acting on a member, in one place: every service that changes a member
+/// calls it (through [`target`], inside its write transaction after the member lock), and
+/// the pages call it (through [`may`]) to decide what to offer. In order:
+/// - a member outside the actor's `members.view` is a 404 (not for grants: the requests
+///   page names the requester);
+/// - oneself: only what [`Act::on_oneself`] allows (403 with the reason);
+/// - outside the scope of the act's permission: 403;
+/// - a member who holds anything the actor does not: 403;
+/// - a removed member's membership and identity are no longer the workspace's to edit: 409.
+pub fn authorize(
     conn: &mut DbConn,
     access: &Access,
     member: &Member,
     perms: &EffectivePermissions,
-    permission: Permission,
+    act: Act,
+) -> AppResult<()> {
+    if act != Act::Grant {
+        let view = reach(access, Permission::MembersView).ok_or(AppError::NotFound)?;
+        if !in_scope(conn, access, view, member.id)? {
+            return Err(AppError::NotFound);
+        }
+    }
+    if member.id == access.member.id {
+        act.on_oneself(access.perms.is_owner())
+            .map_err(AppError::forbidden_because)?;
+    }
+    let permission = act.permission();
+    let scope = reach(access, permission)
+        .ok_or_else(|| AppError::forbidden_in(&access.workspace.slug, permission))?;
+    if !in_scope(conn, access, scope, member.id)? {
+        return Err(AppError::forbidden_in(&access.workspace.slug, permission));
+    }
+    if !access.perms.dominates(perms) {
+        return Err(AppError::forbidden_because(
+            "This member holds permissions you don't: only someone who holds at least as much can change them.",
+        ));
+    }
+    if matches!(act, Act::Membership | Act::Identity) && member.status() == MemberStatus::Removed {
+        return Err(AppError::Conflict(
+            "This member was removed from the workspace: invite them again to change their membership.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether [`authorize`] lets the actor do `act` to this member (to show the forms).
+pub fn may(
+    conn: &mut DbConn,
+    access: &Access,
+    member: &Member,
+    perms: &EffectivePermissions,
+    act: Act,
 ) -> AppResult<bool> {
-    let Some(scope) = access.perms.scope(permission) else {
-        return Ok(false);
-    };
-    Ok(access.perms.dominates(perms) && in_scope(conn, access, scope, member.id)?)
+    match authorize(conn, access, member, perms, act) {
+        Ok(()) => Ok(true),
+        Err(AppError::NotFound | AppError::Forbidden(_) | AppError::Conflict(_)) => Ok(false),
+        Err(other) => Err(other),
+    }
 }
 
 /// A member the actor is about to change, with what they hold.
@@ -61,37 +166,13 @@ pub struct Target {
     pub label: String,
 }
 
-/// Loads a member the actor may change with `permission` (`members.edit` or
-/// `members.remove`): 404 when the actor cannot see them, 403 when they are outside the
-/// permission's scope or hold something the actor does not.
-pub fn target(
-    conn: &mut DbConn,
-    access: &Access,
-    member_id: i64,
-    permission: Permission,
-) -> AppResult<Target> {
+/// Loads a member and checks [`authorize`] for `act`. Call it inside the write transaction,
+/// after the member lock (`services::locks::acting`), so what it read is what is written.
+pub fn target(conn: &mut DbConn, access: &Access, member_id: i64, act: Act) -> AppResult<Target> {
     let member = Member::find_in_workspace(conn, access.workspace.id, member_id)?
         .ok_or(AppError::NotFound)?;
-    let view = access
-        .perms
-        .scope(Permission::MembersView)
-        .ok_or(AppError::NotFound)?;
-    if !in_scope(conn, access, view, member.id)? {
-        return Err(AppError::NotFound);
-    }
-    let scope = access
-        .perms
-        .scope(permission)
-        .ok_or_else(|| AppError::forbidden_in(&access.workspace.slug, permission))?;
-    if !in_scope(conn, access, scope, member.id)? {
-        return Err(AppError::forbidden_in(&access.workspace.slug, permission));
-    }
     let perms = access::effective_permissions(conn, member.id)?;
-    if !access.perms.dominates(&perms) {
-        return Err(AppError::forbidden_because(
-            "This member holds permissions you don't: only someone who holds at least as much can change them.",
-        ));
-    }
+    authorize(conn, access, &member, &perms, act)?;
     let label = EmailAddressRow::primary_for(conn, member.account_id)?
         .map(|e| e.canonical)
         .unwrap_or_default();
@@ -127,14 +208,8 @@ pub fn set_roles(
     role_ids: &[i64],
     primary: Option<i64>,
 ) -> AppResult<Result<(), Refusal>> {
-    write_transaction(conn, |conn| {
-        let target = target(conn, access, member_id, Permission::MembersEdit)?;
-        if target.member.status() == MemberStatus::Removed {
-            return Ok(refuse(
-                "role",
-                "A removed member has no roles: invite them again to give them some",
-            ));
-        }
+    locks::acting(conn, access, |conn, access| {
+        let target = target(conn, access, member_id, Act::Membership)?;
         let all = Role::for_workspace(conn, access.workspace.id)?;
         let owner_role = all
             .iter()
@@ -229,8 +304,8 @@ pub fn set_seat(
     member_id: i64,
     seat: SeatType,
 ) -> AppResult<()> {
-    write_transaction(conn, |conn| {
-        let target = target(conn, access, member_id, Permission::MembersEdit)?;
+    locks::acting(conn, access, |conn, access| {
+        let target = target(conn, access, member_id, Act::Membership)?;
         if target.member.seat() == seat {
             return Ok(());
         }
@@ -259,8 +334,8 @@ pub fn set_manager(
     member_id: i64,
     manager_id: Option<i64>,
 ) -> AppResult<Result<(), Refusal>> {
-    write_transaction(conn, |conn| {
-        let target = target(conn, access, member_id, Permission::MembersEdit)?;
+    locks::acting(conn, access, |conn, access| {
+        let target = target(conn, access, member_id, Act::Membership)?;
         if target.member.manager_id == manager_id {
             return Ok(Ok(()));
         }
@@ -325,8 +400,8 @@ pub fn set_department(
     if let Some(Err(e)) = department.map(text::single_line) {
         return Ok(refuse("department", e.to_string()));
     }
-    write_transaction(conn, |conn| {
-        let target = target(conn, access, member_id, Permission::MembersEdit)?;
+    locks::acting(conn, access, |conn, access| {
+        let target = target(conn, access, member_id, Act::Membership)?;
         if target.member.department.as_deref() == department {
             return Ok(Ok(()));
         }
@@ -390,8 +465,8 @@ pub fn set_metadata(
         Ok(m) => m,
         Err(message) => return Ok(refuse("metadata", message)),
     };
-    write_transaction(conn, |conn| {
-        let target = target(conn, access, member_id, Permission::MembersEdit)?;
+    locks::acting(conn, access, |conn, access| {
+        let target = target(conn, access, member_id, Act::Membership)?;
         Member::set_metadata(conn, target.member.id, &metadata, models::now())?;
         audit::record(
             conn,
@@ -416,8 +491,8 @@ pub fn set_modules(
     member_id: i64,
     granted: &[i64],
 ) -> AppResult<Result<(), Refusal>> {
-    write_transaction(conn, |conn| {
-        let target = target(conn, access, member_id, Permission::MembersEdit)?;
+    locks::acting(conn, access, |conn, access| {
+        let target = target(conn, access, member_id, Act::Membership)?;
         let catalogue = Module::for_workspace(conn, access.workspace.id)?;
         if granted
             .iter()
@@ -500,8 +575,8 @@ pub fn set_name(
     if let Err(e) = text::single_line(name) {
         return Ok(refuse("name", e.to_string()));
     }
-    write_transaction(conn, |conn| {
-        let target = target(conn, access, member_id, Permission::MembersEdit)?;
+    locks::acting(conn, access, |conn, access| {
+        let target = target(conn, access, member_id, Act::Identity)?;
         if let Err(reason) = name_editable(conn, access.workspace.id, target.member.account_id)? {
             return Ok(refuse("name", reason));
         }

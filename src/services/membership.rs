@@ -14,6 +14,7 @@ use crate::models::email_address::NewEmailAddress;
 use crate::models::member::{Member, MemberStatus, NewMember, SeatType};
 use crate::models::role::Role;
 use crate::models::workspace::Workspace;
+use crate::services::locks::member_transaction;
 
 /// Creates an account with one verified, primary address (the address was proven by the
 /// invite link, the setup link or the operator).
@@ -88,10 +89,12 @@ pub struct Joining<'a> {
 
 /// Adds an account to a workspace as an active member with the given roles.
 pub fn join(conn: &mut DbConn, actor: &Actor, joining: &Joining<'_>) -> AppResult<i64> {
-    write_transaction(conn, |conn| join_in_tx(conn, actor, joining))
+    member_transaction(conn, joining.workspace_id, |conn, _| {
+        join_in_tx(conn, actor, joining)
+    })
 }
 
-/// `join` inside the caller's transaction.
+/// `join` inside the caller's transaction, which holds the member lock.
 pub(crate) fn join_in_tx(
     conn: &mut DbConn,
     actor: &Actor,
@@ -165,7 +168,8 @@ pub(crate) fn join_in_tx(
 }
 
 /// A removed or archived member comes back (re-invited): active again, with the invite's
-/// roles and seat; the same account, the same member row.
+/// roles and seat; the same account, the same member row. The caller holds the member lock
+/// (invite acceptance takes it before it reads the member).
 pub(crate) fn reactivate(
     conn: &mut DbConn,
     actor: &Actor,
@@ -254,8 +258,8 @@ pub enum EndRefused {
     NotActive,
 }
 
-/// Ends a membership inside the caller's write transaction, after locking the workspace
-/// (SPEC §4.4: the Owner check happens here, where the change is written). Leaving and
+/// Ends a membership inside the caller's write transaction, which holds the member lock
+/// (`services::locks`; SPEC §4.4: the Owner check happens here, where the change is written). Leaving and
 /// archiving need an active member; removal also takes an archived one. The seat is freed,
 /// the pending invites the member sent are revoked; leaving and removal also take their
 /// roles, direct grants and their reports' manager link. An audit event is recorded.
@@ -263,14 +267,13 @@ pub enum EndRefused {
 pub(crate) fn end_in_tx(
     conn: &mut DbConn,
     actor: &Actor,
-    workspace_id: i64,
+    workspace: &Workspace,
     member_id: i64,
     ending: Ending,
 ) -> AppResult<Result<Member, EndRefused>> {
     use crate::db::schema::members;
     use crate::models::role::Role;
     use diesel::prelude::*;
-    let workspace = crate::services::invites::lock_workspace(conn, workspace_id)?;
     let member =
         Member::find_in_workspace(conn, workspace.id, member_id)?.ok_or(AppError::NotFound)?;
     let was = member.status();
@@ -346,9 +349,9 @@ pub fn leave(
     workspace_id: i64,
     account_id: i64,
 ) -> AppResult<Result<(), EndRefused>> {
-    write_transaction(conn, |conn| {
+    member_transaction(conn, workspace_id, |conn, workspace| {
         let member =
-            Member::find_for_account(conn, workspace_id, account_id)?.ok_or(AppError::NotFound)?;
-        Ok(end_in_tx(conn, actor, workspace_id, member.id, Ending::Left)?.map(|_| ()))
+            Member::find_for_account(conn, workspace.id, account_id)?.ok_or(AppError::NotFound)?;
+        Ok(end_in_tx(conn, actor, &workspace, member.id, Ending::Left)?.map(|_| ()))
     })
 }

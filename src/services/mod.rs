@@ -7,6 +7,7 @@ pub mod directory;
 pub mod domains;
 pub mod invites;
 pub mod lifecycle;
+pub mod locks;
 pub mod member_emails;
 pub mod members;
 pub mod membership;

@@ -16,7 +16,9 @@ use crate::models::outbox::{self, NewMail};
 use crate::models::permission_request::{self as request, NewPermissionRequest, PermissionRequest};
 use crate::models::role::Role;
 use crate::permissions::Grant;
-use crate::services::access::Access;
+use crate::services::access::{self, Access};
+use crate::services::locks;
+use crate::services::members::{self, Act};
 
 pub const MAX_REASON_CHARS: usize = 1000;
 
@@ -90,9 +92,12 @@ pub struct Decided {
 }
 
 /// Approves or denies a pending request (the caller checked `settings.manage`). Approval
-/// needs the approver to hold the permission at that scope; the request is decided by a
-/// conditional update, so two admins cannot both decide it; the member's mail is queued
-/// in the same transaction.
+/// needs the approver to hold the permission at that scope and to pass the rule for acting
+/// on the member (`members::authorize`, `Act::Grant`: never one's own request, never for a
+/// member who holds more); it runs under the member lock, so the member it grants to is
+/// still active when the grant is written (a concurrent removal deletes grants). The
+/// request is decided by a conditional update, so two admins cannot both decide it; the
+/// member's mail is queued in the same transaction.
 pub fn decide(
     conn: &mut DbConn,
     access: &Access,
@@ -101,7 +106,7 @@ pub fn decide(
     request_id: i64,
     decision: Decision,
 ) -> AppResult<Decided> {
-    write_transaction(conn, |conn| {
+    locks::acting(conn, access, |conn, access| {
         let req = PermissionRequest::find_in_workspace(conn, access.workspace.id, request_id)?
             .ok_or(AppError::NotFound)?;
         let grant = Grant::from_keys(&req.permission, req.scope.as_deref()).ok_or_else(|| {
@@ -132,6 +137,8 @@ pub fn decide(
                         "This member is no longer active in the workspace.".into(),
                     ));
                 }
+                let perms = access::effective_permissions(conn, member.id)?;
+                members::authorize(conn, access, &member, &perms, Act::Grant)?;
                 let expires_at = expires_on.map(end_of_day);
                 let id = Role::grant(conn, member.id, &grant, expires_at, access.account.id, now)?;
                 (request::APPROVED, Some(id), expires_at, None)

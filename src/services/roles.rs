@@ -14,6 +14,7 @@ use crate::models::member::Member;
 use crate::models::role::{self, NewRole, Role};
 use crate::permissions::{BuiltinRole, EffectivePermissions, Grant, Permission, Scope};
 use crate::services::access::Access;
+use crate::services::locks;
 
 pub const MAX_NAME_CHARS: usize = 60;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -509,7 +510,8 @@ pub fn find(conn: &mut DbConn, workspace_id: i64, role_id: i64) -> AppResult<(Ro
 }
 
 /// Edits a custom role. When the change alters any holder's effective permissions and
-/// `confirmed` is false, nothing is written and the impact is returned.
+/// `confirmed` is false, nothing is written and the impact is returned. Under the member
+/// lock: what members hold changes, and every check of what a member holds runs under it.
 pub fn update(
     conn: &mut DbConn,
     access: &Access,
@@ -518,7 +520,7 @@ pub fn update(
     input: &RoleInput,
     confirmed: bool,
 ) -> AppResult<SaveOutcome> {
-    write_transaction(conn, |conn| {
+    locks::acting(conn, access, |conn, access| {
         let (role, before) = editable_role(conn, access, role_id)?;
         let invalid = check_definition(conn, access, input, Some(role.id))?;
         if !invalid.is_empty() {
@@ -569,7 +571,8 @@ pub enum DeleteOutcome {
 }
 
 /// Deletes a custom role. Members who hold it lose it (a member whose primary role it was
-/// gets their next role as primary); refused while it is someone's only role.
+/// gets their next role as primary); refused while it is someone's only role. Under the
+/// member lock, as it rewrites members' roles.
 pub fn delete(
     conn: &mut DbConn,
     access: &Access,
@@ -577,7 +580,7 @@ pub fn delete(
     role_id: i64,
     confirmed: bool,
 ) -> AppResult<DeleteOutcome> {
-    write_transaction(conn, |conn| {
+    locks::acting(conn, access, |conn, access| {
         let (role, grants) = editable_role(conn, access, role_id)?;
         let holders = Role::holders_roles(conn, role.id)?;
         let mut roles_of: BTreeMap<i64, Vec<(i64, bool)>> = BTreeMap::new();

@@ -163,6 +163,8 @@ struct TriagePage {
     base: String,
     triage: Triage,
     today: String,
+    /// The viewer's member id: their own requests are decided by someone else.
+    viewer: i64,
     refused: Option<RowRefusal>,
 }
 
@@ -198,6 +200,11 @@ impl TriagePage {
     fn fmt_date(&self, at: &chrono::NaiveDateTime) -> String {
         at.format("%-d %b %Y").to_string()
     }
+
+    /// Whether the viewer may approve it (never their own: `members::Act::Grant`).
+    fn may_approve(&self, request: &PermissionRequest) -> bool {
+        request.member_id != self.viewer
+    }
 }
 
 /// GET /w/{ws}/requests — requires settings.manage: pending permission requests to decide.
@@ -220,6 +227,7 @@ async fn render_triage(ctx: &WorkspaceCtx, refused: Option<RowRefusal>) -> AppRe
     let page = TriagePage {
         chrome: ctx.chrome("Requests", "requests")?,
         base: ctx.path("/requests"),
+        viewer: ctx.access.member.id,
         triage,
         today: models::now().date().format("%Y-%m-%d").to_string(),
         refused,

@@ -12,7 +12,8 @@ use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, Effective, Permission};
 use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, MemberRow, Sort};
 use crate::services::member_emails::{self, Management};
-use crate::services::{members, roles};
+use crate::services::members::{self, Act};
+use crate::services::roles;
 use crate::text;
 use crate::web::forms::FieldErrors;
 use crate::web::{db, render_status, see_other, Chrome};
@@ -117,6 +118,7 @@ struct RowActions {
     /// Role ids the viewer may hand out; `None` for the Owner (everything).
     grantable: Option<Vec<i64>>,
     viewer: i64,
+    viewer_is_owner: bool,
 }
 
 impl UsersPage {
@@ -128,18 +130,29 @@ impl UsersPage {
         self.actions.edit || self.actions.remove
     }
 
-    /// Whether the viewer may act on this row's member: not themselves, not the Owner,
-    /// and every role the member holds is one the viewer could hand out.
-    fn can_act(&self, row: &MemberRow) -> bool {
-        row.id != self.actions.viewer
-            && !row
-                .roles
-                .iter()
-                .any(|r| r.builtin_key.as_deref() == Some(BuiltinRole::Owner.key()))
+    /// Whether the viewer may `act` on this row's member, by the rule the services apply
+    /// (`members::authorize`): oneself only as `Act::on_oneself` allows; otherwise not the
+    /// Owner, and every role the member holds is one the viewer could hand out (so they
+    /// hold nothing more; the list computes no one's effective permissions).
+    fn may(&self, row: &MemberRow, act: Act) -> bool {
+        if row.id == self.actions.viewer {
+            return act.on_oneself(self.actions.viewer_is_owner).is_ok();
+        }
+        !row.roles
+            .iter()
+            .any(|r| r.builtin_key.as_deref() == Some(BuiltinRole::Owner.key()))
             && match &self.actions.grantable {
                 None => true,
                 Some(ids) => row.roles.iter().all(|r| ids.contains(&r.role_id)),
             }
+    }
+
+    fn can_edit(&self, row: &MemberRow) -> bool {
+        self.actions.edit && row.status != MemberStatus::Removed && self.may(row, Act::Membership)
+    }
+
+    fn can_end(&self, row: &MemberRow) -> bool {
+        self.actions.remove && self.may(row, Act::Lifecycle)
     }
 }
 
@@ -237,6 +250,7 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
             remove: can_remove,
             grantable,
             viewer: ctx.access.member.id,
+            viewer_is_owner: ctx.access.perms.is_owner(),
         },
         status: if errors.is_empty() {
             StatusCode::OK
@@ -309,6 +323,8 @@ struct DetailPage {
     workspace_base: String,
     /// The admin's controls over the member's addresses, when the viewer may use them.
     email_admin: Option<Management>,
+    /// On one's own page without the edit forms: why the membership is read-only.
+    own_read_only: Option<&'static str>,
 }
 
 /// The edit forms, present only when the viewer may change this member.
@@ -384,21 +400,17 @@ pub async fn render_detail(
         let Some(detail) = directory::detail(conn, &access, member_id)? else {
             return Ok(None);
         };
-        let can_end = detail.member.id != access.member.id
-            && !detail.perms.is_owner()
-            && members::may_change(
-                conn,
-                &access,
-                &detail.member,
-                &detail.perms,
-                Permission::MembersRemove,
-            )?;
-        let edit = if members::may_change(
+        let is_self = detail.member.id == access.member.id;
+        let can_end = !detail.perms.is_owner()
+            && members::may(conn, &access, &detail.member, &detail.perms, Act::Lifecycle)?;
+        let may_identity =
+            members::may(conn, &access, &detail.member, &detail.perms, Act::Identity)?;
+        let edit = if members::may(
             conn,
             &access,
             &detail.member,
             &detail.perms,
-            Permission::MembersEdit,
+            Act::Membership,
         )? {
             let all = Role::for_workspace(conn, access.workspace.id)?;
             let grantable = roles::grantable_among(conn, &access, &all)?;
@@ -420,8 +432,13 @@ pub async fn render_detail(
                 .collect();
             let managers = directory::manager_candidates(conn, &access, &detail.member)?;
             let departments = state.departments.get(conn, access.workspace.id)?;
-            let name_rule =
-                members::name_editable(conn, access.workspace.id, detail.member.account_id)?;
+            let name_rule = if is_self {
+                Act::Identity
+                    .on_oneself(access.perms.is_owner())
+                    .map_err(str::to_string)
+            } else {
+                members::name_editable(conn, access.workspace.id, detail.member.account_id)?
+            };
             Some(EditForms {
                 roles,
                 managers,
@@ -431,9 +448,10 @@ pub async fn render_detail(
         } else {
             None
         };
-        let email_admin = match edit {
-            Some(_) => member_emails::management(conn, &access, &detail.member, &detail.emails)?,
-            None => None,
+        let email_admin = if may_identity {
+            member_emails::management(conn, &access, &detail.member, &detail.emails)?
+        } else {
+            None
         };
         Ok(Some((detail, edit, can_end, email_admin)))
     })
@@ -463,13 +481,22 @@ pub async fn render_detail(
             .roles
             .iter()
             .any(|r| r.builtin_key.as_deref() == Some(BuiltinRole::Admin.key()));
+    let is_self = detail.member.id == ctx.access.member.id;
+    let own_read_only = if is_self && edit.is_none() {
+        Act::Membership
+            .on_oneself(ctx.access.perms.is_owner())
+            .err()
+    } else {
+        None
+    };
     let page = DetailPage {
+        own_read_only,
         chrome: ctx.chrome(detail.name.clone(), "users")?,
         can_end,
         can_take_ownership,
         base: ctx.path("/users"),
         workspace_base: ctx.path(""),
-        is_self: detail.member.id == ctx.access.member.id,
+        is_self,
         detail,
         permissions,
         edit,

@@ -18,11 +18,13 @@ mod invites_redeem;
 mod lifecycle;
 mod member_edits;
 mod member_emails;
+mod member_races;
 mod permissions;
 mod reauth;
 mod requests;
 mod roles;
 mod schema;
+mod self_edits;
 mod setup;
 mod users;
 
@@ -61,6 +63,8 @@ fn main() {
         ("member_emails", member_emails::tests()),
         ("bad_input", bad_input::tests()),
         ("reauth", reauth::tests()),
+        ("member_races", member_races::tests()),
+        ("self_edits", self_edits::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

@@ -483,7 +483,7 @@ async fn an_admin_cannot_manage_the_owners_addresses(app: TestApp) {
         303
     );
     let own = add(&owner, acme.owner, "olivia.o@acme.example").await;
-    assert_eq!(own.status, 422);
-    own.assert_contains("These are your own addresses: change them on your account page");
+    assert_eq!(own.status, 403);
+    own.assert_contains("Change your name and addresses on your Account page.");
     assert_eq!(address_state(&app, "olivia.o@acme.example"), None);
 }

@@ -1,0 +1,81 @@
+//! The one lock every transaction takes before it reads and then writes a workspace's
+//! members (roles, seat, manager, department, modules, metadata, name, addresses, archive,
+//! restore, remove, leave, ownership, role definitions, invite acceptance, permission
+//! grants, seats and invites).
+//!
+//! SQLite: the write transaction is `BEGIN IMMEDIATE`, so it holds the database's write lock
+//! from its first statement. PostgreSQL: the workspace row, locked first thing. Taking the
+//! same lock first, always, means conflicting requests run one after the other (never a
+//! deadlock: nobody holds a member's rows while waiting for the workspace), and everything
+//! read after it — the member, the actor's own roles — is what the write will be based on.
+
+use diesel::prelude::*;
+
+use crate::db::{is_postgres, write_transaction, DbConn};
+use crate::error::{AppError, AppResult};
+use crate::models::member::{Member, MemberStatus};
+use crate::models::workspace::Workspace;
+use crate::services::access::{self, Access};
+
+/// Locks the workspace row for the rest of the transaction (PostgreSQL); on SQLite the
+/// write transaction already holds the database's write lock. `FOR NO KEY UPDATE`: it
+/// excludes every other holder of this lock (and any update of the row), but not a
+/// transaction that merely inserts a row referencing the workspace (an audit event, a
+/// session), whose foreign-key check takes a `KEY SHARE` lock.
+pub(crate) fn lock_workspace(conn: &mut DbConn, workspace_id: i64) -> AppResult<Workspace> {
+    if is_postgres(conn) {
+        diesel::sql_query(crate::db::dialect(
+            conn,
+            "SELECT id FROM workspaces WHERE id = ? FOR NO KEY UPDATE",
+        ))
+        .bind::<diesel::sql_types::BigInt, _>(workspace_id)
+        .execute(conn)?;
+    }
+    crate::db::schema::workspaces::table
+        .find(workspace_id)
+        .select(Workspace::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound)
+}
+
+/// A write transaction that holds the workspace's member lock from its start.
+pub fn member_transaction<T, F>(conn: &mut DbConn, workspace_id: i64, f: F) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConn, Workspace) -> AppResult<T>,
+{
+    write_transaction(conn, |conn| {
+        let workspace = lock_workspace(conn, workspace_id)?;
+        f(conn, workspace)
+    })
+}
+
+/// `member_transaction` for a signed-in actor: inside the lock the actor is read again (still
+/// an active member, with the roles and grants they hold now), so a decision never rests
+/// on what the actor held before a concurrent change. `f` gets that fresh view.
+pub fn acting<T, F>(conn: &mut DbConn, access: &Access, f: F) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConn, &Access) -> AppResult<T>,
+{
+    member_transaction(conn, access.workspace.id, |conn, workspace| {
+        let now = actor_now(conn, access, workspace)?;
+        f(conn, &now)
+    })
+}
+
+/// The actor as they are now, inside the lock.
+fn actor_now(conn: &mut DbConn, access: &Access, workspace: Workspace) -> AppResult<Access> {
+    let member = Member::find_in_workspace(conn, workspace.id, access.member.id)?
+        .filter(|m| m.status() == MemberStatus::Active)
+        .ok_or_else(|| {
+            AppError::forbidden_because("You are no longer an active member of this workspace.")
+        })?;
+    let perms = access::effective_permissions(conn, member.id)?;
+    Ok(Access {
+        account: access.account.clone(),
+        workspace,
+        member,
+        perms,
+        workspaces: access.workspaces.clone(),
+    })
+}
