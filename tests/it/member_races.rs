@@ -18,6 +18,7 @@ tests![
     a_seat_change_and_a_removal_at_the_same_moment_both_answer_cleanly_and_leave_the_removed_member_no_role,
     two_role_changes_at_the_same_moment_both_answer_cleanly_and_leave_exactly_one_primary_role,
     a_transfer_of_ownership_and_the_removal_of_its_target_at_the_same_moment_leave_exactly_one_owner,
+    approving_a_permission_request_and_removing_its_requester_at_the_same_moment_leave_no_grant_on_the_removed_member,
 ];
 
 const ROUNDS: usize = 20;
@@ -323,4 +324,40 @@ async fn a_transfer_of_ownership_and_the_removal_of_its_target_at_the_same_momen
     // Whichever came first, the rounds only ever end with one Owner; at least the ones the
     // transfer won moved it (a count that depends on timing is not asserted).
     let _ = transferred;
+}
+
+async fn approving_a_permission_request_and_removing_its_requester_at_the_same_moment_leave_no_grant_on_the_removed_member(
+    app: TestApp,
+) {
+    let s = scene(&app).await;
+    for round in 0..ROUNDS {
+        let target = newcomer(&app, &s, round, BuiltinRole::Member);
+        // The request as the member's form would record it.
+        let request = app.with_db(|conn| {
+            gatehouse::models::permission_request::NewPermissionRequest {
+                workspace_id: s.workspace,
+                member_id: target,
+                permission: "records.export",
+                scope: Some("all"),
+                reason: "Quarterly numbers",
+                status: gatehouse::models::permission_request::PENDING,
+                created_at: gatehouse::models::now(),
+            }
+            .insert(conn)
+            .unwrap()
+        });
+        let (approved, removed) = at_once(
+            (
+                &s.owner,
+                &s.owner_token,
+                format!("/w/acme/requests/{request}/approve"),
+                vec![("expires_on", String::new())],
+            ),
+            (&s.admin, &s.admin_token, path(target, "remove"), confirm()),
+        )
+        .await;
+        assert_clean(round, "the approval", &approved);
+        assert_clean(round, "the removal", &removed);
+        assert_invariants(&app, &s, round);
+    }
 }
