@@ -1,6 +1,8 @@
-//! One error type for every failure; it maps itself to a status and an HTML page.
-//! `Display` is what a person sees; `Debug` (with the cause) is what the log gets.
-//! Validation failures are not errors: handlers re-render their form with 422.
+//! Two types: [`AppError`] for every failure (it maps itself to a status and an HTML
+//! page; `Display` is what a person sees, `Debug` with the cause is what the log gets) and
+//! [`Refusal`] for a rule that said no. Services return [`ServiceResult`], which carries
+//! either, so `?` works throughout; the web edge turns refusals into the re-rendered page
+//! with 422 (`web::forms::split`), and failures into their error page.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -34,6 +36,77 @@ pub enum AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// A rule said no: nothing was changed, and the person can correct the request. `field`
+/// names the form field the message belongs beside; `None` is about the whole request
+/// (shown at the top of the page).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub field: Option<&'static str>,
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal shown beside `field`.
+    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            field: Some(field),
+            message: message.into(),
+        }
+    }
+
+    /// A refusal of the whole request (a button with no fields, a state that forbids it).
+    pub fn general(message: impl Into<String>) -> Self {
+        Refusal {
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a service returns when it did not succeed.
+#[derive(Debug)]
+pub enum ServiceError {
+    /// One or more rules said no; the transaction (if any) was rolled back.
+    Refused(Vec<Refusal>),
+    /// Anything else: not found, forbidden, the database.
+    Fatal(AppError),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl ServiceError {
+    /// Refused beside `field`.
+    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Refused(vec![Refusal::field(field, message)])
+    }
+
+    /// Refused as a whole.
+    pub fn general(message: impl Into<String>) -> Self {
+        ServiceError::Refused(vec![Refusal::general(message)])
+    }
+}
+
+/// Refused when any refusal was collected: `refuse_any(found)?` after checking every field.
+pub fn refuse_any(refusals: Vec<Refusal>) -> ServiceResult<()> {
+    if refusals.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Refused(refusals))
+    }
+}
+
+impl From<Refusal> for ServiceError {
+    fn from(refusal: Refusal) -> Self {
+        ServiceError::Refused(vec![refusal])
+    }
+}
+
+impl<E: Into<AppError>> From<E> for ServiceError {
+    fn from(err: E) -> Self {
+        ServiceError::Fatal(err.into())
+    }
+}
 
 /// Why an action was refused, for the 403 page's "why" line and its permission request link.
 #[derive(Debug, Default)]
@@ -143,7 +216,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         if let AppError::SignInRequired { next } = self {
-            let location = format!("/login?next={}", crate::web::encode_query_value(next));
+            let location = format!("/login?next={}", percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC));
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
                 .finish();

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod email;
 pub mod error;
 pub mod mail;
@@ -14,6 +15,7 @@ pub mod permissions;
 pub mod seed;
 pub mod services;
 pub mod startup;
+pub mod state;
 pub mod text;
 pub mod tokens;
 pub mod web;

@@ -26,21 +26,8 @@ use crate::mail::{worker, Mailer};
 use crate::models::{self, session, setting};
 use crate::services::directory::DepartmentCache;
 use crate::services::workspaces;
+use crate::state::AppState;
 use crate::web::{self as pages, system};
-
-/// What every request can reach: the pool, the configuration, the hashing service.
-pub struct AppState {
-    pub pool: DbPool,
-    pub config: Config,
-    pub passwords: Passwords,
-    pub mailer: Mailer,
-    /// Wakes the mail worker right after a transaction queued mail.
-    pub mail_wakeup: Arc<Notify>,
-    pub departments: DepartmentCache,
-    /// The session cookie's key: lets a handler tell which stored session is asking
-    /// (`session_store::current_id_hash`) without the key ever leaving the process.
-    pub session_cookie_key: Key,
-}
 
 pub struct Application {
     port: u16,

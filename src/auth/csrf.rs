@@ -16,7 +16,7 @@ use actix_web::HttpMessage;
 use futures_util::StreamExt;
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tokens;
 
 /// Largest accepted request body (SPEC §4.13).

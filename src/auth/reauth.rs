@@ -7,8 +7,8 @@ use crate::error::AppResult;
 use crate::models;
 use crate::models::audit::Actor;
 use crate::services::signin::{self, Kind, Outcome};
-use crate::startup::AppState;
-use crate::web::db;
+use crate::state::AppState;
+use crate::db::run as db;
 
 /// The message beside `current_password` when it is wrong.
 pub const WRONG: &str = "That is not your current password";

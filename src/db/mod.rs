@@ -10,6 +10,8 @@ use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult};
+
+use crate::error::AppResult;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 /// One connection type for both backends; queries are written once against it.
@@ -297,3 +299,18 @@ where
 }
 
 impl<T, Conn> diesel::query_dsl::RunQueryDsl<Conn> for Cached<T> {}
+
+/// Runs database work on the blocking pool; a pooled connection never crosses an `.await`.
+pub async fn run<T, F>(pool: &DbPool, work: F) -> AppResult<T>
+where
+    F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}
+

@@ -101,13 +101,6 @@ impl Workspace {
         Ok(())
     }
 
-    pub fn seats_label(&self) -> String {
-        match self.seat_limit {
-            Some(limit) => format!("{} of {} seats used", self.active_members, limit),
-            None => format!("{} seats used (unlimited)", self.active_members),
-        }
-    }
-
     pub fn plan_name(&self) -> &str {
         match self.plan.as_deref() {
             Some("starter") => "Starter",

@@ -18,8 +18,8 @@ use crate::models::invite::{self, Invite, LinkKind, NewInvite};
 use crate::models::member::{Member, MemberStatus, SeatType};
 use crate::models::outbox::{self, NewMail};
 use crate::models::role::Role;
-use crate::models::workspace::Workspace;
 use crate::permissions::Permission;
+use crate::services::seats::Seats;
 use crate::services::access::Access;
 use crate::services::membership;
 pub use crate::services::roles::grantable_roles;
@@ -136,11 +136,8 @@ pub enum CreateOutcome {
         lines: Vec<ReviewLine>,
         seats_free: Option<i64>,
     },
-    /// Nothing was created: not enough seats.
-    SeatLimit {
-        needed: i64,
-        free: i64,
-    },
+    /// Nothing was created: not enough seats (`Seats::ensure_free`'s message).
+    SeatLimit(String),
     /// Nothing was created: the rolling 24-hour limit would be passed.
     DailyLimit {
         limit: i64,
@@ -152,10 +149,6 @@ pub enum CreateOutcome {
 /// The workspace's member lock (`services::locks`): seats, invites and members share it.
 pub(crate) use crate::services::locks::lock_workspace;
 
-/// Seats in use: active members plus pending, unexpired invites.
-pub fn seats_used(conn: &mut DbConn, workspace: &Workspace, now: NaiveDateTime) -> AppResult<i64> {
-    Ok(i64::from(workspace.active_members) + Invite::reserved_seats(conn, workspace.id, now)?)
-}
 
 fn review(
     conn: &mut DbConn,
@@ -316,21 +309,16 @@ pub fn create(
             return Err(AppError::forbidden(Permission::MembersInvite));
         }
         let (lines, emails) = review(conn, workspace.id, &request.emails, now)?;
-        let used = seats_used(conn, &workspace, now)?;
-        let free = workspace
-            .seat_limit
-            .map(|limit| (i64::from(limit) - used).max(0));
+        let seats = Seats::load(conn, &workspace, now)?;
         if emails.is_empty() || lines.iter().any(|l| !l.verdict.is_acceptable()) {
             return Ok(CreateOutcome::Review {
                 lines,
-                seats_free: free,
+                seats_free: seats.free(),
             });
         }
         let needed = emails.len() as i64;
-        if let Some(free) = free {
-            if needed > free {
-                return Ok(CreateOutcome::SeatLimit { needed, free });
-            }
+        if let Err(refusal) = seats.ensure_free(needed) {
+            return Ok(CreateOutcome::SeatLimit(refusal.message));
         }
         let window_start = now - TimeDelta::hours(24);
         let (used_today, oldest) = Invite::created_since(conn, workspace.id, window_start)?;
@@ -443,15 +431,9 @@ pub fn resend(
         }
         // An expired invite holds no seat; resending takes one again.
         if invite.expires_at <= now {
-            if let Some(limit) = workspace.seat_limit {
-                let free = i64::from(limit) - seats_used(conn, &workspace, now)?;
-                if free < 1 {
-                    return Err(AppError::BadRequest(format!(
-                        "No seat is free to resend this invitation (needs 1 seat, {} free).",
-                        free.max(0)
-                    )));
-                }
-            }
+            Seats::load(conn, &workspace, now)?
+                .ensure_free(1)
+                .map_err(|refusal| AppError::BadRequest(refusal.message))?;
         }
         // Both links are replaced: neither old one works any more.
         let tokens = InviteTokens::generate();

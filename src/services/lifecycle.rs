@@ -17,10 +17,11 @@ use crate::models::role::Role;
 use crate::models::session;
 use crate::models::workspace::Workspace;
 use crate::permissions::BuiltinRole;
+use crate::services::seats::Seats;
 use crate::services::access::Access;
 use crate::services::members::{target, Act, Target, OWNER_STAYS};
 use crate::services::membership::{self, EndRefused};
-use crate::services::{invites, locks};
+use crate::services::locks;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
@@ -132,11 +133,8 @@ pub fn end(
 
 pub enum RestoreOutcome {
     Restored(String),
-    /// No seat is free: the numbers.
-    NoSeat {
-        used: i64,
-        limit: i64,
-    },
+    /// No seat is free (`Seats::ensure_free`'s message).
+    NoSeat(String),
 }
 
 /// Brings an archived member back, with the roles they kept, if a seat is free (checked and
@@ -164,14 +162,8 @@ pub fn restore(
             }
         }
         let now = models::now();
-        if let Some(limit) = workspace.seat_limit {
-            let used = invites::seats_used(conn, workspace, now)?;
-            if used >= i64::from(limit) {
-                return Ok(RestoreOutcome::NoSeat {
-                    used,
-                    limit: i64::from(limit),
-                });
-            }
+        if let Err(refusal) = Seats::load(conn, workspace, now)?.ensure_free(1) {
+            return Ok(RestoreOutcome::NoSeat(refusal.message));
         }
         Member::set_status(conn, target.member.id, MemberStatus::Active, now)?;
         Workspace::adjust_active_members(conn, workspace.id, 1)?;

@@ -40,9 +40,11 @@ pub(crate) fn lock_workspace(conn: &mut DbConn, workspace_id: i64) -> AppResult<
 }
 
 /// A write transaction that holds the workspace's member lock from its start.
-pub fn member_transaction<T, F>(conn: &mut DbConn, workspace_id: i64, f: F) -> AppResult<T>
+/// Generic over the error so a service returning `ServiceResult` rolls back on a refusal.
+pub fn member_transaction<T, E, F>(conn: &mut DbConn, workspace_id: i64, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn, Workspace) -> AppResult<T>,
+    F: FnOnce(&mut DbConn, Workspace) -> Result<T, E>,
+    E: From<AppError> + From<diesel::result::Error>,
 {
     write_transaction(conn, |conn| {
         let workspace = lock_workspace(conn, workspace_id)?;
@@ -53,9 +55,10 @@ where
 /// `member_transaction` for a signed-in actor: inside the lock the actor is read again (still
 /// an active member, with the roles and grants they hold now), so a decision never rests
 /// on what the actor held before a concurrent change. `f` gets that fresh view.
-pub fn acting<T, F>(conn: &mut DbConn, access: &Access, f: F) -> AppResult<T>
+pub fn acting<T, E, F>(conn: &mut DbConn, access: &Access, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut DbConn, &Access) -> AppResult<T>,
+    F: FnOnce(&mut DbConn, &Access) -> Result<T, E>,
+    E: From<AppError> + From<diesel::result::Error>,
 {
     member_transaction(conn, access.workspace.id, |conn, workspace| {
         let now = actor_now(conn, access, workspace)?;

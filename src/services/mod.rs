@@ -13,6 +13,7 @@ pub mod members;
 pub mod membership;
 pub mod requests;
 pub mod roles;
+pub mod seats;
 pub mod settings;
 pub mod signin;
 pub mod workspaces;

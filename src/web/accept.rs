@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
 use crate::services::access;
 use crate::services::invites::{self, AcceptError, Acceptor, InviteView, LinkState, Links};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::text;
 use crate::web::auth_pages::begin_session;
 use crate::web::forms::{FieldErrors, StrictForm};

@@ -10,7 +10,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::password::{check_new_password_pair, PasswordProblem};
-use crate::auth::{csrf, reauth, session_store, SignedIn, WorkspaceCtx};
+use crate::auth::{csrf, reauth, session_store};
+use crate::web::{SignedIn, WorkspaceCtx};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
@@ -18,7 +19,7 @@ use crate::services::access::WorkspaceLink;
 use crate::services::account::{self, Added, LinkProblem, Overview, PasswordChange, PrimaryError};
 use crate::services::invites::Links;
 use crate::services::membership::{self, EndRefused};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{

@@ -15,7 +15,7 @@ use crate::models::audit::Actor;
 use crate::services::access::{self, WorkspaceLink};
 use crate::services::signin::{self, Outcome};
 use crate::services::workspaces;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
 use crate::web::{

@@ -6,7 +6,7 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::WorkspaceCtx;
+use crate::web::WorkspaceCtx;
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::models;
@@ -14,6 +14,7 @@ use crate::models::invite::{Invite, InviteListRow, InviteStatus};
 use crate::models::member::SeatType;
 use crate::models::role::Role;
 use crate::permissions::Permission;
+use crate::services::seats::Seats;
 use crate::services::invites::{
     self, CreateOutcome, CreatedInvite, InviteRequest, Links, ReviewLine, Verdict,
 };
@@ -212,20 +213,16 @@ async fn render_page(
         for (i, verdict) in pending.into_iter().zip(verdicts) {
             withdrawn[i] = verdict.is_err();
         }
-        let used = invites::seats_used(conn, &access.workspace, now)?;
+        let seats = Seats::load(conn, &access.workspace, now)?;
         Ok((
             roles,
             rows.into_iter().zip(withdrawn).collect::<Vec<_>>(),
-            used,
+            seats,
         ))
     })
     .await?;
     let now = models::now();
-    let workspace = &ctx.access.workspace;
-    let seats_label = match workspace.seat_limit {
-        Some(limit) => format!("{seats} of {limit} seats used (members and pending invitations)"),
-        None => format!("{seats} seats used (unlimited)"),
-    };
+    let seats_label = seats.label();
     let acceptable = input
         .review
         .iter()
@@ -337,11 +334,8 @@ pub async fn create(ctx: WorkspaceCtx, form: StrictForm<InviteForm>) -> AppResul
             errors.add("emails", format!("Nothing was sent: {bad} of {} addresses need attention (see the review below).{seats}", lines.len()));
             lines
         }
-        CreateOutcome::SeatLimit { needed, free } => {
-            errors.add(
-                "emails",
-                format!("Not enough seats: needs {needed} seat{}, {free} free. Free a seat, revoke an invitation or upgrade the plan.", if needed == 1 { "" } else { "s" }),
-            );
+        CreateOutcome::SeatLimit(message) => {
+            errors.add("emails", message);
             Vec::new()
         }
         CreateOutcome::DailyLimit {

@@ -7,7 +7,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::auth::WorkspaceCtx;
+use crate::web::WorkspaceCtx;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;

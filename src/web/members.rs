@@ -7,7 +7,8 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{reauth, WorkspaceCtx};
+use crate::auth::reauth;
+use crate::web::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
 use crate::models::member::SeatType;
 use crate::permissions::Permission;
@@ -271,11 +272,7 @@ pub async fn restore(
             FlashKind::Success,
             format!("{name} was restored with the roles they had."),
         )?,
-        Ok(RestoreOutcome::NoSeat { used, limit }) => set_flash(
-            &ctx.session,
-            FlashKind::Error,
-            format!("No free seat: {used} of {limit} seats are used (members and pending invitations). Free a seat or raise the limit first."),
-        )?,
+        Ok(RestoreOutcome::NoSeat(message)) => set_flash(&ctx.session, FlashKind::Error, message)?,
         Err(AppError::BadRequest(message)) => set_flash(&ctx.session, FlashKind::Error, message)?,
         Err(other) => return Err(other),
     }

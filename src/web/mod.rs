@@ -5,6 +5,7 @@ pub mod accept;
 pub mod account;
 pub mod auth_pages;
 pub mod forms;
+pub mod gate;
 pub mod invites;
 pub mod member_emails;
 pub mod members;
@@ -21,22 +22,50 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{DbConn, DbPool};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Refusal, ServiceError, ServiceResult};
+use crate::web::forms::FieldErrors;
 use crate::permissions::Permission;
 use crate::services::access::{Access, WorkspaceLink};
 
-/// Runs database work on the blocking pool; a pooled connection never crosses an `.await`.
-pub async fn db<T, F>(pool: &DbPool, work: F) -> AppResult<T>
+pub use gate::{SignedIn, WorkspaceCtx};
+
+pub use crate::db::run as db;
+
+/// Runs a service on the blocking pool and splits what it returned: a failure propagates
+/// with `?` (its error page), a refusal comes back for [`refused`] to show.
+pub async fn attempt<T, F>(pool: &DbPool, work: F) -> AppResult<Result<T, Vec<Refusal>>>
 where
-    F: FnOnce(&mut DbConn) -> AppResult<T> + Send + 'static,
+    F: FnOnce(&mut DbConn) -> ServiceResult<T> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = pool.clone();
-    web::block(move || {
-        let mut conn = pool.get()?;
-        work(&mut conn)
-    })
-    .await?
+    let outcome = db(pool, move |conn| Ok(work(conn))).await?;
+    match outcome {
+        Ok(value) => Ok(Ok(value)),
+        Err(ServiceError::Refused(refusals)) => Ok(Err(refusals)),
+        Err(ServiceError::Fatal(err)) => Err(err),
+    }
+}
+
+/// The status of a page re-rendered because a rule said no.
+pub const REFUSED: actix_web::http::StatusCode = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+
+/// The one way a refusal reaches the person (README, "Refusals"): the page they were on is
+/// rendered again with [`REFUSED`]; each refusal that names a field is shown beside it (the
+/// returned errors), the others at the top of the page (through the flash, which the
+/// page's chrome takes).
+pub fn refused(session: &Session, refusals: Vec<Refusal>) -> AppResult<FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let mut general = Vec::new();
+    for refusal in refusals {
+        match refusal.field {
+            Some(field) => errors.add(field, refusal.message),
+            None => general.push(refusal.message),
+        }
+    }
+    if !general.is_empty() {
+        set_flash(session, FlashKind::Error, general.join(" "))?;
+    }
+    Ok(errors)
 }
 
 /// The client address: the TCP peer (a proxy's forwarded header is not trusted).

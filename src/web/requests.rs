@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::auth::WorkspaceCtx;
+use crate::web::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
 use crate::models;
 use crate::models::permission_request::PermissionRequest;

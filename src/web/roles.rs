@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::auth::WorkspaceCtx;
+use crate::web::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
 use crate::models::role::Role;
 use crate::permissions::{Grant, Permission, Scope};

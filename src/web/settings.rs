@@ -6,12 +6,12 @@ use actix_web::HttpResponse;
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::WorkspaceCtx;
+use crate::web::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
 use crate::models;
 use crate::models::module::Module;
 use crate::permissions::Permission;
-use crate::services::invites;
+use crate::services::seats::Seats;
 use crate::services::settings::{self, GeneralInput};
 use crate::services::workspaces::{self, LimitsChange, Plan};
 use crate::web::forms::{FieldErrors, StrictForm};
@@ -51,15 +51,7 @@ struct SettingsPage {
     can_bill: bool,
     plans: Vec<PlanOption>,
     plan_name: String,
-    seats_used: i64,
-    seat_limit: Option<i32>,
-}
-
-impl SettingsPage {
-    fn over_limit(&self) -> bool {
-        self.seat_limit
-            .is_some_and(|limit| self.seats_used > i64::from(limit))
-    }
+    seats: Seats,
 }
 
 async fn render_page(
@@ -69,12 +61,12 @@ async fn render_page(
     status: StatusCode,
 ) -> AppResult<HttpResponse> {
     let workspace = ctx.access.workspace.clone();
-    let (modules, seats_used) = {
+    let (modules, seats) = {
         let workspace = workspace.clone();
         db(ctx.db_pool(), move |conn| {
             let modules = Module::for_workspace(conn, workspace.id)?;
-            let used = invites::seats_used(conn, &workspace, models::now())?;
-            Ok((modules, used))
+            let seats = Seats::load(conn, &workspace, models::now())?;
+            Ok((modules, seats))
         })
         .await?
     };
@@ -109,8 +101,7 @@ async fn render_page(
         can_bill: ctx.access.perms.allows(Permission::BillingManage),
         plans,
         plan_name: workspace.plan_name().to_string(),
-        seats_used,
-        seat_limit: workspace.seat_limit,
+        seats,
     };
     render_status(&page, status)
 }
@@ -197,13 +188,18 @@ async fn save_plan(ctx: WorkspaceCtx, form: SettingsForm) -> AppResult<HttpRespo
         )
     })
     .await?;
-    let used = i64::from(updated.active_members);
-    let message = match updated.seat_limit {
-        Some(limit) if used > i64::from(limit) => format!(
-            "Plan set to {}. {used} members use more than its {limit} seats: they all stay, but no new invitation can be sent until seats are freed.",
-            plan_label(plan)
-        ),
-        _ => format!("Plan set to {}.", plan_label(plan)),
+    let seats = db(ctx.db_pool(), move |conn| {
+        Seats::load(conn, &updated, models::now())
+    })
+    .await?;
+    let message = if seats.over_limit() {
+        format!(
+            "Plan set to {}. {}, more than the plan allows. Everyone stays, but no new invitation can be sent until seats are freed.",
+            plan_label(plan),
+            seats.label()
+        )
+    } else {
+        format!("Plan set to {}.", plan_label(plan))
     };
     set_flash(&ctx.session, FlashKind::Success, message)?;
     Ok(see_other(&ctx.path("/settings")))

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 use crate::error::{AppError, AppResult};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::db;
 
 /// GET /healthz — 200 when the database answers.

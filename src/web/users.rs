@@ -5,11 +5,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::WorkspaceCtx;
+use crate::web::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
 use crate::models::member::{MemberStatus, SeatType};
 use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, Effective, Permission};
+use crate::models;
+use crate::services::seats::Seats;
 use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, MemberRow, Sort};
 use crate::services::member_emails::{self, Management};
 use crate::services::members::{self, Act};
@@ -195,7 +197,7 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
     // Row actions appear for members whose every role the viewer could hand out (so they
     // hold nothing more); the Owner holds everything, which needs no query.
     let needs_grantable = (can_edit || can_remove) && !perms.is_owner();
-    let (mut result, departments, grantable) = {
+    let (mut result, departments, grantable, seats) = {
         let filter = filter.clone();
         let state = ctx.state.clone();
         db(ctx.db_pool(), move |conn| {
@@ -211,7 +213,8 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
             } else {
                 None
             };
-            Ok((page, departments, grantable))
+            let seats = Seats::load(conn, &access.workspace, models::now())?;
+            Ok((page, departments, grantable, seats))
         })
         .await?
     };
@@ -233,7 +236,7 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
         .then(|| page_href(&base, &filter, &status_key, result.page + 1));
     let page = UsersPage {
         chrome: ctx.chrome("Users", "users")?,
-        seats_label: ctx.access.workspace.seats_label(),
+        seats_label: seats.label(),
         base,
         filter,
         status_key,

@@ -702,7 +702,9 @@ async fn the_seat_limit_refuses_with_numbers_and_revoking_frees_a_seat(app: Test
     )
     .await;
     assert_eq!(too_many.status, 422);
-    too_many.assert_contains("Not enough seats: needs 3 seats, 2 free.");
+    too_many.assert_contains(
+        "Not enough seats: needs 3 seats, 2 free — 1 of 3 seats used (1 member, 0 pending invitations).",
+    );
     assert_eq!(app.count("invites"), 0);
     assert_eq!(
         invite(&client, &ws, "a@example.com b@example.com", &role, "member")

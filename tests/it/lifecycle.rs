@@ -224,7 +224,7 @@ async fn restore_is_refused_without_a_free_seat(app: TestApp) {
     owner
         .get(&page)
         .await
-        .assert_contains("No free seat: 2 of 2 seats are used");
+        .assert_contains("Not enough seats: needs 1 seat, 0 free — 2 of 2 seats used");
     assert_eq!(status(&app, mia), "archived");
     assert_eq!(app.count_audit("member.restored"), 0);
 }

@@ -359,7 +359,7 @@ async fn only_the_owner_changes_the_plan_and_a_downgrade_blocks_new_invites(app:
         .await;
     assert_eq!(downgraded.status, 303);
     let page = client.get("/w/acme/settings").await;
-    page.assert_contains("7 members use more than its 5 seats: they all stay");
+    page.assert_contains("7 of 5 seats used (7 members, 0 pending invitations), more than the plan allows. Everyone stays");
     page.assert_contains("Over the limit");
     assert_eq!(app.workspace("acme").seat_limit, Some(5));
     assert_eq!(app.workspace("acme").active_members, 7);

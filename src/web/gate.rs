@@ -1,4 +1,4 @@
-//! The signed-in gate: extractors that turn a request into who is signed in and, for
+//! The signed-in gate (web, because it builds page chrome): extractors that turn a request into who is signed in and, for
 //! `/w/{ws}/…` routes, their active membership with effective permissions — recomputed
 //! from the database on every request (the session holds only the account id).
 
@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
 use crate::permissions::{Permission, Scope};
 use crate::services::access::{self, Access};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::{client_ip, db, Chrome};
 
 fn path_and_query(req: &HttpRequest) -> String {
