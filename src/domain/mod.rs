@@ -10,9 +10,11 @@
 //! than panics.
 
 mod password;
+mod settings;
 mod text;
 
 pub use password::NewPassword;
+pub use settings::{InviteExpiryDays, ModuleList};
 pub use text::{Department, Metadata, PersonName, PlainText, RoleName, Slug, WorkspaceName};
 
 use std::borrow::Cow;

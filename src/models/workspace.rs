@@ -61,6 +61,29 @@ impl Workspace {
             .optional()
     }
 
+    /// Saves the general settings (name, slug, invitation expiry) and returns the row.
+    pub fn update_general(
+        conn: &mut DbConn,
+        id: i64,
+        name: &str,
+        slug: &str,
+        invite_expiry_days: i32,
+        now: NaiveDateTime,
+    ) -> QueryResult<Workspace> {
+        diesel::update(workspaces::table.find(id))
+            .set((
+                workspaces::name.eq(name),
+                workspaces::slug.eq(slug),
+                workspaces::invite_expiry_days.eq(invite_expiry_days),
+                workspaces::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        workspaces::table
+            .find(id)
+            .select(Workspace::as_select())
+            .first(conn)
+    }
+
     pub fn slug_exists(conn: &mut DbConn, slug: &str) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(
             workspaces::table.filter(workspaces::slug.eq(slug)),

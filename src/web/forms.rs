@@ -7,9 +7,10 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
-use validator::ValidationErrors;
+use validator::{Validate, ValidationErrors};
 
 use crate::auth::csrf;
+use crate::domain::Invalid;
 use crate::error::AppError;
 
 /// A form body parsed into `T` (declare `T` with `#[serde(deny_unknown_fields)]`).
@@ -65,6 +66,7 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Every field's problem at once, from `Validate::validate`.
     pub fn from_validation(errors: &ValidationErrors) -> Self {
         let mut out = FieldErrors::default();
         let mut fields: Vec<_> = errors.field_errors().into_iter().collect();
@@ -76,6 +78,22 @@ impl FieldErrors {
         }
         out
     }
+}
+
+/// Validates a form (`#[derive(Validate)]`): every field's problem at once, or nothing.
+pub fn validated<F: Validate>(form: &F) -> Result<(), FieldErrors> {
+    form.validate()
+        .map_err(|errors| FieldErrors::from_validation(&errors))
+}
+
+/// A value parsed from a form that already validated: the same rule, so this cannot fail;
+/// should it ever, the field is refused rather than the request panicking.
+pub fn parsed<T>(value: Result<T, Invalid>, field: &str) -> Result<T, FieldErrors> {
+    value.map_err(|invalid| {
+        let mut errors = FieldErrors::default();
+        errors.add(field, invalid.to_string());
+        errors
+    })
 }
 
 #[cfg(test)]

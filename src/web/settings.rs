@@ -5,8 +5,10 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 use serde::Deserialize;
+use validator::Validate;
 
 use crate::web::WorkspaceCtx;
+use crate::domain::{InviteExpiryDays, ModuleList, Slug, WorkspaceName};
 use crate::error::{AppError, AppResult};
 use crate::models;
 use crate::models::module::Module;
@@ -14,25 +16,47 @@ use crate::permissions::Permission;
 use crate::services::seats::Seats;
 use crate::services::settings::{self, GeneralInput};
 use crate::services::workspaces::{self, LimitsChange, Plan};
-use crate::web::forms::{FieldErrors, StrictForm};
-use crate::web::{db, render_status, see_other, set_flash, Chrome, FlashKind};
+use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
+use crate::web::{
+    attempt, db, refused, render_status, see_other, set_flash, Chrome, FlashKind, REFUSED,
+};
 
 /// Both forms post here; `section` says which (`general` or `plan`).
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Validate, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsForm {
     #[serde(default)]
     section: String,
     #[serde(default)]
+    #[validate(custom(function = "WorkspaceName::validate"))]
     name: String,
     #[serde(default)]
+    #[validate(custom(function = "Slug::validate"))]
     slug: String,
     #[serde(default)]
+    #[validate(custom(function = "InviteExpiryDays::validate"))]
     invite_expiry_days: String,
     #[serde(default)]
+    #[validate(custom(function = "ModuleList::validate"))]
     modules: String,
     #[serde(default)]
     plan: String,
+}
+
+impl SettingsForm {
+    /// The general section as the service takes it, or every field's problem at once.
+    fn general(&self) -> Result<GeneralInput, FieldErrors> {
+        validated(self)?;
+        Ok(GeneralInput {
+            name: parsed(WorkspaceName::parse(&self.name), "name")?,
+            slug: parsed(Slug::parse(&self.slug), "slug")?,
+            invite_expiry_days: parsed(
+                InviteExpiryDays::parse(&self.invite_expiry_days),
+                "invite_expiry_days",
+            )?,
+            modules: parsed(ModuleList::parse(&self.modules), "modules")?,
+        })
+    }
 }
 
 pub struct PlanOption {
@@ -136,20 +160,12 @@ pub async fn save(ctx: WorkspaceCtx, form: StrictForm<SettingsForm>) -> AppResul
 
 async fn save_general(ctx: WorkspaceCtx, form: SettingsForm) -> AppResult<HttpResponse> {
     ctx.require(Permission::SettingsManage)?;
-    let input = GeneralInput {
-        name: form.name.trim().to_string(),
-        slug: form.slug.trim().to_lowercase(),
-        invite_expiry_days: form.invite_expiry_days.trim().parse().unwrap_or(0),
-        modules: form
-            .modules
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect(),
+    let input = match form.general() {
+        Ok(input) => input,
+        Err(errors) => return render_page(&ctx, Some(form), errors, REFUSED).await,
     };
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
-    match db(ctx.db_pool(), move |conn| {
+    match attempt(ctx.db_pool(), move |conn| {
         settings::update_general(conn, &access, &actor, &input)
     })
     .await?
@@ -158,12 +174,9 @@ async fn save_general(ctx: WorkspaceCtx, form: SettingsForm) -> AppResult<HttpRe
             set_flash(&ctx.session, FlashKind::Success, "Settings saved.")?;
             Ok(see_other(&format!("/w/{}/settings", workspace.slug)))
         }
-        Err(invalid) => {
-            let mut errors = FieldErrors::default();
-            for (field, message) in invalid {
-                errors.add(field, message);
-            }
-            render_page(&ctx, Some(form), errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        Err(refusals) => {
+            let errors = refused(&ctx.session, refusals)?;
+            render_page(&ctx, Some(form), errors, REFUSED).await
         }
     }
 }
@@ -173,7 +186,7 @@ async fn save_plan(ctx: WorkspaceCtx, form: SettingsForm) -> AppResult<HttpRespo
     let Some(plan) = Plan::from_key(form.plan.trim()) else {
         let mut errors = FieldErrors::default();
         errors.add("plan", "Choose a plan");
-        return render_page(&ctx, None, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render_page(&ctx, None, errors, REFUSED).await;
     };
     let (actor, slug) = (ctx.actor.clone(), ctx.access.workspace.slug.clone());
     let updated = db(ctx.db_pool(), move |conn| {
