@@ -57,9 +57,4 @@ impl Config {
             None => url,
         }
     }
-
-    /// An absolute link under the base URL.
-    pub fn link(&self, path: &str) -> String {
-        format!("{}{}", self.base_url.trim_end_matches('/'), path)
-    }
 }

@@ -216,7 +216,10 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         if let AppError::SignInRequired { next } = self {
-            let location = format!("/login?next={}", percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC));
+            let location = format!(
+                "/login?next={}",
+                percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+            );
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
                 .finish();

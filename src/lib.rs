@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod links;
 pub mod mail;
 pub mod models;
 pub mod permissions;

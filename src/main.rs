@@ -289,7 +289,7 @@ fn serve(target: DbTarget, args: ServeArgs) -> Result<(), String> {
         let app = Application::build(config.clone())?;
         if let Some(token) = &app.setup_token {
             println!("Gatehouse is not set up yet. Open this one-time link to create the first workspace:");
-            println!("  {}", config.link(&format!("/setup?token={token}")));
+            println!("  {}", gatehouse::links::Links::from_config(&config).to(&format!("/setup?token={token}")));
         }
         tracing::info!(bind = %config.bind, database = config.database.backend_name(), "serving");
         app.run_until_stopped().await.map_err(|e| e.to_string())

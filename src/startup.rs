@@ -147,6 +147,7 @@ impl Application {
             mail_wakeup: Arc::new(Notify::new()),
             departments: DepartmentCache::default(),
             session_cookie_key: key.clone(),
+            links: crate::links::Links::from_config(&config),
         });
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let idle = actix_web::cookie::time::Duration::minutes(config.session_idle_minutes);

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use crate::auth::password::Passwords;
 use crate::config::Config;
 use crate::db::DbPool;
+use crate::links::Links;
 use crate::mail::Mailer;
 use crate::services::directory::DepartmentCache;
 
@@ -24,5 +25,6 @@ pub struct AppState {
     /// The session cookie's key: lets a handler tell which stored session is asking
     /// (`session_store::current_id_hash`) without the key ever leaving the process.
     pub session_cookie_key: Key,
+    /// Absolute links for mail, from the configured base URL.
+    pub links: Links,
 }
-

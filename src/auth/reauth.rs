@@ -3,12 +3,12 @@
 //! throttled by the same rule as signing in (`services::signin`), so a stolen session
 //! cannot guess the password without limit.
 
+use crate::db::run as db;
 use crate::error::AppResult;
 use crate::models;
 use crate::models::audit::Actor;
 use crate::services::signin::{self, Kind, Outcome};
 use crate::state::AppState;
-use crate::db::run as db;
 
 /// The message beside `current_password` when it is wrong.
 pub const WRONG: &str = "That is not your current password";

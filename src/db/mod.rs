@@ -313,4 +313,3 @@ where
     })
     .await?
 }
-

@@ -58,12 +58,25 @@ mod tests {
     #[test]
     fn each_problem_is_said_beside_its_field() {
         let fields = ("password", "password_confirm");
-        assert!(NewPassword::parse("correct horse battery", "correct horse battery", fields).is_ok());
-        let short = NewPassword::parse("short", "short", fields).err().unwrap_or_default();
-        assert_eq!(short.iter().map(|r| r.field).collect::<Vec<_>>(), [Some("password")]);
+        assert!(
+            NewPassword::parse("correct horse battery", "correct horse battery", fields).is_ok()
+        );
+        let short = NewPassword::parse("short", "short", fields)
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            short.iter().map(|r| r.field).collect::<Vec<_>>(),
+            [Some("password")]
+        );
         let mismatch = NewPassword::parse("correct horse battery", "correct horse", fields)
             .err()
             .unwrap_or_default();
-        assert_eq!(mismatch, [Refusal::field("password_confirm", "The passwords do not match")]);
+        assert_eq!(
+            mismatch,
+            [Refusal::field(
+                "password_confirm",
+                "The passwords do not match"
+            )]
+        );
     }
 }

@@ -43,7 +43,10 @@ impl ModuleList {
             .filter(|l| !l.is_empty())
             .collect();
         if names.len() > Self::MAX_MODULES {
-            return Err(Invalid::new(format!("At most {} modules", Self::MAX_MODULES)));
+            return Err(Invalid::new(format!(
+                "At most {} modules",
+                Self::MAX_MODULES
+            )));
         }
         let mut modules: Vec<(String, String)> = Vec::with_capacity(names.len());
         for name in names {
@@ -84,10 +87,16 @@ mod tests {
     #[test]
     fn modules_are_keyed_by_their_slug() {
         let list = ModuleList::parse("Billing\n\n  Reports \n").expect("valid");
-        assert_eq!(list.iter().collect::<Vec<_>>(), [("billing", "Billing"), ("reports", "Reports")]);
+        assert_eq!(
+            list.iter().collect::<Vec<_>>(),
+            [("billing", "Billing"), ("reports", "Reports")]
+        );
         assert!(ModuleList::parse("Billing\nbilling").is_err());
         assert!(ModuleList::parse(&"m\n".repeat(51)).is_err());
         assert!(InviteExpiryDays::parse("31").is_err());
-        assert_eq!(InviteExpiryDays::parse(" 7 ").map(InviteExpiryDays::days), Ok(7));
+        assert_eq!(
+            InviteExpiryDays::parse(" 7 ").map(InviteExpiryDays::days),
+            Ok(7)
+        );
     }
 }

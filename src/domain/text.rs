@@ -233,8 +233,7 @@ impl Metadata {
         text::multi_line(input)?;
         match serde_json::from_str::<serde_json::Value>(input) {
             Ok(value @ serde_json::Value::Object(_)) => {
-                json_text_ok(&value)
-                    .map_err(|e| Invalid::new(format!("In a JSON string: {e}")))?;
+                json_text_ok(&value).map_err(|e| Invalid::new(format!("In a JSON string: {e}")))?;
                 Ok(Metadata(value.to_string()))
             }
             Ok(_) => Err(Invalid::new(
@@ -263,7 +262,10 @@ mod tests {
 
     #[test]
     fn names_share_one_rule_and_their_own_limit() {
-        assert_eq!(PersonName::parse("  Ada  ").map(|n| n.into_inner()), Ok("Ada".into()));
+        assert_eq!(
+            PersonName::parse("  Ada  ").map(|n| n.into_inner()),
+            Ok("Ada".into())
+        );
         assert!(PersonName::parse(" ").is_err());
         assert!(PersonName::parse("Ada\u{0}").is_err());
         assert!(PersonName::parse(&"a".repeat(100)).is_ok());
@@ -280,7 +282,10 @@ mod tests {
         assert_eq!(Slug::from_name("Acme Corp.").as_str(), "acme-corp");
         assert_eq!(Slug::from_name("Ünïcode").as_str(), "n-code");
         assert_eq!(Slug::from_name("日本").as_str(), "workspace");
-        assert_eq!(Slug::parse(" Acme-Corp ").map(Slug::into_inner), Ok("acme-corp".into()));
+        assert_eq!(
+            Slug::parse(" Acme-Corp ").map(Slug::into_inner),
+            Ok("acme-corp".into())
+        );
         for bad in ["", "-a", "a-", "a b", "ä", &"a".repeat(41)] {
             assert!(Slug::parse(bad).is_err(), "{bad:?}");
         }
@@ -288,7 +293,10 @@ mod tests {
 
     #[test]
     fn metadata_is_a_small_json_object_of_readable_text() {
-        assert_eq!(Metadata::parse("").map(Metadata::into_inner), Ok("{}".into()));
+        assert_eq!(
+            Metadata::parse("").map(Metadata::into_inner),
+            Ok("{}".into())
+        );
         assert_eq!(
             Metadata::parse("{ \"team\" : \"north\" }").map(Metadata::into_inner),
             Ok("{\"team\":\"north\"}".into())

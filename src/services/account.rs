@@ -10,6 +10,7 @@ use crate::config::{MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS};
 use crate::db::{is_postgres, write_transaction, DbConn};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
+use crate::links::Links;
 use crate::mail::messages::{self, AccountNoticeMail, PasswordResetMail, VerifyEmailMail};
 use crate::models;
 use crate::models::account::Account;
@@ -19,7 +20,6 @@ use crate::models::email_address::{EmailAddressRow, NewEmailAddress};
 use crate::models::outbox::{self, NewMail};
 use crate::models::session::{self, SessionRow};
 use crate::models::workspace::Workspace;
-use crate::services::invites::Links;
 use crate::services::membership;
 use crate::tokens;
 
@@ -216,7 +216,7 @@ pub fn overview(
 /// Queues a security notice to one address of the account.
 pub(crate) fn notice(
     conn: &mut DbConn,
-    links: &Links<'_>,
+    links: &Links,
     name: &str,
     recipient: &str,
     subject: &'static str,
@@ -311,7 +311,7 @@ pub enum PasswordChange {
 pub fn change_password(
     conn: &mut DbConn,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     account_id: i64,
     verified_hash: &str,
     new_hash: &str,
@@ -425,7 +425,7 @@ impl ChangedBy<'_> {
 pub fn add_email(
     conn: &mut DbConn,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     account_id: i64,
     email: &EmailAddress,
 ) -> AppResult<Result<Added, AddEmailError>> {
@@ -469,7 +469,7 @@ pub fn add_email(
 /// (`lock_account`) in its write transaction, checked its own limits and records its audit.
 pub(crate) fn add_unverified(
     conn: &mut DbConn,
-    links: &Links<'_>,
+    links: &Links,
     account_id: i64,
     email: &EmailAddress,
     by: Option<ChangedBy<'_>>,
@@ -703,7 +703,7 @@ pub enum PrimaryError {
 pub fn make_primary(
     conn: &mut DbConn,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     account_id: i64,
     email_id: i64,
 ) -> AppResult<Result<String, PrimaryError>> {
@@ -732,7 +732,7 @@ pub fn make_primary(
 /// write transaction and records its audit event.
 pub(crate) fn switch_primary(
     conn: &mut DbConn,
-    links: &Links<'_>,
+    links: &Links,
     account_id: i64,
     email_id: i64,
     by: Option<ChangedBy<'_>>,
@@ -795,7 +795,7 @@ impl RemoveError {
 pub fn remove_email(
     conn: &mut DbConn,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     account_id: i64,
     email_id: i64,
 ) -> AppResult<Result<String, RemoveError>> {
@@ -824,7 +824,7 @@ pub fn remove_email(
 /// `lock_account` in its write transaction and records its audit event.
 pub(crate) fn delete_address(
     conn: &mut DbConn,
-    links: &Links<'_>,
+    links: &Links,
     account_id: i64,
     email_id: i64,
     by: Option<ChangedBy<'_>>,
@@ -924,7 +924,7 @@ pub fn end_other_sessions(
 pub fn request_reset(
     conn: &mut DbConn,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     typed: &str,
 ) -> AppResult<()> {
     let canonical = EmailAddress::parse(typed)

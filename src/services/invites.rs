@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::db::{write_transaction, DbConn};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
+use crate::links::Links;
 use crate::mail::messages::{self, AcceptedMail, InvitationMail};
 use crate::models;
 use crate::models::account::Account;
@@ -19,11 +20,11 @@ use crate::models::member::{Member, MemberStatus, SeatType};
 use crate::models::outbox::{self, NewMail};
 use crate::models::role::Role;
 use crate::permissions::Permission;
-use crate::services::seats::Seats;
 use crate::services::access::Access;
 use crate::services::membership;
 pub use crate::services::roles::grantable_roles;
 use crate::services::roles::{self, Offer, OfferRefused};
+use crate::services::seats::Seats;
 use crate::tokens;
 
 /// Most addresses one submit may carry (SPEC §4.13).
@@ -149,7 +150,6 @@ pub enum CreateOutcome {
 /// The workspace's member lock (`services::locks`): seats, invites and members share it.
 pub(crate) use crate::services::locks::lock_workspace;
 
-
 fn review(
     conn: &mut DbConn,
     workspace_id: i64,
@@ -236,33 +236,6 @@ fn active_member_addresses(
     Ok(rows.into_iter().collect())
 }
 
-/// Context for links in mail.
-pub struct Links<'a> {
-    pub base_url: &'a str,
-}
-
-impl Links<'_> {
-    pub fn invite(&self, token: &str) -> String {
-        format!("{}/invite/{}", self.base_url.trim_end_matches('/'), token)
-    }
-
-    pub fn verify_email(&self, token: &str) -> String {
-        format!(
-            "{}/account/emails/verify/{}",
-            self.base_url.trim_end_matches('/'),
-            token
-        )
-    }
-
-    pub fn reset_password(&self, token: &str) -> String {
-        format!("{}/reset/{}", self.base_url.trim_end_matches('/'), token)
-    }
-
-    pub fn account(&self) -> String {
-        format!("{}/account", self.base_url.trim_end_matches('/'))
-    }
-}
-
 fn role_names(roles: &[Role], ids: &[i64]) -> Vec<String> {
     ids.iter()
         .filter_map(|id| roles.iter().find(|r| r.id == *id).map(|r| r.name.clone()))
@@ -297,7 +270,7 @@ pub fn create(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     request: &InviteRequest,
 ) -> AppResult<CreateOutcome> {
     write_transaction(conn, |conn| {
@@ -404,7 +377,7 @@ pub fn resend(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     invite_id: i64,
 ) -> AppResult<CreatedInvite> {
     write_transaction(conn, |conn| {
@@ -700,7 +673,7 @@ pub enum AcceptError {
 pub fn accept(
     conn: &mut DbConn,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     token: &str,
     acceptor: Acceptor<'_>,
 ) -> AppResult<Result<Accepted, AcceptError>> {
@@ -850,12 +823,7 @@ pub fn accept(
                 let who = Account::find(conn, account_id)?
                     .map(|a| a.name)
                     .unwrap_or_default();
-                let link = format!(
-                    "{}/w/{}/users/{}",
-                    links.base_url.trim_end_matches('/'),
-                    workspace.slug,
-                    member_id
-                );
+                let link = links.member(&workspace.slug, member_id);
                 let rendered = messages::accepted(&AcceptedMail {
                     workspace: &workspace.name,
                     who: &who,
@@ -893,7 +861,7 @@ pub fn accept(
 /// the account (nothing to prove).
 fn confirm_later(
     conn: &mut DbConn,
-    links: &Links<'_>,
+    links: &Links,
     account_id: i64,
     email: &EmailAddress,
     now: NaiveDateTime,

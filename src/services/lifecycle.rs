@@ -17,11 +17,11 @@ use crate::models::role::Role;
 use crate::models::session;
 use crate::models::workspace::Workspace;
 use crate::permissions::BuiltinRole;
-use crate::services::seats::Seats;
 use crate::services::access::Access;
+use crate::services::locks;
 use crate::services::members::{target, Act, Target, OWNER_STAYS};
 use crate::services::membership::{self, EndRefused};
-use crate::services::locks;
+use crate::services::seats::Seats;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {

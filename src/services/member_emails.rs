@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::db::DbConn;
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
+use crate::links::Links;
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::domain::Domain;
@@ -21,7 +22,6 @@ use crate::services::account::{
     self, AddEmailError, Added, ChangedBy, PrimaryError, RemoveError,
     MAX_VERIFICATION_MAILS_PER_HOUR,
 };
-use crate::services::invites::Links;
 use crate::services::members::{self, Act, Target};
 use crate::services::{domains, locks};
 
@@ -123,7 +123,7 @@ pub fn add(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     member_id: i64,
     typed: &str,
 ) -> AppResult<Result<Added, String>> {
@@ -245,7 +245,7 @@ pub fn make_primary(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     member_id: i64,
     email_id: i64,
 ) -> AppResult<Result<String, String>> {
@@ -285,7 +285,7 @@ pub fn remove(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
-    links: &Links<'_>,
+    links: &Links,
     member_id: i64,
     email_id: i64,
 ) -> AppResult<Result<String, String>> {

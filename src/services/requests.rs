@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::db::{write_transaction, DbConn};
 use crate::error::{AppError, AppResult};
+use crate::links::Links;
 use crate::mail::messages::{self, DecisionMail};
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
@@ -102,7 +103,7 @@ pub fn decide(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
-    links_base: &str,
+    links: &Links,
     request_id: i64,
     decision: Decision,
 ) -> AppResult<Decided> {
@@ -160,12 +161,7 @@ pub fn decide(
             ));
         }
         let approved = status == request::APPROVED;
-        let link = format!(
-            "{}/w/{}/users/{}",
-            links_base.trim_end_matches('/'),
-            access.workspace.slug,
-            member.id
-        );
+        let link = links.member(&access.workspace.slug, member.id);
         let until = expires_at.map(|at| {
             (at - chrono::TimeDelta::days(1))
                 .format("%-d %B %Y")

@@ -91,13 +91,26 @@ mod tests {
         };
         assert_eq!(seats.free(), Some(1));
         assert!(seats.ensure_free(1).is_ok());
-        let refused = seats.ensure_free(2).err().map(|r| r.message).unwrap_or_default();
+        let refused = seats
+            .ensure_free(2)
+            .err()
+            .map(|r| r.message)
+            .unwrap_or_default();
         assert!(refused.starts_with("Not enough seats: needs 2 seats, 1 free — 5 of 6 seats used (3 members, 2 pending invitations)."), "{refused}");
-        let full = Seats { limit: Some(4), ..seats };
+        let full = Seats {
+            limit: Some(4),
+            ..seats
+        };
         assert_eq!(full.free(), Some(0));
         assert!(full.over_limit());
-        let unlimited = Seats { limit: None, ..seats };
+        let unlimited = Seats {
+            limit: None,
+            ..seats
+        };
         assert!(unlimited.ensure_free(1000).is_ok());
-        assert_eq!(unlimited.label(), "5 seats used (unlimited; 3 members, 2 pending invitations)");
+        assert_eq!(
+            unlimited.label(),
+            "5 seats used (unlimited; 3 members, 2 pending invitations)"
+        );
     }
 }

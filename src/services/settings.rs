@@ -56,7 +56,14 @@ pub fn update_general(
         for (position, (key, name)) in input.modules.iter().enumerate() {
             match existing.iter().find(|m| m.key == key) {
                 Some(m) => Module::rename(conn, m.id, name, position as i32)?,
-                None => drop(Module::insert(conn, before.id, key, name, position as i32, now)?),
+                None => drop(Module::insert(
+                    conn,
+                    before.id,
+                    key,
+                    name,
+                    position as i32,
+                    now,
+                )?),
             }
         }
         for module in existing

@@ -13,7 +13,7 @@ use crate::auth::{csrf, session_store};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
 use crate::services::access;
-use crate::services::invites::{self, AcceptError, Acceptor, InviteView, LinkState, Links};
+use crate::services::invites::{self, AcceptError, Acceptor, InviteView, LinkState};
 use crate::state::AppState;
 use crate::text;
 use crate::web::auth_pages::begin_session;
@@ -193,7 +193,7 @@ pub async fn accept(
         account_id: signed_in_account(&session),
         ip: client_ip(&req),
     };
-    let base = state.config.base_url.clone();
+    let links = state.links.clone();
     let outcome = match signed_in_account(&session) {
         Some(account_id) => {
             let token = token.clone();
@@ -201,7 +201,7 @@ pub async fn accept(
                 invites::accept(
                     conn,
                     &actor,
-                    &Links { base_url: &base },
+                    &links,
                     &token,
                     Acceptor::Existing { account_id },
                 )
@@ -241,7 +241,7 @@ pub async fn accept(
                 invites::accept(
                     conn,
                     &actor,
-                    &Links { base_url: &base },
+                    &links,
                     &token,
                     Acceptor::NewAccount {
                         name: &name,

@@ -11,13 +11,12 @@ use serde::Deserialize;
 
 use crate::auth::password::{check_new_password_pair, PasswordProblem};
 use crate::auth::{csrf, reauth, session_store};
-use crate::web::{SignedIn, WorkspaceCtx};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
+use crate::links::Links;
 use crate::models::audit::Actor;
 use crate::services::access::WorkspaceLink;
 use crate::services::account::{self, Added, LinkProblem, Overview, PasswordChange, PrimaryError};
-use crate::services::invites::Links;
 use crate::services::membership::{self, EndRefused};
 use crate::state::AppState;
 use crate::text;
@@ -26,6 +25,7 @@ use crate::web::{
     client_ip, db, path_token, render, render_status, see_other, set_flash, take_flash, Chrome,
     FlashKind,
 };
+use crate::web::{SignedIn, WorkspaceCtx};
 
 const NAME_MAX: usize = 100;
 
@@ -65,10 +65,8 @@ impl AccountPage {
     }
 }
 
-pub(crate) fn links(state: &AppState) -> Links<'_> {
-    Links {
-        base_url: &state.config.base_url,
-    }
+pub(crate) fn links(state: &AppState) -> Links {
+    state.links.clone()
 }
 
 fn current_session(req: &HttpRequest, state: &AppState) -> Option<String> {

@@ -6,7 +6,6 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use crate::web::WorkspaceCtx;
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
 use crate::models;
@@ -14,14 +13,15 @@ use crate::models::invite::{Invite, InviteListRow, InviteStatus};
 use crate::models::member::SeatType;
 use crate::models::role::Role;
 use crate::permissions::Permission;
-use crate::services::seats::Seats;
 use crate::services::invites::{
-    self, CreateOutcome, CreatedInvite, InviteRequest, Links, ReviewLine, Verdict,
+    self, CreateOutcome, CreatedInvite, InviteRequest, ReviewLine, Verdict,
 };
 use crate::services::members;
 use crate::services::roles::{authors_may_still_offer, Offer};
+use crate::services::seats::Seats;
 use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
+use crate::web::WorkspaceCtx;
 use crate::web::{db, render_status, see_other, set_flash, take, Chrome, FlashKind};
 
 const NEW_LINKS_KEY: &str = "new_invite_links";
@@ -273,10 +273,6 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<ListQuery>) -> AppResult<
     render_page(&ctx, input, StatusCode::OK).await
 }
 
-fn links(ctx: &WorkspaceCtx) -> String {
-    ctx.state.config.base_url.clone()
-}
-
 /// Tells the operator the links when mail only goes to files (SPEC: local onboarding).
 fn log_links_without_smtp(ctx: &WorkspaceCtx, created: &[CreatedInvite]) {
     if ctx.state.mailer.is_files() {
@@ -302,9 +298,13 @@ pub async fn create(ctx: WorkspaceCtx, form: StrictForm<InviteForm>) -> AppResul
             return render_page(&ctx, input, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let (access, actor, base) = (ctx.access.clone(), ctx.actor.clone(), links(&ctx));
+    let (access, actor, links) = (
+        ctx.access.clone(),
+        ctx.actor.clone(),
+        ctx.state.links.clone(),
+    );
     let outcome = db(ctx.db_pool(), move |conn| {
-        invites::create(conn, &access, &actor, &Links { base_url: &base }, &request)
+        invites::create(conn, &access, &actor, &links, &request)
     })
     .await?;
     let mut errors = FieldErrors::default();
@@ -373,9 +373,13 @@ pub async fn resend(
 ) -> AppResult<HttpResponse> {
     ctx.require(Permission::MembersInvite)?;
     let id = invite_id(&path)?;
-    let (access, actor, base) = (ctx.access.clone(), ctx.actor.clone(), links(&ctx));
+    let (access, actor, links) = (
+        ctx.access.clone(),
+        ctx.actor.clone(),
+        ctx.state.links.clone(),
+    );
     match db(ctx.db_pool(), move |conn| {
-        invites::resend(conn, &access, &actor, &Links { base_url: &base }, id)
+        invites::resend(conn, &access, &actor, &links, id)
     })
     .await
     {

@@ -7,18 +7,18 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::web::WorkspaceCtx;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
+use crate::links::Links;
 use crate::models::audit::Actor;
 use crate::permissions::Permission;
 use crate::services::access::Access;
 use crate::services::account::Added;
-use crate::services::invites::Links;
 use crate::services::member_emails;
 use crate::web::account::{links, EmptyForm};
 use crate::web::forms::StrictForm;
 use crate::web::users::{email_row_field, render_detail, DetailErrors};
+use crate::web::WorkspaceCtx;
 use crate::web::{db, see_other, set_flash, FlashKind};
 
 fn id(text: &str) -> AppResult<i64> {
@@ -84,7 +84,7 @@ pub async fn add(
 
 /// A service acting on one address of a member: the refusal, or what to say.
 type AddressAction =
-    fn(&mut DbConn, &Access, &Actor, &Links<'_>, i64, i64) -> AppResult<Result<String, String>>;
+    fn(&mut DbConn, &Access, &Actor, &Links, i64, i64) -> AppResult<Result<String, String>>;
 
 /// Runs `action` on the address `{eid}` of the member `{id}`; the refusal is shown beside
 /// that address, success is `done(address)`.

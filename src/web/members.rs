@@ -8,7 +8,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::reauth;
-use crate::web::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
 use crate::models::member::SeatType;
 use crate::permissions::Permission;
@@ -16,6 +15,7 @@ use crate::services::lifecycle::{self, Ending, Preview, RestoreOutcome};
 use crate::services::members::{self, Refusal};
 use crate::web::forms::StrictForm;
 use crate::web::users::{render_detail, DetailErrors};
+use crate::web::WorkspaceCtx;
 use crate::web::{db, render, see_other, set_flash, Chrome, FlashKind};
 
 fn member_id(path: &(String, String)) -> AppResult<i64> {

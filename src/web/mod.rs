@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{DbConn, DbPool};
 use crate::error::{AppError, AppResult, Refusal, ServiceError, ServiceResult};
-use crate::web::forms::FieldErrors;
 use crate::permissions::Permission;
 use crate::services::access::{Access, WorkspaceLink};
+use crate::web::forms::FieldErrors;
 
 pub use gate::{SignedIn, WorkspaceCtx};
 

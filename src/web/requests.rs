@@ -7,7 +7,6 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::web::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
 use crate::models;
 use crate::models::permission_request::PermissionRequest;
@@ -15,6 +14,7 @@ use crate::permissions::{Grant, Permission, Scope};
 use crate::services::requests::{self, AskOutcome, Decision, Triage, MAX_REASON_CHARS};
 use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
+use crate::web::WorkspaceCtx;
 use crate::web::{db, render_status, see_other, set_flash, Chrome, FlashKind};
 
 #[derive(Deserialize, Default, Clone)]
@@ -241,9 +241,9 @@ fn request_id(path: &(String, String)) -> AppResult<i64> {
 
 async fn decide(ctx: WorkspaceCtx, id: i64, decision: Decision) -> AppResult<HttpResponse> {
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
-    let base = ctx.state.config.base_url.clone();
+    let links = ctx.state.links.clone();
     match db(ctx.db_pool(), move |conn| {
-        requests::decide(conn, &access, &actor, &base, id, decision)
+        requests::decide(conn, &access, &actor, &links, id, decision)
     })
     .await
     {

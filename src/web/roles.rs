@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::web::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
 use crate::models::role::Role;
 use crate::permissions::{Grant, Permission, Scope};
@@ -17,6 +16,7 @@ use crate::services::roles::{
 };
 use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
+use crate::web::WorkspaceCtx;
 use crate::web::{db, render, render_status, see_other, set_flash, Chrome, FlashKind};
 
 #[derive(Template)]

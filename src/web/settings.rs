@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
-use crate::web::WorkspaceCtx;
 use crate::domain::{InviteExpiryDays, ModuleList, Slug, WorkspaceName};
 use crate::error::{AppError, AppResult};
 use crate::models;
@@ -17,6 +16,7 @@ use crate::services::seats::Seats;
 use crate::services::settings::{self, GeneralInput};
 use crate::services::workspaces::{self, LimitsChange, Plan};
 use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
+use crate::web::WorkspaceCtx;
 use crate::web::{
     attempt, db, refused, render_status, see_other, set_flash, Chrome, FlashKind, REFUSED,
 };

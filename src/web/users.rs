@@ -5,19 +5,19 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::web::WorkspaceCtx;
 use crate::error::{AppError, AppResult};
+use crate::models;
 use crate::models::member::{MemberStatus, SeatType};
 use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, Effective, Permission};
-use crate::models;
-use crate::services::seats::Seats;
 use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, MemberRow, Sort};
 use crate::services::member_emails::{self, Management};
 use crate::services::members::{self, Act};
 use crate::services::roles;
+use crate::services::seats::Seats;
 use crate::text;
 use crate::web::forms::FieldErrors;
+use crate::web::WorkspaceCtx;
 use crate::web::{db, render_status, see_other, Chrome};
 
 /// GET /w/{ws} — the workspace's front page is its Users screen.
