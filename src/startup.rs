@@ -24,7 +24,7 @@ use crate::config::{Config, SESSION_ABSOLUTE_HOURS};
 use crate::db::{self, DbPool};
 use crate::mail::{worker, Mailer};
 use crate::models::{self, session, setting};
-use crate::services::directory::DepartmentCache;
+use crate::services::members::directory::DepartmentCache;
 use crate::services::workspaces;
 use crate::state::AppState;
 use crate::web::{self as pages, system};

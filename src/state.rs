@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::links::Links;
 use crate::mail::Mailer;
-use crate::services::directory::DepartmentCache;
+use crate::services::members::directory::DepartmentCache;
 
 /// What every request can reach: the pool, the configuration, the hashing service.
 pub struct AppState {

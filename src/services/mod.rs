@@ -3,14 +3,10 @@
 
 pub mod access;
 pub mod account;
-pub mod directory;
 pub mod domains;
 pub mod invites;
-pub mod lifecycle;
 pub mod locks;
-pub mod member_emails;
 pub mod members;
-pub mod membership;
 pub mod requests;
 pub mod roles;
 pub mod seats;

@@ -14,7 +14,7 @@ use crate::models::workspace::{
 };
 use crate::models::{self, setting};
 use crate::permissions::BuiltinRole;
-use crate::services::membership;
+use crate::services::members::join;
 use crate::tokens;
 
 pub struct NewOwnedWorkspace<'a> {
@@ -96,7 +96,7 @@ fn create_in_tx(
     let (account_id, account_created) = match existing {
         Some(account) => (account.id, false),
         None => (
-            membership::insert_account(
+            join::insert_account(
                 conn,
                 actor,
                 input.owner_name,

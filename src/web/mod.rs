@@ -1,19 +1,16 @@
 //! HTTP: one module per screen (handlers, their forms, their templates), plus the
 //! shared page chrome, flash messages and response helpers.
 
-pub mod accept;
 pub mod account;
 pub mod auth_pages;
 pub mod forms;
 pub mod gate;
 pub mod invites;
-pub mod member_emails;
 pub mod members;
 pub mod requests;
 pub mod roles;
 pub mod settings;
 pub mod system;
-pub mod users;
 
 use actix_session::Session;
 use actix_web::http::header;
@@ -300,10 +297,10 @@ route_table! {
     POST "/logout" => auth_pages::logout,
     GET "/setup" => auth_pages::setup_form,
     POST "/setup" => auth_pages::setup,
-    GET "/w/{ws}" => users::workspace_home,
-    GET "/w/{ws}/users" => users::list,
-    GET "/w/{ws}/users/{id}" => users::detail,
-    GET "/w/{ws}/users/{id}/permissions.json" => users::permissions_json,
+    GET "/w/{ws}" => members::list::workspace_home,
+    GET "/w/{ws}/users" => members::list::list,
+    GET "/w/{ws}/users/{id}" => members::list::detail,
+    GET "/w/{ws}/users/{id}/permissions.json" => members::list::permissions_json,
     POST "/w/{ws}/users/{id}/roles" => members::set_roles,
     POST "/w/{ws}/users/{id}/seat" => members::set_seat,
     POST "/w/{ws}/users/{id}/manager" => members::set_manager,
@@ -311,9 +308,9 @@ route_table! {
     POST "/w/{ws}/users/{id}/modules" => members::set_modules,
     POST "/w/{ws}/users/{id}/metadata" => members::set_metadata,
     POST "/w/{ws}/users/{id}/name" => members::set_name,
-    POST "/w/{ws}/users/{id}/emails" => member_emails::add,
-    POST "/w/{ws}/users/{id}/emails/{eid}/primary" => member_emails::make_primary,
-    POST "/w/{ws}/users/{id}/emails/{eid}/delete" => member_emails::remove,
+    POST "/w/{ws}/users/{id}/emails" => members::emails::add,
+    POST "/w/{ws}/users/{id}/emails/{eid}/primary" => members::emails::make_primary,
+    POST "/w/{ws}/users/{id}/emails/{eid}/delete" => members::emails::remove,
     POST "/w/{ws}/users/{id}/archive" => members::archive,
     POST "/w/{ws}/users/{id}/restore" => members::restore,
     POST "/w/{ws}/users/{id}/remove" => members::remove,
@@ -335,8 +332,8 @@ route_table! {
     POST "/w/{ws}/requests/new" => requests::ask,
     POST "/w/{ws}/requests/{id}/approve" => requests::approve,
     POST "/w/{ws}/requests/{id}/deny" => requests::deny,
-    GET "/invite/{token}" => accept::show,
-    POST "/invite/{token}" => accept::accept,
+    GET "/invite/{token}" => invites::accept::show,
+    POST "/invite/{token}" => invites::accept::accept,
     GET "/account" => account::show,
     POST "/account/name" => account::rename,
     POST "/account/password" => account::change_password,

@@ -16,7 +16,7 @@ use gatehouse::models::audit::Actor;
 use gatehouse::models::role::Role;
 use gatehouse::models::workspace::Workspace;
 use gatehouse::permissions::BuiltinRole;
-use gatehouse::services::membership::{self, Joining};
+use gatehouse::services::members::join::{self, Joining};
 use gatehouse::services::workspaces::{self, Created, NewOwnedWorkspace};
 use gatehouse::startup::Application;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -453,7 +453,7 @@ impl TestApp {
             .expect("lookup")
             {
                 Some(account) => account.id,
-                None => membership::create_account(
+                None => join::create_account(
                     conn,
                     &Actor::operator(),
                     name,
@@ -462,7 +462,7 @@ impl TestApp {
                 )
                 .expect("account"),
             };
-            membership::join(
+            join::join(
                 conn,
                 &Actor::operator(),
                 &Joining {

@@ -416,7 +416,7 @@ async fn a_search_orders_like_the_list_and_follows_each_workspace_s_members(app:
 /// many there are does not depend on the rows shown (no query per row).
 async fn the_users_list_runs_a_fixed_set_of_statements_that_stay_prepared(app: TestApp) {
     use diesel::connection::{Connection, InstrumentationEvent};
-    use gatehouse::services::{access, directory};
+    use gatehouse::services::{access, members::directory};
     use std::sync::{Arc, Mutex};
 
     let ws = app.create_workspace("Acme", "olivia@acme.example", "Zelda Owner");

@@ -14,10 +14,10 @@ use crate::models::audit::Actor;
 use crate::permissions::Permission;
 use crate::services::access::Access;
 use crate::services::account::Added;
-use crate::services::member_emails;
+use crate::services::members::emails;
 use crate::web::account::{links, EmptyForm};
 use crate::web::forms::StrictForm;
-use crate::web::users::{email_row_field, render_detail, DetailErrors};
+use crate::web::members::list::{email_row_field, render_detail, DetailErrors};
 use crate::web::WorkspaceCtx;
 use crate::web::{db, see_other, set_flash, FlashKind};
 
@@ -67,7 +67,7 @@ pub async fn add(
     let (access, actor, state) = (ctx.access.clone(), ctx.actor.clone(), ctx.state.clone());
     let email = typed.clone();
     let outcome = db(ctx.db_pool(), move |conn| {
-        member_emails::add(conn, &access, &actor, &links(&state), member_id, &email)
+        emails::add(conn, &access, &actor, &links(&state), member_id, &email)
     })
     .await?;
     let outcome = match outcome {
@@ -113,7 +113,7 @@ pub async fn make_primary(
     path: web::Path<(String, String, String)>,
     _form: StrictForm<EmptyForm>,
 ) -> AppResult<HttpResponse> {
-    on_address(ctx, &path, member_emails::make_primary, |address| {
+    on_address(ctx, &path, emails::make_primary, |address| {
         format!("{address} is now the member's primary address: they sign in with it from now on.")
     })
     .await
@@ -126,7 +126,7 @@ pub async fn remove(
     path: web::Path<(String, String, String)>,
     _form: StrictForm<EmptyForm>,
 ) -> AppResult<HttpResponse> {
-    on_address(ctx, &path, member_emails::remove, |address| {
+    on_address(ctx, &path, emails::remove, |address| {
         format!("{address} was removed from the member's account.")
     })
     .await

@@ -19,8 +19,8 @@ use crate::models::workspace::Workspace;
 use crate::permissions::BuiltinRole;
 use crate::services::access::Access;
 use crate::services::locks;
+use crate::services::members::join::{self, EndRefused};
 use crate::services::members::{target, Act, Target, OWNER_STAYS};
-use crate::services::membership::{self, EndRefused};
 use crate::services::seats::Seats;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +101,7 @@ pub fn preview(
 
 /// Archives (access and sessions end, roles kept, seat freed) or removes (also roles,
 /// direct grants and their reports' manager link) a member; either way the pending
-/// invitations they sent are revoked. The shared rules live in `membership::end_in_tx`.
+/// invitations they sent are revoked. The shared rules live in `join::end_in_tx`.
 pub fn end(
     conn: &mut DbConn,
     access: &Access,
@@ -113,10 +113,10 @@ pub fn end(
         // Under the member lock: the member as they are now, then the write.
         let target = endable(conn, access, member_id)?;
         let how = match ending {
-            Ending::Archive => membership::Ending::Archived,
-            Ending::Remove => membership::Ending::Removed,
+            Ending::Archive => join::Ending::Archived,
+            Ending::Remove => join::Ending::Removed,
         };
-        match membership::end_in_tx(conn, actor, &access.workspace, target.member.id, how)? {
+        match join::end_in_tx(conn, actor, &access.workspace, target.member.id, how)? {
             Ok(_) => {}
             Err(EndRefused::Owner) => return Err(AppError::forbidden_because(OWNER_STAYS)),
             Err(EndRefused::NotActive) => {

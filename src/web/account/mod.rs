@@ -17,7 +17,7 @@ use crate::links::Links;
 use crate::models::audit::Actor;
 use crate::services::access::WorkspaceLink;
 use crate::services::account::{self, Added, LinkProblem, Overview, PasswordChange, PrimaryError};
-use crate::services::membership::{self, EndRefused};
+use crate::services::members::join::{self, EndRefused};
 use crate::state::AppState;
 use crate::text;
 use crate::web::forms::{FieldErrors, StrictForm};
@@ -501,7 +501,7 @@ pub async fn leave(
         ctx.access.account.id,
     );
     let outcome = db(&ctx.state.pool, move |conn| {
-        membership::leave(conn, &actor, workspace_id, account_id)
+        join::leave(conn, &actor, workspace_id, account_id)
     })
     .await?;
     let name = ctx.access.workspace.name.clone();

@@ -10,8 +10,10 @@ use crate::models;
 use crate::models::member::{MemberStatus, SeatType};
 use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, Effective, Permission};
-use crate::services::directory::{self, MemberDetail, MemberFilter, MemberPage, MemberRow, Sort};
-use crate::services::member_emails::{self, Management};
+use crate::services::members::directory::{
+    self, MemberDetail, MemberFilter, MemberPage, MemberRow, Sort,
+};
+use crate::services::members::emails::{self, Management};
 use crate::services::members::{self, Act};
 use crate::services::roles;
 use crate::services::seats::Seats;
@@ -452,7 +454,7 @@ pub async fn render_detail(
             None
         };
         let email_admin = if may_identity {
-            member_emails::management(conn, &access, &detail.member, &detail.emails)?
+            emails::management(conn, &access, &detail.member, &detail.emails)?
         } else {
             None
         };

@@ -4,6 +4,11 @@
 //! lock (`services::locks::acting`), checks that rule on the member as it is inside that
 //! transaction, and records its audit event.
 
+pub mod directory;
+pub mod emails;
+pub mod join;
+pub mod lifecycle;
+
 use serde_json::json;
 
 use crate::db::DbConn;

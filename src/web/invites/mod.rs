@@ -1,5 +1,7 @@
 //! The Invites screen: the invite form, the review table, the list, resend and revoke.
 
+pub mod accept;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;

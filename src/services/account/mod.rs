@@ -20,7 +20,7 @@ use crate::models::email_address::{EmailAddressRow, NewEmailAddress};
 use crate::models::outbox::{self, NewMail};
 use crate::models::session::{self, SessionRow};
 use crate::models::workspace::Workspace;
-use crate::services::membership;
+use crate::services::members::join;
 use crate::tokens;
 
 /// A verification link works for a day.
@@ -202,7 +202,7 @@ pub fn overview(
         workspaces.push(MembershipView {
             slug: workspace.slug,
             name: workspace.name,
-            is_owner: membership::is_owner(conn, member.id)?,
+            is_owner: join::is_owner(conn, member.id)?,
         });
     }
     Ok(Some(Overview {

@@ -3,6 +3,9 @@
 //! checks the permission, parses, calls one service (which checks scope and dominance in its
 //! transaction) and answers 303 back to the member with a flash, or 422 with the reason.
 
+pub mod emails;
+pub mod list;
+
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -11,10 +14,10 @@ use crate::auth::reauth;
 use crate::error::{AppError, AppResult};
 use crate::models::member::SeatType;
 use crate::permissions::Permission;
-use crate::services::lifecycle::{self, Ending, Preview, RestoreOutcome};
+use crate::services::members::lifecycle::{self, Ending, Preview, RestoreOutcome};
 use crate::services::members::{self, Refusal};
 use crate::web::forms::StrictForm;
-use crate::web::users::{render_detail, DetailErrors};
+use crate::web::members::list::{render_detail, DetailErrors};
 use crate::web::WorkspaceCtx;
 use crate::web::{db, render, see_other, set_flash, Chrome, FlashKind};
 

@@ -21,7 +21,7 @@ use crate::models::outbox::{self, NewMail};
 use crate::models::role::Role;
 use crate::permissions::Permission;
 use crate::services::access::Access;
-use crate::services::membership;
+use crate::services::members::join;
 pub use crate::services::roles::grantable_roles;
 use crate::services::roles::{self, Offer, OfferRefused};
 use crate::services::seats::Seats;
@@ -757,9 +757,7 @@ pub fn accept(
             Acceptor::NewAccount {
                 name,
                 password_hash,
-            } => {
-                membership::insert_account(conn, actor, name, &email, Some(password_hash), proves)?
-            }
+            } => join::insert_account(conn, actor, name, &email, Some(password_hash), proves)?,
             Acceptor::Existing { account_id } => {
                 crate::services::account::lock_account(conn, account_id)?;
                 account_id
@@ -789,13 +787,11 @@ pub fn accept(
         let role_ids = Invite::role_ids(conn, invite.id)?;
         let seat = SeatType::from_key(&invite.seat_type).unwrap_or(SeatType::Member);
         let member_id = match Member::find_for_account(conn, workspace.id, account_id)? {
-            Some(member) => {
-                membership::reactivate(conn, actor, &workspace, &member, &role_ids, seat)?
-            }
-            None => membership::join_in_tx(
+            Some(member) => join::reactivate(conn, actor, &workspace, &member, &role_ids, seat)?,
+            None => join::join_in_tx(
                 conn,
                 actor,
-                &membership::Joining {
+                &join::Joining {
                     workspace_id: workspace.id,
                     account_id,
                     role_ids: &role_ids,
