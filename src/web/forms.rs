@@ -44,6 +44,34 @@ impl<T: DeserializeOwned + 'static> FromRequest for StrictForm<T> {
     }
 }
 
+/// A button's form: nothing but the CSRF token.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyForm {}
+
+/// A destructive button's form: the first POST (without `confirm=yes`) shows what will
+/// happen; the second, with it, does it.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+impl ConfirmForm {
+    pub fn confirmed(&self) -> bool {
+        self.confirm == "yes"
+    }
+}
+
+/// A form that asks for the current password (re-authentication) and nothing else.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CurrentPasswordForm {
+    #[serde(default)]
+    pub current_password: String,
+}
+
 /// Messages to show beside fields, in the order they were found.
 #[derive(Clone, Debug, Default)]
 pub struct FieldErrors(Vec<(String, String)>);

@@ -20,7 +20,7 @@ use crate::services::account::{self, Added, LinkProblem, Overview, PasswordChang
 use crate::services::members::join::{self, EndRefused};
 use crate::state::AppState;
 use crate::text;
-use crate::web::forms::{FieldErrors, StrictForm};
+use crate::web::forms::{EmptyForm, FieldErrors, StrictForm};
 use crate::web::{
     client_ip, db, path_token, render, render_status, see_other, set_flash, take_flash, Chrome,
     FlashKind,
@@ -401,10 +401,6 @@ pub async fn make_primary(
         }
     }
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmptyForm {}
 
 /// POST /account/emails/{eid}/delete — signed in. Never the last or the primary address.
 pub async fn remove_email(
