@@ -61,6 +61,34 @@ macro_rules! text_value {
     };
 }
 
+/// A required line with its limit: `parse`, and `parse_optional` where empty means none.
+macro_rules! line_value {
+    ($(#[$doc:meta])* $name:ident, max = $max:expr, empty = $empty:expr) => {
+        text_value!($(#[$doc])* $name);
+
+        impl $name {
+            pub const MAX_CHARS: usize = $max;
+
+            pub fn parse(input: &str) -> Result<Self, Invalid> {
+                required_line(input, Self::MAX_CHARS, $empty).map($name)
+            }
+
+            /// Empty input is `None`.
+            pub fn parse_optional(input: &str) -> Result<Option<Self>, Invalid> {
+                if input.trim().is_empty() {
+                    Ok(None)
+                } else {
+                    Self::parse(input).map(Some)
+                }
+            }
+
+            pub fn validate_optional(input: &str) -> Result<(), validator::ValidationError> {
+                validation(Self::parse_optional(input))
+            }
+        }
+    };
+}
+
 text_value!(
     /// Any single line a person typed (a search, a reason's line): trimmed, no control,
     /// direction or invisible characters; may be empty.
@@ -77,82 +105,33 @@ impl PlainText {
     }
 }
 
-text_value!(
+line_value!(
     /// A person's name, as an account or an invitation carries it.
-    PersonName
+    PersonName,
+    max = 100,
+    empty = "Enter a name"
 );
 
-impl PersonName {
-    pub const MAX_CHARS: usize = 100;
-
-    pub fn parse(input: &str) -> Result<Self, Invalid> {
-        required_line(input, Self::MAX_CHARS, "Enter a name").map(PersonName)
-    }
-
-    /// An optional name (an invitation's): empty is `None`.
-    pub fn parse_optional(input: &str) -> Result<Option<Self>, Invalid> {
-        if input.trim().is_empty() {
-            Ok(None)
-        } else {
-            Self::parse(input).map(Some)
-        }
-    }
-
-    pub fn validate_optional(input: &str) -> Result<(), validator::ValidationError> {
-        validation(Self::parse_optional(input))
-    }
-}
-
-text_value!(
+line_value!(
     /// A workspace's display name (setup and Settings share the limit).
-    WorkspaceName
+    WorkspaceName,
+    max = 100,
+    empty = "Enter the workspace's name"
 );
 
-impl WorkspaceName {
-    pub const MAX_CHARS: usize = 100;
-
-    pub fn parse(input: &str) -> Result<Self, Invalid> {
-        required_line(input, Self::MAX_CHARS, "Enter the workspace's name").map(WorkspaceName)
-    }
-}
-
-text_value!(
+line_value!(
     /// A role's name.
-    RoleName
+    RoleName,
+    max = 60,
+    empty = "Enter a name for the role"
 );
 
-impl RoleName {
-    pub const MAX_CHARS: usize = 60;
-
-    pub fn parse(input: &str) -> Result<Self, Invalid> {
-        required_line(input, Self::MAX_CHARS, "Enter a name for the role").map(RoleName)
-    }
-}
-
-text_value!(
+line_value!(
     /// A member's department; the empty department is `None` (`parse_optional`).
-    Department
+    Department,
+    max = 100,
+    empty = "Enter a department"
 );
-
-impl Department {
-    pub const MAX_CHARS: usize = 100;
-
-    pub fn parse(input: &str) -> Result<Self, Invalid> {
-        required_line(input, Self::MAX_CHARS, "Enter a department").map(Department)
-    }
-
-    pub fn parse_optional(input: &str) -> Result<Option<Self>, Invalid> {
-        if input.trim().is_empty() {
-            Ok(None)
-        } else {
-            Self::parse(input).map(Some)
-        }
-    }
-
-    pub fn validate_optional(input: &str) -> Result<(), validator::ValidationError> {
-        validation(Self::parse_optional(input))
-    }
-}
 
 text_value!(
     /// The workspace's address in URLs (`/w/{slug}/…`): lower-case ASCII letters, digits
