@@ -349,3 +349,42 @@ impl Member {
         Ok(rows.into_iter().map(|r| r.name).collect())
     }
 }
+
+/// Status changes of the member lifecycle (`services::members::{join, lifecycle}`).
+impl Member {
+    /// Moves a member from `from` to `to`, only if they are still `from`: `false` when a
+    /// concurrent change got there first (so two endings count the seat once).
+    pub fn change_status(
+        conn: &mut DbConn,
+        id: i64,
+        from: MemberStatus,
+        to: MemberStatus,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let changed = diesel::update(
+            members::table
+                .find(id)
+                .filter(members::status.eq(from.key())),
+        )
+        .set((members::status.eq(to.key()), members::updated_at.eq(now)))
+        .execute(conn)?;
+        Ok(changed == 1)
+    }
+
+    /// A removed or archived member active again with the given seat type (re-invited).
+    pub fn reactivate(
+        conn: &mut DbConn,
+        id: i64,
+        seat: SeatType,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(members::table.find(id))
+            .set((
+                members::status.eq(MemberStatus::Active.key()),
+                members::seat_type.eq(seat.key()),
+                members::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}

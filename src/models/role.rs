@@ -476,3 +476,16 @@ pub fn set_permissions(conn: &mut DbConn, role_id: i64, grants: &[Grant]) -> Que
     }
     Ok(())
 }
+
+impl Role {
+    /// Whether the member holds their workspace's Owner role.
+    pub fn holds_owner(conn: &mut DbConn, member_id: i64) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::exists(
+            member_roles::table
+                .inner_join(roles::table)
+                .filter(member_roles::member_id.eq(member_id))
+                .filter(roles::builtin_key.eq(BuiltinRole::Owner.key())),
+        ))
+        .get_result(conn)
+    }
+}

@@ -220,11 +220,9 @@ async fn restore_is_refused_without_a_free_seat(app: TestApp) {
         .unwrap()
     });
     let refused = owner.submit(&page, &format!("{page}/restore"), &[]).await;
-    assert_eq!(refused.status, 303);
-    owner
-        .get(&page)
-        .await
-        .assert_contains("Not enough seats: needs 1 seat, 0 free — 2 of 2 seats used");
+    assert_eq!(refused.status, 422);
+    refused.assert_contains("Not enough seats: needs 1 seat, 0 free — 2 of 2 seats used");
+    refused.assert_contains(">Restore</button>");
     assert_eq!(status(&app, mia), "archived");
     assert_eq!(app.count_audit("member.restored"), 0);
 }
@@ -247,11 +245,8 @@ async fn ownership_goes_only_to_an_admin_with_the_owners_password(app: TestApp) 
             &[("current_password", PASSWORD)],
         )
         .await;
-    assert_eq!(to_member.status, 303);
-    owner
-        .get(&mia_page)
-        .await
-        .assert_contains("Ownership can only go to an active member who is already an Admin.");
+    assert_eq!(to_member.status, 422);
+    to_member.assert_contains("Ownership can only go to an active member who is already an Admin.");
     assert_eq!(roles_of(&app, ws.member_id), [("Owner".to_string(), true)]);
 
     let ada_page = format!("/w/acme/users/{ada}");

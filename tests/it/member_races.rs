@@ -99,7 +99,8 @@ async fn at_once(
     tokio::join!(a.post_raw(&a_path, &a_refs), b.post_raw(&b_path, &b_refs))
 }
 
-/// A redirect (done, or refused with a flash) or a clear refusal; never a server error.
+/// A redirect (done), a refusal (422, the page again) or a clear failure (403, 409); never a
+/// server error.
 fn assert_clean(round: usize, what: &str, page: &Page) {
     assert!(
         matches!(page.status.as_u16(), 303 | 403 | 409 | 422),

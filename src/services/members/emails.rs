@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::db::DbConn;
 use crate::email::EmailAddress;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Refusal, ServiceResult};
 use crate::links::Links;
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
@@ -115,9 +115,32 @@ fn changed_by(access: &Access) -> ChangedBy<'_> {
     }
 }
 
-/// Adds `typed` to the member's account, unverified, and mails it a verification link (an
+/// Refused when the actor may not manage this member's addresses (`out_of_reach`), with
+/// the refusal `at` the field or row it is shown beside.
+fn ensure_in_reach(
+    access: &Access,
+    member: &Member,
+    at: fn(String) -> Refusal,
+) -> ServiceResult<()> {
+    match out_of_reach(access, member) {
+        Some(reason) => Err(at(reason.into()).into()),
+        None => Ok(()),
+    }
+}
+
+/// A refusal beside the `email` field of the "Add an address" form.
+fn at_email(message: String) -> Refusal {
+    Refusal::field("email", message)
+}
+
+/// A refusal of a button on one address's row: the page shows it beside that row.
+fn at_row(message: String) -> Refusal {
+    Refusal::general(message)
+}
+
+/// Adds `email` to the member's account, unverified, and mails it a verification link (an
 /// address already there unverified gets a fresh link). Only on a verified domain of the
-/// workspace; an address another account confirmed is refused. The refusal is for the
+/// workspace; an address another account confirmed is refused. Refusals are for the
 /// `email` field; nothing is written then.
 pub fn add(
     conn: &mut DbConn,
@@ -125,53 +148,17 @@ pub fn add(
     actor: &Actor,
     links: &Links,
     member_id: i64,
-    typed: &str,
-) -> AppResult<Result<Added, String>> {
+    email: &EmailAddress,
+) -> ServiceResult<Added> {
     locks::acting(conn, access, |conn, access| {
         let (target, domains) = begin(conn, access, member_id)?;
-        if let Some(reason) = out_of_reach(access, &target.member) {
-            return Ok(Err(reason.into()));
-        }
-        let email = match EmailAddress::parse(typed) {
-            Ok(email) => email,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        if domains.is_empty() {
-            return Ok(Err("This workspace has no verified domain: admins can add addresses only on a verified domain of the workspace.".into()));
-        }
-        if !domains::on_domains(email.canonical(), &domains) {
-            return Ok(Err(format!(
-                "{email} is not on a verified domain of this workspace: you can add addresses on {} only. Other addresses belong to the member, who can add them from their own account.",
-                domains.join(", ")
-            )));
-        }
-        let now = models::now();
-        if audit::count_for_target(
-            conn,
-            &[EMAIL_ADDED, EMAIL_RESENT],
-            "member",
-            target.member.id,
-            now - TimeDelta::hours(1),
-        )? >= MAX_VERIFICATION_MAILS_PER_HOUR
-        {
-            return Ok(Err(AddEmailError::TooManyLinks.message()));
-        }
-        let account_id = target.member.account_id;
+        ensure_in_reach(access, &target.member, at_email)?;
+        ensure_addable(conn, &domains, target.member.id, email)?;
         let by = Some(changed_by(access));
-        let outcome = match account::add_unverified(conn, links, account_id, &email, by, now)? {
-            Ok(outcome) => outcome,
-            Err(AddEmailError::AlreadyVerified) => {
-                return Ok(Err(format!(
-                    "{email} is already a confirmed address of this member."
-                )))
-            }
-            Err(AddEmailError::TakenElsewhere) => {
-                return Ok(Err(format!(
-                    "{email} has been confirmed by another account, so it cannot be added to this member."
-                )))
-            }
-            Err(other) => return Ok(Err(other.message())),
-        };
+        let now = models::now();
+        let outcome =
+            account::add_unverified(conn, links, target.member.account_id, email, by, now)?
+                .map_err(|refused| at_email(add_refusal(refused, email)))?;
         audit::record(
             conn,
             actor,
@@ -187,8 +174,52 @@ pub fn add(
                 "after": {"email": email.canonical(), "verified": false},
             })),
         )?;
-        Ok(Ok(outcome))
+        Ok(outcome)
     })
+}
+
+/// The admin's limits on adding: a verified domain of the workspace, and no more links
+/// than the hourly limit.
+fn ensure_addable(
+    conn: &mut DbConn,
+    domains: &[String],
+    member_id: i64,
+    email: &EmailAddress,
+) -> ServiceResult<()> {
+    if domains.is_empty() {
+        return Err(at_email("This workspace has no verified domain: admins can add addresses only on a verified domain of the workspace.".into()).into());
+    }
+    if !domains::on_domains(email.canonical(), domains) {
+        return Err(at_email(format!(
+            "{email} is not on a verified domain of this workspace: you can add addresses on {} only. Other addresses belong to the member, who can add them from their own account.",
+            domains.join(", ")
+        )).into());
+    }
+    let since = models::now() - TimeDelta::hours(1);
+    if audit::count_for_target(
+        conn,
+        &[EMAIL_ADDED, EMAIL_RESENT],
+        "member",
+        member_id,
+        since,
+    )? >= MAX_VERIFICATION_MAILS_PER_HOUR
+    {
+        return Err(at_email(AddEmailError::TooManyLinks.message()).into());
+    }
+    Ok(())
+}
+
+/// The account's refusal to add, in the admin's words.
+fn add_refusal(refused: AddEmailError, email: &EmailAddress) -> String {
+    match refused {
+        AddEmailError::AlreadyVerified => {
+            format!("{email} is already a confirmed address of this member.")
+        }
+        AddEmailError::TakenElsewhere => format!(
+            "{email} has been confirmed by another account, so it cannot be added to this member."
+        ),
+        other => other.message(),
+    }
 }
 
 /// What an action on one address did: the address to name, and the audit event (action and
@@ -202,29 +233,25 @@ struct Done {
 /// account locked, and the address `email_id` if it is the actor's to change — another
 /// account's id is a 404; a member out of reach or an address off the verified domains is
 /// refused — then `change` (the account's own mechanics, told who acts) and its audit event.
+/// Refusals are of the address's row (`Refusal::general`).
 fn on_address(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
     member_id: i64,
     email_id: i64,
-    change: impl FnOnce(&mut DbConn, i64, ChangedBy<'_>) -> AppResult<Result<Done, String>>,
-) -> AppResult<Result<String, String>> {
+    change: impl FnOnce(&mut DbConn, i64, ChangedBy<'_>) -> ServiceResult<Done>,
+) -> ServiceResult<String> {
     locks::acting(conn, access, |conn, access| {
         let (target, domains) = begin(conn, access, member_id)?;
         let account_id = target.member.account_id;
         let address = EmailAddressRow::find_for_account(conn, account_id, email_id)?
             .ok_or(AppError::NotFound)?;
-        if let Some(reason) = out_of_reach(access, &target.member) {
-            return Ok(Err(reason.into()));
-        }
+        ensure_in_reach(access, &target.member, at_row)?;
         if !domains::on_domains(&address.canonical, &domains) {
-            return Ok(Err(read_only_reason(&domains, "This address")));
+            return Err(at_row(read_only_reason(&domains, "This address")).into());
         }
-        let done = match change(conn, account_id, changed_by(access))? {
-            Ok(done) => done,
-            Err(refused) => return Ok(Err(refused)),
-        };
+        let done = change(conn, account_id, changed_by(access))?;
         if let Some((action, changes)) = done.event {
             audit::record(
                 conn,
@@ -235,7 +262,7 @@ fn on_address(
                     .changes(changes),
             )?;
         }
-        Ok(Ok(done.address))
+        Ok(done.address)
     })
 }
 
@@ -248,7 +275,7 @@ pub fn make_primary(
     links: &Links,
     member_id: i64,
     email_id: i64,
-) -> AppResult<Result<String, String>> {
+) -> ServiceResult<String> {
     on_address(
         conn,
         access,
@@ -256,12 +283,10 @@ pub fn make_primary(
         member_id,
         email_id,
         |conn, account_id, by| {
-            let (new, old) = match account::switch_primary(conn, links, account_id, email_id, Some(by))? {
-            Ok(switched) => switched,
-            Err(PrimaryError::NotVerified) => return Ok(Err(
-                "The member hasn't confirmed this address yet: it can become primary once they open the link mailed to it.".into(),
-            )),
-        };
+            let (new, old) = account::switch_primary(conn, links, account_id, email_id, Some(by))?
+            .map_err(|PrimaryError::NotVerified| {
+                at_row("The member hasn't confirmed this address yet: it can become primary once they open the link mailed to it.".into())
+            })?;
             let event = old.map(|old| {
                 (
                     PRIMARY_CHANGED,
@@ -271,10 +296,10 @@ pub fn make_primary(
                     }),
                 )
             });
-            Ok(Ok(Done {
+            Ok(Done {
                 address: new.address,
                 event,
-            }))
+            })
         },
     )
 }
@@ -288,7 +313,7 @@ pub fn remove(
     links: &Links,
     member_id: i64,
     email_id: i64,
-) -> AppResult<Result<String, String>> {
+) -> ServiceResult<String> {
     on_address(
         conn,
         access,
@@ -296,18 +321,16 @@ pub fn remove(
         member_id,
         email_id,
         |conn, account_id, by| {
-            let removed = match account::delete_address(conn, links, account_id, email_id, Some(by))? {
-            Ok((removed, _primary)) => removed,
-            Err(RemoveError::Last) => {
-                return Ok(Err(
-                    "This is the member's only address, so it cannot be removed.".into(),
-                ))
-            }
-            Err(RemoveError::Primary) => return Ok(Err(
-                "This is the member's primary address, which they sign in with: make another of their confirmed addresses primary first, then remove this one.".into(),
-            )),
-        };
-            Ok(Ok(Done {
+            let (removed, _primary) =
+            account::delete_address(conn, links, account_id, email_id, Some(by))?.map_err(
+                |refused| {
+                    at_row(match refused {
+                        RemoveError::Last => "This is the member's only address, so it cannot be removed.".into(),
+                        RemoveError::Primary => "This is the member's primary address, which they sign in with: make another of their confirmed addresses primary first, then remove this one.".into(),
+                    })
+                },
+            )?;
+            Ok(Done {
                 event: Some((
                     EMAIL_REMOVED,
                     json!({
@@ -316,7 +339,7 @@ pub fn remove(
                     }),
                 )),
                 address: removed.address,
-            }))
+            })
         },
     )
 }

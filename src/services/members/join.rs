@@ -6,32 +6,40 @@ use serde_json::json;
 
 use crate::db::{write_transaction, DbConn};
 use crate::email::EmailAddress;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ServiceError, ServiceResult};
 use crate::models;
 use crate::models::account::{search_text, Account, NewAccount};
 use crate::models::audit::{self, Actor, Event};
-use crate::models::email_address::NewEmailAddress;
+use crate::models::email_address::{EmailAddressRow, NewEmailAddress};
 use crate::models::member::{Member, MemberStatus, NewMember, SeatType};
 use crate::models::role::Role;
 use crate::models::workspace::Workspace;
 use crate::services::locks::member_transaction;
 
 /// Creates an account with one verified, primary address (the address was proven by the
-/// invite link, the setup link or the operator).
+/// invite link, the setup link or the operator). Refused when an account already uses it.
 pub fn create_account(
     conn: &mut DbConn,
     actor: &Actor,
     name: &str,
     email: &EmailAddress,
     password_hash: Option<&str>,
-) -> AppResult<i64> {
+) -> ServiceResult<i64> {
     write_transaction(conn, |conn| {
         if Account::find_by_verified_email(conn, email.canonical())?.is_some() {
-            return Err(AppError::BadRequest(format!(
-                "An account already uses {email}."
-            )));
+            return Err(ServiceError::field(
+                "email",
+                format!("An account already uses {email}."),
+            ));
         }
-        insert_account(conn, actor, name, email, password_hash, true)
+        Ok(insert_account(
+            conn,
+            actor,
+            name,
+            email,
+            password_hash,
+            true,
+        )?)
     })
 }
 
@@ -146,10 +154,7 @@ pub(crate) fn join_in_tx(
             .iter()
             .filter_map(|id| roles.iter().find(|r| r.id == *id).map(|r| r.name.as_str()))
             .collect();
-        let label =
-            crate::models::email_address::EmailAddressRow::primary_for(conn, joining.account_id)?
-                .map(|e| e.canonical)
-                .unwrap_or_default();
+        let label = label_of(conn, joining.account_id)?;
         audit::record(
             conn,
             actor,
@@ -178,26 +183,16 @@ pub(crate) fn reactivate(
     role_ids: &[i64],
     seat: SeatType,
 ) -> AppResult<i64> {
-    use crate::db::schema::{member_roles, members};
-    use diesel::prelude::*;
     let before = json!({"status": member.status, "seat_type": member.seat_type});
-    diesel::update(members::table.find(member.id))
-        .set((
-            members::status.eq(MemberStatus::Active.key()),
-            members::seat_type.eq(seat.key()),
-            members::updated_at.eq(models::now()),
-        ))
-        .execute(conn)?;
-    diesel::delete(member_roles::table.filter(member_roles::member_id.eq(member.id)))
-        .execute(conn)?;
-    for (i, role_id) in role_ids.iter().enumerate() {
-        Role::assign(conn, member.id, *role_id, i == 0)?;
-    }
+    Member::reactivate(conn, member.id, seat, models::now())?;
+    let roles: Vec<(i64, bool)> = role_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, i == 0))
+        .collect();
+    Role::replace_for_member(conn, member.id, &roles)?;
     Workspace::adjust_active_members(conn, workspace.id, 1)?;
-    let label =
-        crate::models::email_address::EmailAddressRow::primary_for(conn, member.account_id)?
-            .map(|e| e.canonical)
-            .unwrap_or_default();
+    let label = label_of(conn, member.account_id)?;
     audit::record(
         conn,
         actor,
@@ -209,20 +204,20 @@ pub(crate) fn reactivate(
     Ok(member.id)
 }
 
-/// Whether the member holds the workspace's Owner role.
-pub(crate) fn is_owner(conn: &mut DbConn, member_id: i64) -> AppResult<bool> {
-    use crate::db::schema::{member_roles, roles};
-    use diesel::prelude::*;
-    Ok(diesel::select(diesel::dsl::exists(
-        member_roles::table
-            .inner_join(roles::table)
-            .filter(member_roles::member_id.eq(member_id))
-            .filter(roles::builtin_key.eq(crate::permissions::BuiltinRole::Owner.key())),
-    ))
-    .get_result(conn)?)
+/// The account's primary address, the label of its audit events.
+fn label_of(conn: &mut DbConn, account_id: i64) -> AppResult<String> {
+    Ok(EmailAddressRow::primary_for(conn, account_id)?
+        .map(|e| e.canonical)
+        .unwrap_or_default())
 }
 
-/// How an active membership ends.
+/// Whether the member holds the workspace's Owner role.
+pub(crate) fn is_owner(conn: &mut DbConn, member_id: i64) -> AppResult<bool> {
+    Ok(Role::holds_owner(conn, member_id)?)
+}
+
+/// How an active membership ends: the one list, for leaving (`leave`) and for an admin's
+/// archive and removal (`lifecycle::end`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
     /// The member left on their own.
@@ -234,6 +229,15 @@ pub enum Ending {
 }
 
 impl Ending {
+    /// The verb of its button and route (`/users/{id}/archive`, `/users/{id}/remove`).
+    pub fn verb(self) -> &'static str {
+        match self {
+            Ending::Left => "leave",
+            Ending::Removed => "remove",
+            Ending::Archived => "archive",
+        }
+    }
+
     fn status(self) -> MemberStatus {
         match self {
             Ending::Left | Ending::Removed => MemberStatus::Removed,
@@ -248,60 +252,62 @@ impl Ending {
             Ending::Archived => "member.archived",
         }
     }
-}
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EndRefused {
-    /// The member is the workspace's Owner: ownership must be transferred first.
-    Owner,
-    /// The member is not active (already removed or archived).
-    NotActive,
+    /// Whether a member of this status can end this way: leaving and archiving need an
+    /// active member; removal also takes an archived one.
+    fn applies_to(self, status: MemberStatus) -> bool {
+        match self {
+            Ending::Left | Ending::Archived => status == MemberStatus::Active,
+            Ending::Removed => status != MemberStatus::Removed,
+        }
+    }
+
+    /// Why it does not apply to this member now.
+    fn not_applicable(self) -> &'static str {
+        match self {
+            Ending::Left => "You are no longer a member of this workspace.",
+            Ending::Removed => "This member was already removed.",
+            Ending::Archived => "Only an active member can be archived.",
+        }
+    }
+
+    /// Why the Owner does not end this way.
+    fn owner_stays(self) -> &'static str {
+        match self {
+            Ending::Left => "You are the Owner of this workspace. Transfer ownership to an Admin before leaving.",
+            Ending::Removed | Ending::Archived => super::OWNER_STAYS,
+        }
+    }
 }
 
 /// Ends a membership inside the caller's write transaction, which holds the member lock
-/// (`services::locks`; SPEC §4.4: the Owner check happens here, where the change is written). Leaving and
-/// archiving need an active member; removal also takes an archived one. The seat is freed,
-/// the pending invites the member sent are revoked; leaving and removal also take their
-/// roles, direct grants and their reports' manager link. An audit event is recorded.
-/// Sessions are the caller's business: removal and archive end them, leaving does not.
+/// (`services::locks`; SPEC §4.4: the Owner check happens here, where the change is
+/// written). Refused for the Owner, and for a member the ending does not apply to
+/// (`Ending::applies_to`). The seat is freed, the pending invites the member sent are
+/// revoked; leaving and removal also take their roles, direct grants and their reports'
+/// manager link. An audit event is recorded. Sessions are the caller's business: removal
+/// and archive end them, leaving does not.
 pub(crate) fn end_in_tx(
     conn: &mut DbConn,
     actor: &Actor,
     workspace: &Workspace,
     member_id: i64,
     ending: Ending,
-) -> AppResult<Result<Member, EndRefused>> {
-    use crate::db::schema::members;
-    use crate::models::role::Role;
-    use diesel::prelude::*;
+) -> ServiceResult<Member> {
     let member =
         Member::find_in_workspace(conn, workspace.id, member_id)?.ok_or(AppError::NotFound)?;
     let was = member.status();
-    let allowed = match ending {
-        Ending::Left | Ending::Archived => was == MemberStatus::Active,
-        Ending::Removed => was != MemberStatus::Removed,
-    };
-    if !allowed {
-        return Ok(Err(EndRefused::NotActive));
+    if !ending.applies_to(was) {
+        return Err(ServiceError::general(ending.not_applicable()));
     }
     if is_owner(conn, member.id)? {
-        return Ok(Err(EndRefused::Owner));
+        return Err(ServiceError::general(ending.owner_stays()));
     }
     let status = ending.status();
     let now = models::now();
     // Conditional on the status read above, so two concurrent endings count the seat once.
-    let changed = diesel::update(
-        members::table
-            .find(member.id)
-            .filter(members::status.eq(was.key())),
-    )
-    .set((
-        members::status.eq(status.key()),
-        members::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    if changed != 1 {
-        return Ok(Err(EndRefused::NotActive));
+    if !Member::change_status(conn, member.id, was, status, now)? {
+        return Err(ServiceError::general(ending.not_applicable()));
     }
     let mut changes = json!({
         "before": {"status": member.status},
@@ -327,10 +333,7 @@ pub(crate) fn end_in_tx(
         workspace.id,
         member.account_id,
     )?);
-    let label =
-        crate::models::email_address::EmailAddressRow::primary_for(conn, member.account_id)?
-            .map(|e| e.canonical)
-            .unwrap_or_default();
+    let label = label_of(conn, member.account_id)?;
     audit::record(
         conn,
         actor,
@@ -339,7 +342,7 @@ pub(crate) fn end_in_tx(
             .target("member", member.id, &label)
             .changes(changes),
     )?;
-    Ok(Ok(member))
+    Ok(member)
 }
 
 /// The signed-in account leaves a workspace (any active member but its Owner).
@@ -348,10 +351,10 @@ pub fn leave(
     actor: &Actor,
     workspace_id: i64,
     account_id: i64,
-) -> AppResult<Result<(), EndRefused>> {
+) -> ServiceResult<()> {
     member_transaction(conn, workspace_id, |conn, workspace| {
         let member =
             Member::find_for_account(conn, workspace.id, account_id)?.ok_or(AppError::NotFound)?;
-        Ok(end_in_tx(conn, actor, &workspace, member.id, Ending::Left)?.map(|_| ()))
+        end_in_tx(conn, actor, &workspace, member.id, Ending::Left).map(drop)
     })
 }

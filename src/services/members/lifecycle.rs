@@ -6,37 +6,22 @@
 use serde_json::json;
 
 use crate::db::DbConn;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ServiceError, ServiceResult};
 use crate::mail::messages::{self, OwnershipMail};
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::invite::Invite;
 use crate::models::member::{Member, MemberStatus};
 use crate::models::outbox::{self, NewMail};
-use crate::models::role::Role;
+use crate::models::role::{HeldRole, Role};
 use crate::models::session;
 use crate::models::workspace::Workspace;
 use crate::permissions::BuiltinRole;
 use crate::services::access::Access;
 use crate::services::locks;
-use crate::services::members::join::{self, EndRefused};
+use crate::services::members::join::{self, Ending};
 use crate::services::members::{target, Act, Target, OWNER_STAYS};
 use crate::services::seats::Seats;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ending {
-    Archive,
-    Remove,
-}
-
-impl Ending {
-    pub fn verb(self) -> &'static str {
-        match self {
-            Ending::Archive => "archive",
-            Ending::Remove => "remove",
-        }
-    }
-}
 
 /// What archiving or removing a member will do, shown before it is done.
 #[derive(Clone, Debug)]
@@ -53,13 +38,21 @@ pub struct Preview {
 
 /// The member, if the actor may archive or remove them: the rule for acting on a member
 /// (`members::authorize`: `members.remove` over their scope, holding nothing the actor
-/// lacks, never oneself), and never the Owner.
-fn endable(conn: &mut DbConn, access: &Access, member_id: i64) -> AppResult<Target> {
+/// lacks, never oneself), and never the Owner (refused: ownership moves first).
+fn endable(conn: &mut DbConn, access: &Access, member_id: i64) -> ServiceResult<Target> {
     let target = target(conn, access, member_id, Act::Lifecycle)?;
     if target.perms.is_owner() {
-        return Err(AppError::forbidden_because(OWNER_STAYS));
+        return Err(ServiceError::general(OWNER_STAYS));
     }
     Ok(target)
+}
+
+/// An admin archives or removes; leaving is the member's own (`join::leave`).
+fn by_admin(ending: Ending) -> ServiceResult<()> {
+    match ending {
+        Ending::Archived | Ending::Removed => Ok(()),
+        Ending::Left => Err(AppError::internal("an admin does not leave for a member").into()),
+    }
 }
 
 fn name_of(conn: &mut DbConn, member_id: i64) -> AppResult<String> {
@@ -69,12 +62,14 @@ fn name_of(conn: &mut DbConn, member_id: i64) -> AppResult<String> {
         .unwrap_or_default())
 }
 
+/// What archiving or removing the member would do (nothing is changed).
 pub fn preview(
     conn: &mut DbConn,
     access: &Access,
     member_id: i64,
     ending: Ending,
-) -> AppResult<Preview> {
+) -> ServiceResult<Preview> {
+    by_admin(ending)?;
     let target = endable(conn, access, member_id)?;
     let roles = Role::held_by(conn, &[target.member.id])?
         .into_iter()
@@ -102,69 +97,49 @@ pub fn preview(
 /// Archives (access and sessions end, roles kept, seat freed) or removes (also roles,
 /// direct grants and their reports' manager link) a member; either way the pending
 /// invitations they sent are revoked. The shared rules live in `join::end_in_tx`.
+/// Returns the member's name.
 pub fn end(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
     member_id: i64,
     ending: Ending,
-) -> AppResult<String> {
+) -> ServiceResult<String> {
+    by_admin(ending)?;
     locks::acting(conn, access, |conn, access| {
         // Under the member lock: the member as they are now, then the write.
         let target = endable(conn, access, member_id)?;
-        let how = match ending {
-            Ending::Archive => join::Ending::Archived,
-            Ending::Remove => join::Ending::Removed,
-        };
-        match join::end_in_tx(conn, actor, &access.workspace, target.member.id, how)? {
-            Ok(_) => {}
-            Err(EndRefused::Owner) => return Err(AppError::forbidden_because(OWNER_STAYS)),
-            Err(EndRefused::NotActive) => {
-                return Err(AppError::BadRequest(match ending {
-                    Ending::Archive => "Only an active member can be archived.".into(),
-                    Ending::Remove => "This member was already removed.".into(),
-                }))
-            }
-        }
+        join::end_in_tx(conn, actor, &access.workspace, target.member.id, ending)?;
         session::delete_for_account(conn, target.member.account_id)?;
-        name_of(conn, target.member.id)
+        Ok(name_of(conn, target.member.id)?)
     })
-}
-
-pub enum RestoreOutcome {
-    Restored(String),
-    /// No seat is free (`Seats::ensure_free`'s message).
-    NoSeat(String),
 }
 
 /// Brings an archived member back, with the roles they kept, if a seat is free (checked and
 /// taken in one write transaction, so concurrent restores and invites never oversubscribe).
+/// Returns the member's name.
 pub fn restore(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
     member_id: i64,
-) -> AppResult<RestoreOutcome> {
+) -> ServiceResult<String> {
     locks::acting(conn, access, |conn, access| {
         let workspace = &access.workspace;
         let target = target(conn, access, member_id, Act::Lifecycle)?;
         match target.member.status() {
             MemberStatus::Archived => {}
             MemberStatus::Active => {
-                return Err(AppError::BadRequest(
-                    "This member is already active.".into(),
-                ))
+                return Err(ServiceError::general("This member is already active."))
             }
             MemberStatus::Removed => {
-                return Err(AppError::BadRequest(
-                    "A removed member comes back by being invited again.".into(),
+                return Err(ServiceError::general(
+                    "A removed member comes back by being invited again.",
                 ))
             }
         }
         let now = models::now();
-        if let Err(refusal) = Seats::load(conn, workspace, now)?.ensure_free(1) {
-            return Ok(RestoreOutcome::NoSeat(refusal.message));
-        }
+        Seats::load(conn, workspace, now)?.ensure_free(1)?;
         Member::set_status(conn, target.member.id, MemberStatus::Active, now)?;
         Workspace::adjust_active_members(conn, workspace.id, 1)?;
         audit::record(
@@ -175,102 +150,128 @@ pub fn restore(
                 .target("member", target.member.id, &target.label)
                 .changes(json!({"before": {"status": "archived"}, "after": {"status": "active"}})),
         )?;
-        Ok(RestoreOutcome::Restored(name_of(conn, target.member.id)?))
+        Ok(name_of(conn, target.member.id)?)
     })
+}
+
+/// The workspace's Owner and Admin role ids.
+fn owner_and_admin(conn: &mut DbConn, workspace_id: i64) -> AppResult<(i64, i64)> {
+    let roles = Role::for_workspace(conn, workspace_id)?;
+    let role_id = |role: BuiltinRole| {
+        roles
+            .iter()
+            .find(|r| r.builtin() == Some(role))
+            .map(|r| r.id)
+            .ok_or_else(|| AppError::internal("built-in role missing"))
+    };
+    Ok((role_id(BuiltinRole::Owner)?, role_id(BuiltinRole::Admin)?))
 }
 
 /// Moves the Owner role from the acting Owner to an active Admin; the previous Owner keeps
 /// (or gets) Admin. Both are mailed. The caller verified the Owner's current password.
+/// Returns the new Owner's name.
 pub fn transfer_ownership(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
     member_id: i64,
-) -> AppResult<String> {
+) -> ServiceResult<String> {
     locks::acting(conn, access, |conn, access| {
         let workspace = &access.workspace;
-        let roles = Role::for_workspace(conn, workspace.id)?;
-        let role_id = |role: BuiltinRole| {
-            roles
-                .iter()
-                .find(|r| r.builtin() == Some(role))
-                .map(|r| r.id)
-                .ok_or_else(|| AppError::internal("built-in role missing"))
-        };
-        let (owner_role, admin_role) = (role_id(BuiltinRole::Owner)?, role_id(BuiltinRole::Admin)?);
+        let (owner_role, admin_role) = owner_and_admin(conn, workspace.id)?;
         // Re-read inside the transaction: only the current Owner may hand it over.
         let actor_roles = Role::held_by(conn, &[access.member.id])?;
         if !actor_roles.iter().any(|r| r.role_id == owner_role) {
             return Err(AppError::forbidden_because(
                 "Only the workspace's Owner can transfer ownership.",
-            ));
+            )
+            .into());
         }
         let new_owner =
             Member::find_in_workspace(conn, workspace.id, member_id)?.ok_or(AppError::NotFound)?;
         let new_roles = Role::held_by(conn, &[new_owner.id])?;
         if new_owner.id == access.member.id {
-            return Err(AppError::BadRequest("You are already the Owner.".into()));
+            return Err(ServiceError::general("You are already the Owner."));
         }
         if new_owner.status() != MemberStatus::Active
             || !new_roles.iter().any(|r| r.role_id == admin_role)
         {
-            return Err(AppError::BadRequest(
-                "Ownership can only go to an active member who is already an Admin.".into(),
+            return Err(ServiceError::general(
+                "Ownership can only go to an active member who is already an Admin.",
             ));
         }
         // The previous Owner: Admin (primary) plus their other roles, without Owner.
         let mut kept: Vec<(i64, bool)> = vec![(admin_role, true)];
-        kept.extend(
-            actor_roles
-                .iter()
-                .filter(|r| r.role_id != owner_role && r.role_id != admin_role)
-                .map(|r| (r.role_id, false)),
-        );
+        kept.extend(others(&actor_roles, &[owner_role, admin_role]));
         Role::replace_for_member(conn, access.member.id, &kept)?;
         let mut given: Vec<(i64, bool)> = vec![(owner_role, true)];
-        given.extend(new_roles.iter().map(|r| (r.role_id, false)));
+        given.extend(others(&new_roles, &[]));
         Role::replace_for_member(conn, new_owner.id, &given)?;
-        let people = Member::names(conn, &[access.member.id, new_owner.id])?;
-        let find = |id: i64| {
-            people
-                .iter()
-                .find(|(m, _, _)| *m == id)
-                .map(|(_, name, email)| (name.clone(), email.clone()))
-                .unwrap_or_default()
-        };
-        let (old_name, old_email) = find(access.member.id);
-        let (new_name, new_email) = find(new_owner.id);
-        let now = models::now();
-        let mut mails = Vec::new();
-        for (recipient, is_new) in [(&new_email, true), (&old_email, false)] {
-            let rendered = messages::ownership(&OwnershipMail {
-                workspace: &workspace.name,
-                old_owner: &old_name,
-                new_owner: &new_name,
-                to_new_owner: is_new,
-            })?;
-            mails.push(NewMail {
-                workspace_id: Some(workspace.id),
-                invite_id: None,
-                kind: "ownership",
-                recipient: recipient.clone(),
-                subject: rendered.subject,
-                text_body: rendered.text,
-                html_body: rendered.html,
-            });
-        }
-        outbox::enqueue_all(conn, &mails, now)?;
-        audit::record(
+        Ok(tell_about_ownership(
             conn,
             actor,
-            Event::new("workspace.ownership_transferred")
-                .workspace(workspace.id)
-                .target("member", new_owner.id, &new_email)
-                .changes(json!({
-                    "before": {"owner": old_email},
-                    "after": {"owner": new_email, "previous_owner_role": "Admin"},
-                })),
-        )?;
-        Ok(new_name)
+            workspace,
+            access.member.id,
+            new_owner.id,
+        )?)
     })
+}
+
+/// The roles held but `except`, none of them primary.
+fn others<'a>(held: &'a [HeldRole], except: &'a [i64]) -> impl Iterator<Item = (i64, bool)> + 'a {
+    held.iter()
+        .filter(|r| !except.contains(&r.role_id))
+        .map(|r| (r.role_id, false))
+}
+
+/// Mails both Owners (the new and the previous) and records the transfer; returns the new
+/// Owner's name.
+fn tell_about_ownership(
+    conn: &mut DbConn,
+    actor: &Actor,
+    workspace: &Workspace,
+    old_owner: i64,
+    new_owner: i64,
+) -> AppResult<String> {
+    let people = Member::names(conn, &[old_owner, new_owner])?;
+    let find = |id: i64| {
+        people
+            .iter()
+            .find(|(m, _, _)| *m == id)
+            .map(|(_, name, email)| (name.clone(), email.clone()))
+            .unwrap_or_default()
+    };
+    let (old_name, old_email) = find(old_owner);
+    let (new_name, new_email) = find(new_owner);
+    let mut mails = Vec::new();
+    for (recipient, is_new) in [(&new_email, true), (&old_email, false)] {
+        let rendered = messages::ownership(&OwnershipMail {
+            workspace: &workspace.name,
+            old_owner: &old_name,
+            new_owner: &new_name,
+            to_new_owner: is_new,
+        })?;
+        mails.push(NewMail {
+            workspace_id: Some(workspace.id),
+            invite_id: None,
+            kind: "ownership",
+            recipient: recipient.clone(),
+            subject: rendered.subject,
+            text_body: rendered.text,
+            html_body: rendered.html,
+        });
+    }
+    outbox::enqueue_all(conn, &mails, models::now())?;
+    audit::record(
+        conn,
+        actor,
+        Event::new("workspace.ownership_transferred")
+            .workspace(workspace.id)
+            .target("member", new_owner, &new_email)
+            .changes(json!({
+                "before": {"owner": old_email},
+                "after": {"owner": new_email, "previous_owner_role": "Admin"},
+            })),
+    )?;
+    Ok(new_name)
 }

@@ -17,15 +17,15 @@ use crate::links::Links;
 use crate::models::audit::Actor;
 use crate::services::access::WorkspaceLink;
 use crate::services::account::{self, Added, LinkProblem, Overview, PasswordChange, PrimaryError};
-use crate::services::members::join::{self, EndRefused};
+use crate::services::members::join;
 use crate::state::AppState;
 use crate::text;
 use crate::web::forms::{EmptyForm, FieldErrors, StrictForm};
+use crate::web::{attempt, SignedIn, WorkspaceCtx};
 use crate::web::{
     client_ip, db, path_token, render, render_status, see_other, set_flash, take_flash, Chrome,
     FlashKind,
 };
-use crate::web::{SignedIn, WorkspaceCtx};
 
 const NAME_MAX: usize = 100;
 
@@ -496,21 +496,19 @@ pub async fn leave(
         ctx.access.workspace.id,
         ctx.access.account.id,
     );
-    let outcome = db(&ctx.state.pool, move |conn| {
+    let outcome = attempt(&ctx.state.pool, move |conn| {
         join::leave(conn, &actor, workspace_id, account_id)
     })
     .await?;
     let name = ctx.access.workspace.name.clone();
     match outcome {
         Ok(()) => done(&ctx.session, format!("You left {name}.")),
-        Err(refused) => {
+        Err(refusals) => {
             let mut forms = AccountForms::default();
+            let reasons: Vec<String> = refusals.into_iter().map(|r| r.message).collect();
             forms.row_errors.add(
                 &format!("leave-{}", ctx.access.workspace.slug),
-                match refused {
-                    EndRefused::Owner => "You are the Owner of this workspace. Transfer ownership to an Admin before leaving.",
-                    EndRefused::NotActive => "You are no longer a member of this workspace.",
-                },
+                reasons.join(" "),
             );
             account_page(
                 &req,

@@ -1,57 +1,51 @@
 //! An admin's changes to a member's email addresses, from the "Email addresses" section of
 //! the member page. Each handler checks the permission, parses the ids, calls one service
 //! (which checks scope, dominance and the verified domains in its transaction) and answers
-//! 303 back to the member with a flash, or the page again with the refusal beside the
-//! field (422, nothing changed).
+//! ends by the refusal rule (`page::answer`): 303 back to the member with a flash, or the
+//! page again with 422 and the refusal beside the field or the address's row.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use validator::{Validate, ValidationError};
 
 use crate::db::DbConn;
-use crate::error::{AppError, AppResult};
+use crate::email::EmailAddress;
+use crate::error::{AppResult, Refusal, ServiceResult};
 use crate::links::Links;
 use crate::models::audit::Actor;
 use crate::permissions::Permission;
 use crate::services::access::Access;
 use crate::services::account::Added;
 use crate::services::members::emails;
-use crate::web::account::links;
-use crate::web::forms::{EmptyForm, StrictForm};
-use crate::web::members::list::{email_row_field, render_detail, DetailErrors};
+use crate::web::forms::{validated, EmptyForm, FieldErrors, StrictForm};
+use crate::web::members::page::{self, email_row_field, Typed};
+use crate::web::members::{act, path_id};
 use crate::web::WorkspaceCtx;
-use crate::web::{db, see_other, set_flash, FlashKind};
 
-fn id(text: &str) -> AppResult<i64> {
-    text.parse().map_err(|_| AppError::NotFound)
+/// `EmailAddress::parse` for `validator`.
+fn validate_email(input: &str) -> Result<(), ValidationError> {
+    EmailAddress::parse(input)
+        .map(drop)
+        .map_err(|e| ValidationError::new("email").with_message(e.to_string().into()))
 }
 
-/// 303 back to the member page with `done`, or the page with `message` beside `field`.
-async fn finish(
-    ctx: WorkspaceCtx,
-    member_id: i64,
-    outcome: Result<String, (String, String)>,
-    typed: String,
-) -> AppResult<HttpResponse> {
-    match outcome {
-        Ok(done) => {
-            ctx.state.mail_wakeup.notify_one();
-            set_flash(&ctx.session, FlashKind::Success, done)?;
-            Ok(see_other(&ctx.path(&format!("/users/{member_id}"))))
-        }
-        Err((field, message)) => {
-            let mut errors = DetailErrors::default();
-            errors.fields.add(&field, message);
-            errors.values.push(("email", typed));
-            render_detail(&ctx, member_id, errors).await
-        }
-    }
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct AddForm {
     #[serde(default)]
+    #[validate(custom(function = "validate_email"))]
     email: String,
+}
+
+impl AddForm {
+    fn input(&self) -> Result<EmailAddress, FieldErrors> {
+        validated(self)?;
+        EmailAddress::parse(&self.email).map_err(|e| {
+            let mut errors = FieldErrors::default();
+            errors.add("email", e.to_string());
+            errors
+        })
+    }
 }
 
 /// POST /w/{ws}/users/{id}/emails — requires members.edit over that member; `email` on a
@@ -62,32 +56,40 @@ pub async fn add(
     form: StrictForm<AddForm>,
 ) -> AppResult<HttpResponse> {
     ctx.require(Permission::MembersEdit)?;
-    let member_id = id(&path.1)?;
-    let typed = form.0.email.trim().to_string();
-    let (access, actor, state) = (ctx.access.clone(), ctx.actor.clone(), ctx.state.clone());
-    let email = typed.clone();
-    let outcome = db(ctx.db_pool(), move |conn| {
-        emails::add(conn, &access, &actor, &links(&state), member_id, &email)
+    let id = path_id(&path.1)?;
+    let typed: Typed = Some(("email", form.0.email.trim().to_string()));
+    let email = match form.0.input() {
+        Ok(email) => email,
+        Err(errors) => return page::invalid(&ctx, id, errors, typed).await,
+    };
+    let links = ctx.state.links.clone();
+    let outcome = act(&ctx, move |conn, access, actor| {
+        emails::add(conn, access, actor, &links, id, &email).map(|added| (added, email))
     })
     .await?;
-    let outcome = match outcome {
-        Ok(Added::New) => Ok(format!(
-            "We sent a confirmation link to {typed}. The address counts once the member opens it."
-        )),
-        Ok(Added::Resent) => Ok(format!(
-            "We sent a new confirmation link to {typed}; earlier links no longer work."
-        )),
-        Err(message) => Err(("email".to_string(), message)),
+    let done = |(added, email): (Added, EmailAddress)| match added {
+        Added::New => format!(
+            "We sent a confirmation link to {email}. The address counts once the member opens it."
+        ),
+        Added::Resent => {
+            format!("We sent a new confirmation link to {email}; earlier links no longer work.")
+        }
     };
-    finish(ctx, member_id, outcome, typed).await
+    wake_mail(&ctx, outcome.is_ok());
+    page::answer(&ctx, id, outcome.map(done), typed).await
 }
 
-/// A service acting on one address of a member: the refusal, or what to say.
-type AddressAction =
-    fn(&mut DbConn, &Access, &Actor, &Links, i64, i64) -> AppResult<Result<String, String>>;
+fn wake_mail(ctx: &WorkspaceCtx, sent: bool) {
+    if sent {
+        ctx.state.mail_wakeup.notify_one();
+    }
+}
 
-/// Runs `action` on the address `{eid}` of the member `{id}`; the refusal is shown beside
-/// that address, success is `done(address)`.
+/// A service acting on one address of a member: what it returns is the address to name.
+type AddressAction = fn(&mut DbConn, &Access, &Actor, &Links, i64, i64) -> ServiceResult<String>;
+
+/// Runs `action` on the address `{eid}` of the member `{id}`; success is `done(address)`,
+/// a refusal is shown beside that address's row.
 async fn on_address(
     ctx: WorkspaceCtx,
     path: &(String, String, String),
@@ -95,15 +97,29 @@ async fn on_address(
     done: fn(&str) -> String,
 ) -> AppResult<HttpResponse> {
     ctx.require(Permission::MembersEdit)?;
-    let (member_id, email_id) = (id(&path.1)?, id(&path.2)?);
-    let (access, actor, state) = (ctx.access.clone(), ctx.actor.clone(), ctx.state.clone());
-    let outcome = db(ctx.db_pool(), move |conn| {
-        action(conn, &access, &actor, &links(&state), member_id, email_id)
+    let (id, email_id) = (path_id(&path.1)?, path_id(&path.2)?);
+    let links = ctx.state.links.clone();
+    let outcome = act(&ctx, move |conn, access, actor| {
+        action(conn, access, actor, &links, id, email_id)
     })
-    .await?
-    .map(|address| done(&address))
-    .map_err(|message| (email_row_field(email_id), message));
-    finish(ctx, member_id, outcome, String::new()).await
+    .await?;
+    wake_mail(&ctx, outcome.is_ok());
+    match outcome {
+        Ok(address) => page::answer(&ctx, id, Ok(done(&address)), None).await,
+        Err(refusals) => page::invalid(&ctx, id, beside_row(refusals, email_id), None).await,
+    }
+}
+
+/// Refusals of an address's buttons, beside its row (those naming a field, beside it).
+fn beside_row(refusals: Vec<Refusal>, email_id: i64) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    for refusal in refusals {
+        match refusal.field {
+            Some(field) => errors.add(field, refusal.message),
+            None => errors.add(&email_row_field(email_id), refusal.message),
+        }
+    }
+    errors
 }
 
 /// POST /w/{ws}/users/{id}/emails/{eid}/primary — requires members.edit over that member;
