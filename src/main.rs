@@ -271,7 +271,7 @@ fn said(error: ServiceError, workspace: &str) -> String {
             .into_iter()
             .map(|r| r.message)
             .collect::<Vec<_>>()
-            .join(" "),
+            .join("; "),
         ServiceError::Fatal(AppError::NotFound) => format!("no workspace with slug `{workspace}`"),
         ServiceError::Fatal(other) => other.to_string(),
     }
