@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use gatehouse::config::Config;
 use gatehouse::db::{self, DbTarget};
+use gatehouse::domain::Plan;
 use gatehouse::email::EmailAddress;
+use gatehouse::error::{AppError, ServiceError};
 use gatehouse::models::audit::Actor;
 use gatehouse::services::domains;
-use gatehouse::services::workspaces::{self, NewOwnedWorkspace, Plan};
+use gatehouse::services::workspaces::{self, NewOwnedWorkspace};
 use gatehouse::startup::Application;
 
 #[derive(Parser)]
@@ -208,12 +210,7 @@ fn run(target: DbTarget, command: Command) -> Result<(), String> {
             };
             let updated =
                 workspaces::set_limits(&mut conn, &Actor::operator(), &workspace, &change)
-                    .map_err(|e| match e {
-                        gatehouse::error::AppError::NotFound => {
-                            format!("no workspace with slug `{workspace}`")
-                        }
-                        other => other.to_string(),
-                    })?;
+                    .map_err(|e| said(e, &workspace))?;
             println!(
                 "{}: plan {}, seats {}, daily invites {}",
                 updated.slug,
@@ -239,12 +236,7 @@ fn run(target: DbTarget, command: Command) -> Result<(), String> {
                     domains::verify_by_operator(&mut conn, workspace, domain),
                 ),
             };
-            let domain = result.map_err(|e| match e {
-                gatehouse::error::AppError::NotFound => {
-                    format!("no workspace with slug `{workspace}`")
-                }
-                other => other.to_string(),
-            })?;
+            let domain = result.map_err(|e| said(e, workspace))?;
             if domain.is_verified() {
                 println!("{}: {} is verified", workspace, domain.domain);
             } else {
@@ -269,6 +261,19 @@ fn run(target: DbTarget, command: Command) -> Result<(), String> {
             );
             Ok(())
         }
+    }
+}
+
+/// What a service's refusal or failure says on the command line.
+fn said(error: ServiceError, workspace: &str) -> String {
+    match error {
+        ServiceError::Refused(refusals) => refusals
+            .into_iter()
+            .map(|r| r.message)
+            .collect::<Vec<_>>()
+            .join("; "),
+        ServiceError::Fatal(AppError::NotFound) => format!("no workspace with slug `{workspace}`"),
+        ServiceError::Fatal(other) => other.to_string(),
     }
 }
 

@@ -9,11 +9,17 @@
 //! for a form that validated (it is the same rule) and, if it ever did, refuses rather
 //! than panics.
 
+mod day;
 mod password;
+mod plan;
+mod prose;
 mod settings;
 mod text;
 
+pub use day::LastDay;
 pub use password::NewPassword;
+pub use plan::Plan;
+pub use prose::{DecisionNote, RequestReason, RoleDescription};
 pub use settings::{InviteExpiryDays, ModuleList};
 pub use text::{Department, Metadata, PersonName, PlainText, RoleName, Slug, WorkspaceName};
 

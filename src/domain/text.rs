@@ -61,6 +61,8 @@ macro_rules! text_value {
     };
 }
 
+pub(super) use text_value;
+
 /// A required line with its limit: `parse`, and `parse_optional` where empty means none.
 macro_rules! line_value {
     ($(#[$doc:meta])* $name:ident, max = $max:expr, empty = $empty:expr) => {

@@ -215,6 +215,20 @@ impl Member {
             .optional()
     }
 
+    /// The active members among these accounts: (account id, member id).
+    pub fn active_for_accounts(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        account_ids: &[i64],
+    ) -> QueryResult<Vec<(i64, i64)>> {
+        members::table
+            .filter(members::workspace_id.eq(workspace_id))
+            .filter(members::account_id.eq_any(account_ids))
+            .filter(members::status.eq(MemberStatus::Active.key()))
+            .select((members::account_id, members::id))
+            .load(conn)
+    }
+
     pub fn set_seat(
         conn: &mut DbConn,
         id: i64,

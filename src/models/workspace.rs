@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{members, workspaces};
 use crate::db::DbConn;
+use crate::domain::Plan;
 use crate::models::member::Member;
 
 /// Seat limit of a workspace that has not chosen a plan.
@@ -124,12 +125,35 @@ impl Workspace {
         Ok(())
     }
 
+    /// The plan chosen, if any.
+    pub fn plan(&self) -> Option<Plan> {
+        self.plan.as_deref().and_then(Plan::from_key)
+    }
+
     pub fn plan_name(&self) -> &str {
-        match self.plan.as_deref() {
-            Some("starter") => "Starter",
-            Some("professional") => "Professional",
-            Some("enterprise") => "Enterprise",
-            _ => "No plan",
-        }
+        self.plan().map_or("No plan", Plan::label)
+    }
+
+    /// Sets the plan, seat limit (`None`: unlimited) and daily invite limit; returns the row.
+    pub fn set_limits(
+        conn: &mut DbConn,
+        id: i64,
+        plan: Option<&str>,
+        seat_limit: Option<i32>,
+        daily_invite_limit: i32,
+        now: NaiveDateTime,
+    ) -> QueryResult<Workspace> {
+        diesel::update(workspaces::table.find(id))
+            .set((
+                workspaces::plan.eq(plan),
+                workspaces::seat_limit.eq(seat_limit),
+                workspaces::daily_invite_limit.eq(daily_invite_limit),
+                workspaces::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        workspaces::table
+            .find(id)
+            .select(Workspace::as_select())
+            .first(conn)
     }
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::db::{write_transaction, DbConn};
 use crate::email::canonical_domain;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ServiceError, ServiceResult};
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::domain::{self, Domain, NewDomain};
@@ -18,90 +18,102 @@ pub fn txt_record(domain: &Domain) -> String {
     format!("gatehouse-verification={}", domain.verification_token)
 }
 
+/// `gatehouse domain add WS DOMAIN`: claims a domain for a workspace (Pending). Claiming
+/// it again returns the existing claim.
+pub fn add_by_operator(conn: &mut DbConn, slug: &str, input: &str) -> ServiceResult<Domain> {
+    let workspace = workspace(conn, slug)?;
+    let name = parse(input)?;
+    let claimed = write_transaction(conn, |conn| {
+        claim(conn, &Actor::operator(), workspace.id, &name)
+    })?;
+    Ok(claimed)
+}
+
+/// `gatehouse domain verify WS DOMAIN`: marks a workspace's domain verified, claiming it
+/// first if needed, in one transaction; refused (and nothing claimed) when another
+/// workspace already verified it.
+pub fn verify_by_operator(conn: &mut DbConn, slug: &str, input: &str) -> ServiceResult<Domain> {
+    let workspace = workspace(conn, slug)?;
+    let name = parse(input)?;
+    let actor = Actor::operator();
+    write_transaction(conn, |conn| {
+        let claimed = claim(conn, &actor, workspace.id, &name)?;
+        verify(conn, &actor, claimed, "operator")
+    })
+}
+
 fn workspace(conn: &mut DbConn, slug: &str) -> AppResult<Workspace> {
     Workspace::find_by_slug(conn, slug)?.ok_or(AppError::NotFound)
 }
 
-fn parse(input: &str) -> AppResult<String> {
-    canonical_domain(input)
-        .map_err(|_| AppError::BadRequest(format!("`{}` is not a valid domain name", input.trim())))
-}
-
-/// Claims a domain for a workspace (Pending). Claiming it again returns the existing claim.
-pub fn add(conn: &mut DbConn, actor: &Actor, workspace_id: i64, input: &str) -> AppResult<Domain> {
-    let name = parse(input)?;
-    write_transaction(conn, |conn| {
-        if let Some(existing) = Domain::find_by_name(conn, workspace_id, &name)? {
-            return Ok(existing);
-        }
-        let id = NewDomain {
-            workspace_id,
-            domain: &name,
-            status: domain::PENDING,
-            verification_token: &tokens::generate(),
-            join_policy: "off",
-            created_at: models::now(),
-        }
-        .insert(conn)?;
-        audit::record(
-            conn,
-            actor,
-            Event::new("domain.added")
-                .workspace(workspace_id)
-                .target("domain", id, &name)
-                .changes(json!({"after": {"domain": name, "status": domain::PENDING}})),
-        )?;
-        Domain::find_by_name(conn, workspace_id, &name)?.ok_or(AppError::NotFound)
+/// The domain's canonical name.
+fn parse(input: &str) -> ServiceResult<String> {
+    canonical_domain(input).map_err(|_| {
+        ServiceError::field(
+            "domain",
+            format!("`{}` is not a valid domain name", input.trim()),
+        )
     })
 }
 
-/// Marks a workspace's domain verified (claiming it first if needed); refused when another
-/// workspace already verified it.
-pub fn verify(
+/// The workspace's claim of a domain (canonical `name`), made Pending if there was none.
+fn claim(conn: &mut DbConn, actor: &Actor, workspace_id: i64, name: &str) -> AppResult<Domain> {
+    if let Some(existing) = Domain::find_by_name(conn, workspace_id, name)? {
+        return Ok(existing);
+    }
+    let id = NewDomain {
+        workspace_id,
+        domain: name,
+        status: domain::PENDING,
+        verification_token: &tokens::generate(),
+        join_policy: "off",
+        created_at: models::now(),
+    }
+    .insert(conn)?;
+    audit::record(
+        conn,
+        actor,
+        Event::new("domain.added")
+            .workspace(workspace_id)
+            .target("domain", id, name)
+            .changes(json!({"after": {"domain": name, "status": domain::PENDING}})),
+    )?;
+    Domain::find_by_name(conn, workspace_id, name)?.ok_or(AppError::NotFound)
+}
+
+/// Marks a claim verified; refused when another workspace already verified the domain.
+fn verify(
     conn: &mut DbConn,
     actor: &Actor,
-    workspace_id: i64,
-    input: &str,
+    claimed: Domain,
     method: &str,
-) -> AppResult<Domain> {
-    let claimed = add(conn, actor, workspace_id, input)?;
-    write_transaction(conn, |conn| {
-        if claimed.is_verified() {
-            return Ok(claimed.clone());
-        }
-        if Domain::verified_anywhere(conn, &claimed.domain)? {
-            return Err(AppError::BadRequest(format!(
-                "{} is already verified by another workspace",
-                claimed.domain
-            )));
-        }
-        Domain::mark_verified(conn, claimed.id, models::now())?;
-        audit::record(
-            conn,
-            actor,
-            Event::new("domain.verified")
-                .workspace(workspace_id)
-                .target("domain", claimed.id, &claimed.domain)
-                .changes(json!({
-                    "before": {"status": domain::PENDING},
-                    "after": {"status": domain::VERIFIED},
-                    "method": method,
-                })),
-        )?;
-        Domain::find_by_name(conn, workspace_id, &claimed.domain)?.ok_or(AppError::NotFound)
-    })
-}
-
-/// `gatehouse domain add WS DOMAIN`.
-pub fn add_by_operator(conn: &mut DbConn, slug: &str, input: &str) -> AppResult<Domain> {
-    let ws = workspace(conn, slug)?;
-    add(conn, &Actor::operator(), ws.id, input)
-}
-
-/// `gatehouse domain verify WS DOMAIN`.
-pub fn verify_by_operator(conn: &mut DbConn, slug: &str, input: &str) -> AppResult<Domain> {
-    let ws = workspace(conn, slug)?;
-    verify(conn, &Actor::operator(), ws.id, input, "operator")
+) -> ServiceResult<Domain> {
+    if claimed.is_verified() {
+        return Ok(claimed);
+    }
+    if Domain::verified_anywhere(conn, &claimed.domain)? {
+        return Err(ServiceError::general(format!(
+            "{} is already verified by another workspace",
+            claimed.domain
+        )));
+    }
+    Domain::mark_verified(conn, claimed.id, models::now())?;
+    audit::record(
+        conn,
+        actor,
+        Event::new("domain.verified")
+            .workspace(claimed.workspace_id)
+            .target("domain", claimed.id, &claimed.domain)
+            .changes(json!({
+                "before": {"status": domain::PENDING},
+                "after": {"status": domain::VERIFIED},
+                "method": method,
+            })),
+    )?;
+    Ok(
+        Domain::find_by_name(conn, claimed.workspace_id, &claimed.domain)?
+            .ok_or(AppError::NotFound)?,
+    )
 }
 
 /// Whether a canonical address is on one of these (verified) domains.

@@ -2,11 +2,12 @@
 //! a reason; an admin approves it as a direct grant (optionally expiring) or denies it, and
 //! the member is mailed the outcome. An approver can only grant what they hold.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::NaiveDateTime;
 use serde_json::json;
 
 use crate::db::{write_transaction, DbConn};
-use crate::error::{AppError, AppResult};
+use crate::domain::{DecisionNote, LastDay, RequestReason};
+use crate::error::{AppError, AppResult, ServiceError, ServiceResult};
 use crate::links::Links;
 use crate::mail::messages::{self, DecisionMail};
 use crate::models;
@@ -16,36 +17,28 @@ use crate::models::member::{Member, MemberStatus};
 use crate::models::outbox::{self, NewMail};
 use crate::models::permission_request::{self as request, NewPermissionRequest, PermissionRequest};
 use crate::models::role::Role;
-use crate::permissions::Grant;
+use crate::permissions::{Grant, Permission};
 use crate::services::access::{self, Access};
 use crate::services::locks;
 use crate::services::members::{self, Act};
 
-pub const MAX_REASON_CHARS: usize = 1000;
-
-pub enum AskOutcome {
-    Created(i64),
-    /// Refused with a message for the field it concerns; nothing written.
-    Refused(&'static str, String),
-}
-
-/// Records a request from the acting member for `grant`, with their reason.
+/// Records a request from the acting member for `grant`, with their reason; returns its id.
 pub fn ask(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
     grant: &Grant,
-    reason: &str,
-) -> AppResult<AskOutcome> {
+    reason: &RequestReason,
+) -> ServiceResult<i64> {
     write_transaction(conn, |conn| {
         if access.perms.covers(grant) {
-            return Ok(AskOutcome::Refused(
+            return Err(ServiceError::field(
                 "permission",
                 format!("You already hold {}", grant.label()),
             ));
         }
         if PermissionRequest::pending_for(conn, access.member.id, grant.permission.key())? {
-            return Ok(AskOutcome::Refused(
+            return Err(ServiceError::field(
                 "permission",
                 format!(
                     "You already asked for {}: an admin has not answered yet",
@@ -53,6 +46,7 @@ pub fn ask(
                 ),
             ));
         }
+        let reason = reason.as_str();
         let id = NewPermissionRequest {
             workspace_id: access.workspace.id,
             member_id: access.member.id,
@@ -71,18 +65,18 @@ pub fn ask(
                 .target("permission_request", id, &access.account.email)
                 .changes(json!({"after": {"permission": grant.label(), "reason": reason}})),
         )?;
-        Ok(AskOutcome::Created(id))
+        Ok(id)
     })
 }
 
-/// The end of the given day (UTC): a grant "until 5 March" works all of 5 March.
-pub fn end_of_day(date: NaiveDate) -> NaiveDateTime {
-    date.succ_opt().unwrap_or(date).and_time(NaiveTime::MIN)
-}
-
 pub enum Decision {
-    Approve { expires_on: Option<NaiveDate> },
-    Deny { note: Option<String> },
+    /// A direct grant, until the end of `last_day` when there is one.
+    Approve {
+        last_day: Option<LastDay>,
+    },
+    Deny {
+        note: Option<DecisionNote>,
+    },
 }
 
 /// What a decision did, for the flash message.
@@ -92,13 +86,15 @@ pub struct Decided {
     pub approved: bool,
 }
 
-/// Approves or denies a pending request (the caller checked `settings.manage`). Approval
-/// needs the approver to hold the permission at that scope and to pass the rule for acting
-/// on the member (`members::authorize`, `Act::Grant`: never one's own request, never for a
-/// member who holds more); it runs under the member lock, so the member it grants to is
-/// still active when the grant is written (a concurrent removal deletes grants). The
-/// request is decided by a conditional update, so two admins cannot both decide it; the
-/// member's mail is queued in the same transaction.
+const ALREADY_DECIDED: &str = "This request was already decided.";
+
+/// Approves or denies a pending request (`settings.manage`, re-checked under the lock).
+/// Approval needs the approver to hold the permission at that scope and to pass the rule
+/// for acting on the member (`members::authorize`, `Act::Grant`: never one's own request,
+/// never for a member who holds more); it runs under the member lock, so the member it
+/// grants to is still active when the grant is written (a concurrent removal deletes
+/// grants). The request is decided by a conditional update, so two admins cannot both
+/// decide it; the member's mail is queued in the same transaction.
 pub fn decide(
     conn: &mut DbConn,
     access: &Access,
@@ -106,116 +102,194 @@ pub fn decide(
     links: &Links,
     request_id: i64,
     decision: Decision,
-) -> AppResult<Decided> {
+) -> ServiceResult<Decided> {
     locks::acting(conn, access, |conn, access| {
-        let req = PermissionRequest::find_in_workspace(conn, access.workspace.id, request_id)?
-            .ok_or(AppError::NotFound)?;
-        let grant = Grant::from_keys(&req.permission, req.scope.as_deref()).ok_or_else(|| {
-            AppError::BadRequest("This request names a permission that no longer exists.".into())
-        })?;
-        if req.status != request::PENDING {
-            return Err(AppError::BadRequest(
-                "This request was already decided.".into(),
-            ));
+        if !access.perms.allows(Permission::SettingsManage) {
+            return Err(
+                AppError::forbidden_in(&access.workspace.slug, Permission::SettingsManage).into(),
+            );
         }
+        let (req, grant) = pending(conn, access, request_id)?;
         let member = Member::find_in_workspace(conn, access.workspace.id, req.member_id)?
             .ok_or(AppError::NotFound)?;
-        let (name, email) = Member::names(conn, &[member.id])?
-            .pop()
-            .map(|(_, name, email)| (name, email))
-            .unwrap_or_default();
-        let now = models::now();
-        let (status, grant_id, expires_at, note) = match decision {
-            Decision::Approve { expires_on } => {
-                if !access.perms.covers(&grant) {
-                    return Err(AppError::forbidden_because(format!(
-                        "You can't grant {}: you don't hold it at that scope yourself.",
-                        grant.label()
-                    )));
-                }
-                if member.status() != MemberStatus::Active {
-                    return Err(AppError::BadRequest(
-                        "This member is no longer active in the workspace.".into(),
-                    ));
-                }
-                let perms = access::effective_permissions(conn, member.id)?;
-                members::authorize(conn, access, &member, &perms, Act::Grant)?;
-                let expires_at = expires_on.map(end_of_day);
-                let id = Role::grant(conn, member.id, &grant, expires_at, access.account.id, now)?;
-                (request::APPROVED, Some(id), expires_at, None)
+        let at = models::now();
+        let (approved, grant_id, expires_at, note) = match decision {
+            Decision::Approve { last_day } => {
+                let id = approve(conn, access, &member, &grant, last_day, at)?;
+                (true, Some(id), last_day.map(LastDay::end), None)
             }
-            Decision::Deny { note } => (request::DENIED, None, None, note),
+            Decision::Deny { note } => (false, None, None, note),
         };
-        if PermissionRequest::decide(
+        let outcome = Outcome {
+            request_id: req.id,
+            member: &member,
+            grant: &grant,
+            approved,
+            grant_id,
+            expires_at,
+            note: note.as_ref().map(DecisionNote::as_str),
+            at,
+        };
+        let status = if approved {
+            request::APPROVED
+        } else {
+            request::DENIED
+        };
+        let decided = PermissionRequest::decide(
             conn,
             req.id,
             status,
             access.account.id,
-            note.as_deref(),
+            outcome.note,
             grant_id,
-            now,
-        )? == 0
-        {
-            return Err(AppError::BadRequest(
-                "This request was already decided.".into(),
-            ));
+            at,
+        )?;
+        if decided == 0 {
+            return Err(ServiceError::general(ALREADY_DECIDED));
         }
-        let approved = status == request::APPROVED;
-        let link = links.member(&access.workspace.slug, member.id);
-        let until = expires_at.map(|at| {
-            (at - chrono::TimeDelta::days(1))
-                .format("%-d %B %Y")
-                .to_string()
-        });
-        let rendered = messages::decision(&DecisionMail {
-            workspace: &access.workspace.name,
-            permission: &grant.label(),
-            approved,
-            decided_by: &access.account.name,
-            until: until.as_deref(),
-            note: note.as_deref(),
-            link: &link,
-        })?;
-        outbox::enqueue(
-            conn,
-            &NewMail {
-                workspace_id: Some(access.workspace.id),
-                invite_id: None,
-                kind: "permission_decision",
-                recipient: email.clone(),
-                subject: rendered.subject,
-                text_body: rendered.text,
-                html_body: rendered.html,
-            },
-            now,
-        )?;
-        let label = EmailAddressRow::primary_for(conn, member.account_id)?
-            .map(|e| e.canonical)
-            .unwrap_or(email);
-        audit::record(
-            conn,
-            actor,
-            Event::new(if approved {
-                "permission_request.approved"
-            } else {
-                "permission_request.denied"
-            })
-            .workspace(access.workspace.id)
-            .target("member", member.id, &label)
-            .changes(json!({
-                "request_id": req.id,
-                "permission": grant.label(),
-                "expires_at": expires_at.map(|t| t.to_string()),
-                "note": note,
-                "grant_id": grant_id,
-            })),
-        )?;
+        let who = tell_and_record(conn, access, actor, links, &outcome)?;
         Ok(Decided {
-            who: name,
+            who,
             grant: grant.label(),
             approved,
         })
     })
+}
+
+/// A decision as written: what the member's mail and the audit event say.
+struct Outcome<'a> {
+    request_id: i64,
+    member: &'a Member,
+    grant: &'a Grant,
+    approved: bool,
+    grant_id: Option<i64>,
+    expires_at: Option<NaiveDateTime>,
+    note: Option<&'a str>,
+    at: NaiveDateTime,
+}
+
+/// The request, still pending, with the permission it names.
+fn pending(
+    conn: &mut DbConn,
+    access: &Access,
+    request_id: i64,
+) -> ServiceResult<(PermissionRequest, Grant)> {
+    let req = PermissionRequest::find_in_workspace(conn, access.workspace.id, request_id)?
+        .ok_or(AppError::NotFound)?;
+    let Some(grant) = Grant::from_keys(&req.permission, req.scope.as_deref()) else {
+        return Err(ServiceError::general(
+            "This request names a permission that no longer exists.",
+        ));
+    };
+    if req.status != request::PENDING {
+        return Err(ServiceError::general(ALREADY_DECIDED));
+    }
+    Ok((req, grant))
+}
+
+/// Writes the direct grant of an approval, once the approver may make it; its id.
+fn approve(
+    conn: &mut DbConn,
+    access: &Access,
+    member: &Member,
+    grant: &Grant,
+    last_day: Option<LastDay>,
+    now: NaiveDateTime,
+) -> ServiceResult<i64> {
+    if !access.perms.covers(grant) {
+        return Err(AppError::forbidden_because(format!(
+            "You can't grant {}: you don't hold it at that scope yourself.",
+            grant.label()
+        ))
+        .into());
+    }
+    if member.status() != MemberStatus::Active {
+        return Err(ServiceError::general(
+            "This member is no longer active in the workspace.",
+        ));
+    }
+    let perms = access::effective_permissions(conn, member.id)?;
+    members::authorize(conn, access, member, &perms, Act::Grant)?;
+    let expires_at = last_day.map(LastDay::end);
+    Ok(Role::grant(
+        conn,
+        member.id,
+        grant,
+        expires_at,
+        access.account.id,
+        now,
+    )?)
+}
+
+/// Queues the member's mail about the decision and records it; the member's name.
+fn tell_and_record(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    links: &Links,
+    outcome: &Outcome<'_>,
+) -> AppResult<String> {
+    let Outcome {
+        member,
+        grant,
+        approved,
+        note,
+        ..
+    } = *outcome;
+    let (name, email) = Member::names(conn, &[member.id])?
+        .pop()
+        .map(|(_, name, email)| (name, email))
+        .unwrap_or_default();
+    let link = links.member(&access.workspace.slug, member.id);
+    let until = outcome.expires_at.map(|at| {
+        (at - chrono::TimeDelta::days(1))
+            .format("%-d %B %Y")
+            .to_string()
+    });
+    let rendered = messages::decision(&DecisionMail {
+        workspace: &access.workspace.name,
+        permission: &grant.label(),
+        approved,
+        decided_by: &access.account.name,
+        until: until.as_deref(),
+        note,
+        link: &link,
+    })?;
+    outbox::enqueue(
+        conn,
+        &NewMail {
+            workspace_id: Some(access.workspace.id),
+            invite_id: None,
+            kind: "permission_decision",
+            recipient: email.clone(),
+            subject: rendered.subject,
+            text_body: rendered.text,
+            html_body: rendered.html,
+        },
+        outcome.at,
+    )?;
+    let label = EmailAddressRow::primary_for(conn, member.account_id)?
+        .map(|e| e.canonical)
+        .unwrap_or(email);
+    audit::record(
+        conn,
+        actor,
+        Event::new(if approved {
+            "permission_request.approved"
+        } else {
+            "permission_request.denied"
+        })
+        .workspace(access.workspace.id)
+        .target("member", member.id, &label)
+        .changes(json!({
+            "request_id": outcome.request_id,
+            "permission": grant.label(),
+            "expires_at": outcome.expires_at.map(|t| t.to_string()),
+            "note": note,
+            "grant_id": outcome.grant_id,
+        })),
+    )?;
+    Ok(name)
 }
 
 /// The requests page: pending and recently decided requests of the workspace.

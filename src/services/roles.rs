@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
-use crate::db::{write_transaction, DbConn};
-use crate::error::{AppError, AppResult};
+use crate::db::DbConn;
+use crate::domain::{RoleDescription, RoleName};
+use crate::error::{refuse_any, AppError, AppResult, Refusal, ServiceError, ServiceResult};
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::member::Member;
@@ -15,9 +16,6 @@ use crate::models::role::{self, NewRole, Role};
 use crate::permissions::{BuiltinRole, EffectivePermissions, Grant, Permission, Scope};
 use crate::services::access::Access;
 use crate::services::locks;
-
-pub const MAX_NAME_CHARS: usize = 60;
-pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
 /// A role with its permissions and how many active members hold it.
 #[derive(Clone, Debug)]
@@ -162,21 +160,13 @@ pub fn authors_may_still_offer(
     required: Permission,
     offers: &[Offer],
 ) -> AppResult<Vec<Result<(), OfferRefused>>> {
-    use crate::db::schema::members;
-    use crate::models::member::MemberStatus;
-    use diesel::prelude::*;
     let mut authors: Vec<i64> = offers.iter().filter_map(|o| o.author_account_id).collect();
     authors.sort_unstable();
     authors.dedup();
     let active: HashMap<i64, i64> = if authors.is_empty() {
         HashMap::new()
     } else {
-        members::table
-            .filter(members::workspace_id.eq(workspace_id))
-            .filter(members::account_id.eq_any(&authors))
-            .filter(members::status.eq(MemberStatus::Active.key()))
-            .select((members::account_id, members::id))
-            .load::<(i64, i64)>(conn)?
+        Member::active_for_accounts(conn, workspace_id, &authors)?
             .into_iter()
             .collect()
     };
@@ -223,12 +213,31 @@ pub fn author_may_still_offer(
     )
 }
 
-/// A custom role as submitted: already shaped (the form layer parses fields).
-#[derive(Clone, Debug, Default)]
+/// A custom role as submitted, each value already parsed.
+#[derive(Clone, Debug)]
 pub struct RoleInput {
-    pub name: String,
-    pub description: String,
+    pub name: RoleName,
+    pub description: RoleDescription,
     pub grants: Vec<Grant>,
+}
+
+/// The form field of a permission (`perm.<key>`), which a refusal of it names.
+pub fn permission_field(permission: Permission) -> &'static str {
+    match permission {
+        Permission::MembersView => "perm.members.view",
+        Permission::MembersInvite => "perm.members.invite",
+        Permission::MembersEdit => "perm.members.edit",
+        Permission::MembersRemove => "perm.members.remove",
+        Permission::RolesManage => "perm.roles.manage",
+        Permission::SettingsManage => "perm.settings.manage",
+        Permission::BillingManage => "perm.billing.manage",
+        Permission::AuditView => "perm.audit.view",
+        Permission::RecordsView => "perm.records.view",
+        Permission::RecordsCreate => "perm.records.create",
+        Permission::RecordsEdit => "perm.records.edit",
+        Permission::RecordsDelete => "perm.records.delete",
+        Permission::RecordsExport => "perm.records.export",
+    }
 }
 
 /// How one permission changes for some members: `before`/`after` are `None` when not held.
@@ -390,14 +399,25 @@ fn impact(
     })
 }
 
-/// Field-level refusals (shown beside the fields; nothing changed).
-pub type Invalid = Vec<(String, String)>;
-
+/// What saving a role did.
 pub enum SaveOutcome {
     Saved(i64),
-    Invalid(Invalid),
-    /// The change alters what members may do: show it and ask again with `confirm`.
+    /// The change alters what members may do: nothing was written; show it and ask again
+    /// with `confirm`.
     NeedsConfirmation(Impact),
+}
+
+/// Role definitions are changed under the member lock by someone who holds `roles.manage`
+/// there and then (the acting member as re-read inside the lock).
+fn ensure_manages_roles(access: &Access) -> AppResult<()> {
+    if access.perms.allows(Permission::RolesManage) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden_in(
+            &access.workspace.slug,
+            Permission::RolesManage,
+        ))
+    }
 }
 
 /// Refusals for a definition: the name is free (case-insensitively) and every permission
@@ -407,23 +427,19 @@ fn check_definition(
     access: &Access,
     input: &RoleInput,
     except: Option<i64>,
-) -> AppResult<Invalid> {
-    let mut invalid = Invalid::new();
-    if Role::name_taken(
-        conn,
-        access.workspace.id,
-        &input.name.to_lowercase(),
-        except,
-    )? {
-        invalid.push((
-            "name".into(),
-            format!("A role named “{}” already exists", input.name),
+) -> AppResult<Vec<Refusal>> {
+    let mut refusals = Vec::new();
+    let name = input.name.as_str();
+    if Role::name_taken(conn, access.workspace.id, &name.to_lowercase(), except)? {
+        refusals.push(Refusal::field(
+            "name",
+            format!("A role named “{name}” already exists"),
         ));
     }
     for grant in &input.grants {
         if !access.perms.covers(grant) {
-            invalid.push((
-                format!("perm.{}", grant.permission.key()),
+            refusals.push(Refusal::field(
+                permission_field(grant.permission),
                 format!(
                     "You can't grant {}: you don't hold it at that scope",
                     grant.label()
@@ -431,32 +447,31 @@ fn check_definition(
             ));
         }
     }
-    Ok(invalid)
+    Ok(refusals)
 }
 
 fn grants_json(grants: &[Grant]) -> serde_json::Value {
     json!(grants.iter().map(Grant::label).collect::<Vec<_>>())
 }
 
-/// Creates a custom role (requires `roles.manage`, checked by the caller).
+/// Creates a custom role (`roles.manage`) and returns its id.
 pub fn create(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
     input: &RoleInput,
-) -> AppResult<SaveOutcome> {
-    write_transaction(conn, |conn| {
-        let invalid = check_definition(conn, access, input, None)?;
-        if !invalid.is_empty() {
-            return Ok(SaveOutcome::Invalid(invalid));
-        }
+) -> ServiceResult<i64> {
+    locks::acting(conn, access, |conn, access| {
+        ensure_manages_roles(access)?;
+        refuse_any(check_definition(conn, access, input, None)?)?;
         let now = models::now();
+        let name = input.name.as_str();
         let id = NewRole {
             workspace_id: access.workspace.id,
             builtin_key: None,
-            name: &input.name,
-            name_canonical: input.name.to_lowercase(),
-            description: &input.description,
+            name,
+            name_canonical: name.to_lowercase(),
+            description: input.description.as_str(),
             position: Role::next_position(conn, access.workspace.id)?,
             created_at: now,
             updated_at: now,
@@ -468,19 +483,20 @@ pub fn create(
             actor,
             Event::new("role.created")
                 .workspace(access.workspace.id)
-                .target("role", id, &input.name)
+                .target("role", id, name)
                 .changes(json!({"after": {
-                    "name": input.name,
-                    "description": input.description,
+                    "name": name,
+                    "description": input.description.as_str(),
                     "permissions": grants_json(&input.grants),
                 }})),
         )?;
-        Ok(SaveOutcome::Saved(id))
+        Ok(id)
     })
 }
 
-/// A custom role the actor may change: in this workspace, not built-in, and granting
-/// nothing the actor lacks (an Admin cannot edit away what only the Owner holds).
+/// A custom role the actor may change: in this workspace, not built-in (no page offers
+/// that: a malformed request), and granting nothing the actor lacks (an Admin cannot edit
+/// away what only the Owner holds).
 fn editable_role(
     conn: &mut DbConn,
     access: &Access,
@@ -519,34 +535,27 @@ pub fn update(
     role_id: i64,
     input: &RoleInput,
     confirmed: bool,
-) -> AppResult<SaveOutcome> {
+) -> ServiceResult<SaveOutcome> {
     locks::acting(conn, access, |conn, access| {
+        ensure_manages_roles(access)?;
         let (role, before) = editable_role(conn, access, role_id)?;
-        let invalid = check_definition(conn, access, input, Some(role.id))?;
-        if !invalid.is_empty() {
-            return Ok(SaveOutcome::Invalid(invalid));
-        }
+        refuse_any(check_definition(conn, access, input, Some(role.id))?)?;
         let impact = impact(conn, access.workspace.id, role.id, Some(&input.grants))?;
         if !confirmed && !impact.is_empty() {
             return Ok(SaveOutcome::NeedsConfirmation(impact));
         }
-        Role::update_details(
-            conn,
-            role.id,
-            &input.name,
-            &input.description,
-            models::now(),
-        )?;
+        let (name, description) = (input.name.as_str(), input.description.as_str());
+        Role::update_details(conn, role.id, name, description, models::now())?;
         role::set_permissions(conn, role.id, &input.grants)?;
         audit::record(
             conn,
             actor,
             Event::new("role.updated")
                 .workspace(access.workspace.id)
-                .target("role", role.id, &input.name)
+                .target("role", role.id, name)
                 .changes(json!({
                     "before": {"name": role.name, "description": role.description, "permissions": grants_json(&before)},
-                    "after": {"name": input.name, "description": input.description, "permissions": grants_json(&input.grants)},
+                    "after": {"name": name, "description": description, "permissions": grants_json(&input.grants)},
                     "impact": impact.lines.iter().map(ImpactLine::sentence).collect::<Vec<_>>(),
                 })),
         )?;
@@ -554,20 +563,55 @@ pub fn update(
     })
 }
 
+/// What deleting a role did.
 pub enum DeleteOutcome {
+    /// The role's name.
     Deleted(String),
-    /// Members hold the role: show who loses what and ask again with `confirm`.
+    /// Members hold the role: nothing was written; show who loses what and ask again with
+    /// `confirm`.
     NeedsConfirmation {
         role: Role,
         impact: Impact,
         holders: i64,
     },
-    /// Some members hold only this role; a member keeps at least one.
-    OnlyRole {
-        role: Role,
-        names: Vec<String>,
-        count: usize,
-    },
+}
+
+/// Each holder of a role with every role they hold: (role id, primary).
+type Holdings = BTreeMap<i64, Vec<(i64, bool)>>;
+
+fn holdings(conn: &mut DbConn, role_id: i64) -> AppResult<Holdings> {
+    let mut roles_of = Holdings::new();
+    for (member_id, held, primary) in Role::holders_roles(conn, role_id)? {
+        roles_of.entry(member_id).or_default().push((held, primary));
+    }
+    Ok(roles_of)
+}
+
+/// Refused while some members hold only this role: a member keeps at least one.
+fn ensure_no_one_holds_only(conn: &mut DbConn, roles_of: &Holdings) -> ServiceResult<()> {
+    let only: Vec<i64> = roles_of
+        .iter()
+        .filter(|(_, held)| held.len() == 1)
+        .map(|(id, _)| *id)
+        .collect();
+    if only.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = Member::names(conn, &only[..only.len().min(10)])?
+        .into_iter()
+        .map(|(_, name, _)| name)
+        .collect();
+    let holds = match only.len() {
+        1 => "1 member holds".to_string(),
+        n => format!("{n} members hold"),
+    };
+    let mut who = names.join(", ");
+    if only.len() > names.len() {
+        who.push_str(&format!(" and {} more", only.len() - names.len()));
+    }
+    Err(ServiceError::general(format!(
+        "This role can't be deleted yet: {holds} no other role, and every member keeps at least one. Give {who} another role first."
+    )))
 }
 
 /// Deletes a custom role. Members who hold it lose it (a member whose primary role it was
@@ -579,33 +623,12 @@ pub fn delete(
     actor: &Actor,
     role_id: i64,
     confirmed: bool,
-) -> AppResult<DeleteOutcome> {
+) -> ServiceResult<DeleteOutcome> {
     locks::acting(conn, access, |conn, access| {
+        ensure_manages_roles(access)?;
         let (role, grants) = editable_role(conn, access, role_id)?;
-        let holders = Role::holders_roles(conn, role.id)?;
-        let mut roles_of: BTreeMap<i64, Vec<(i64, bool)>> = BTreeMap::new();
-        for (member_id, held, primary) in &holders {
-            roles_of
-                .entry(*member_id)
-                .or_default()
-                .push((*held, *primary));
-        }
-        let only: Vec<i64> = roles_of
-            .iter()
-            .filter(|(_, held)| held.len() == 1)
-            .map(|(id, _)| *id)
-            .collect();
-        if !only.is_empty() {
-            let names = Member::names(conn, &only[..only.len().min(10)])?
-                .into_iter()
-                .map(|(_, name, _)| name)
-                .collect();
-            return Ok(DeleteOutcome::OnlyRole {
-                role,
-                names,
-                count: only.len(),
-            });
-        }
+        let roles_of = holdings(conn, role.id)?;
+        ensure_no_one_holds_only(conn, &roles_of)?;
         if !confirmed && !roles_of.is_empty() {
             let impact = impact(conn, access.workspace.id, role.id, None)?;
             return Ok(DeleteOutcome::NeedsConfirmation {

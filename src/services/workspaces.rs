@@ -3,8 +3,9 @@
 use serde_json::json;
 
 use crate::db::{write_transaction, DbConn};
+use crate::domain::Plan;
 use crate::email::EmailAddress;
-use crate::error::{AppError, AppResult};
+use crate::error::{refuse_any, AppError, AppResult, Refusal, ServiceResult};
 use crate::models::account::Account;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::member::{MemberStatus, NewMember, SeatType};
@@ -13,7 +14,9 @@ use crate::models::workspace::{
     NewWorkspace, Workspace, DEFAULT_DAILY_INVITES, DEFAULT_INVITE_EXPIRY_DAYS, DEFAULT_SEAT_LIMIT,
 };
 use crate::models::{self, setting};
-use crate::permissions::BuiltinRole;
+use crate::permissions::{BuiltinRole, Permission};
+use crate::services::access::Access;
+use crate::services::locks;
 use crate::services::members::join;
 use crate::tokens;
 
@@ -188,38 +191,6 @@ pub fn create_with_owner(
     write_transaction(conn, |conn| create_in_tx(conn, actor, input))
 }
 
-/// A plan and the seat limit it brings (`None`: unlimited).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Plan {
-    Starter,
-    Professional,
-    Enterprise,
-}
-
-impl Plan {
-    pub fn key(self) -> &'static str {
-        match self {
-            Plan::Starter => "starter",
-            Plan::Professional => "professional",
-            Plan::Enterprise => "enterprise",
-        }
-    }
-
-    pub fn from_key(key: &str) -> Option<Self> {
-        [Plan::Starter, Plan::Professional, Plan::Enterprise]
-            .into_iter()
-            .find(|p| p.key() == key)
-    }
-
-    pub fn seat_limit(self) -> Option<i32> {
-        match self {
-            Plan::Starter => Some(5),
-            Plan::Professional => Some(25),
-            Plan::Enterprise => None,
-        }
-    }
-}
-
 /// What the operator changes with `gatehouse workspace limits`.
 #[derive(Clone, Debug, Default)]
 pub struct LimitsChange {
@@ -229,52 +200,84 @@ pub struct LimitsChange {
     pub daily_invites: Option<i32>,
 }
 
-/// Sets a workspace's plan, seat limit and daily invite limit. A downgrade below the
-/// members already there keeps them; only new invites are refused while over the limit.
+/// `gatehouse workspace limits`: sets a workspace's plan, seat limit and daily invite
+/// limit. A downgrade below the members already there keeps them; only new invites are
+/// refused while over the limit.
 pub fn set_limits(
     conn: &mut DbConn,
     actor: &Actor,
     slug: &str,
     change: &LimitsChange,
-) -> AppResult<Workspace> {
-    use crate::db::schema::workspaces;
-    use diesel::prelude::*;
-    write_transaction(conn, |conn| {
-        let before = Workspace::find_by_slug(conn, slug)?.ok_or(AppError::NotFound)?;
-        let seats = change
-            .seats
-            .unwrap_or_else(|| change.plan.map_or(before.seat_limit, Plan::seat_limit));
-        if seats.is_some_and(|n| n < 1) || change.daily_invites.is_some_and(|n| n < 0) {
-            return Err(AppError::BadRequest(
-                "Limits must be positive numbers.".into(),
-            ));
-        }
-        let plan = change
-            .plan
-            .map(|p| p.key().to_string())
-            .or(before.plan.clone());
-        let daily = change.daily_invites.unwrap_or(before.daily_invite_limit);
-        diesel::update(workspaces::table.find(before.id))
-            .set((
-                workspaces::plan.eq(&plan),
-                workspaces::seat_limit.eq(seats),
-                workspaces::daily_invite_limit.eq(daily),
-                workspaces::updated_at.eq(models::now()),
-            ))
-            .execute(conn)?;
-        audit::record(
-            conn,
-            actor,
-            Event::new("workspace.limits_changed")
-                .workspace(before.id)
-                .target("workspace", before.id, slug)
-                .changes(json!({
-                    "before": {"plan": before.plan, "seat_limit": before.seat_limit, "daily_invite_limit": before.daily_invite_limit},
-                    "after": {"plan": plan, "seat_limit": seats, "daily_invite_limit": daily},
-                })),
-        )?;
-        Workspace::find_by_slug(conn, slug)?.ok_or(AppError::NotFound)
+) -> ServiceResult<Workspace> {
+    let id = Workspace::find_by_slug(conn, slug)?
+        .ok_or(AppError::NotFound)?
+        .id;
+    locks::member_transaction(conn, id, |conn, workspace| {
+        write_limits(conn, actor, workspace, change)
     })
+}
+
+/// The plan from the Settings page (`billing.manage`, re-checked under the lock).
+pub fn set_plan(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    plan: Plan,
+) -> ServiceResult<Workspace> {
+    locks::acting(conn, access, |conn, access| {
+        if !access.perms.allows(Permission::BillingManage) {
+            return Err(
+                AppError::forbidden_in(&access.workspace.slug, Permission::BillingManage).into(),
+            );
+        }
+        let change = LimitsChange {
+            plan: Some(plan),
+            ..LimitsChange::default()
+        };
+        write_limits(conn, actor, access.workspace.clone(), &change)
+    })
+}
+
+/// Applies a change to the workspace as read under the member lock (seat checks read the
+/// limit under the same lock), with its audit event.
+fn write_limits(
+    conn: &mut DbConn,
+    actor: &Actor,
+    before: Workspace,
+    change: &LimitsChange,
+) -> ServiceResult<Workspace> {
+    let seats = change
+        .seats
+        .unwrap_or_else(|| change.plan.map_or(before.seat_limit, Plan::seat_limit));
+    let daily = change.daily_invites.unwrap_or(before.daily_invite_limit);
+    let mut refusals = Vec::new();
+    if seats.is_some_and(|n| n < 1) {
+        refusals.push(Refusal::field(
+            "seats",
+            "The seat limit must be at least 1 (or unlimited)",
+        ));
+    }
+    if daily < 0 {
+        refusals.push(Refusal::field(
+            "daily_invites",
+            "The daily invite limit must be 0 or more",
+        ));
+    }
+    refuse_any(refusals)?;
+    let plan = change.plan.map(Plan::key).or(before.plan.as_deref());
+    let after = Workspace::set_limits(conn, before.id, plan, seats, daily, models::now())?;
+    audit::record(
+        conn,
+        actor,
+        Event::new("workspace.limits_changed")
+            .workspace(before.id)
+            .target("workspace", before.id, &before.slug)
+            .changes(json!({
+                "before": {"plan": before.plan, "seat_limit": before.seat_limit, "daily_invite_limit": before.daily_invite_limit},
+                "after": {"plan": plan, "seat_limit": seats, "daily_invite_limit": daily},
+            })),
+    )?;
+    Ok(after)
 }
 
 /// On an empty database, issues a fresh one-time setup token (only its hash is kept).

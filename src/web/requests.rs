@@ -4,61 +4,62 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::NaiveDate;
 use serde::Deserialize;
+use validator::Validate;
 
+use crate::domain::{DecisionNote, Invalid, LastDay, RequestReason};
 use crate::error::{AppError, AppResult};
 use crate::models;
 use crate::models::permission_request::PermissionRequest;
 use crate::permissions::{Grant, Permission, Scope};
-use crate::services::requests::{self, AskOutcome, Decision, Triage, MAX_REASON_CHARS};
-use crate::text;
-use crate::web::forms::{FieldErrors, StrictForm};
+use crate::services::requests::{self, Decision, Triage};
+use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
 use crate::web::WorkspaceCtx;
-use crate::web::{db, render_status, see_other, set_flash, Chrome, FlashKind};
+use crate::web::{
+    attempt, db, refused, render_status, see_other, set_flash, Chrome, FlashKind, REFUSED,
+};
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Validate, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct AskForm {
     #[serde(default)]
+    #[validate(length(min = 1, message = "Choose a permission"))]
     permission: String,
     #[serde(default)]
     scope: String,
     #[serde(default)]
+    #[validate(custom(function = "RequestReason::validate"))]
     reason: String,
 }
 
 impl AskForm {
-    fn parse(&self) -> Result<(Grant, String), FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let permission = Permission::from_key(&self.permission);
-        if permission.is_none() {
-            errors.add("permission", "Choose a permission");
+    /// The permission and scope chosen (`None` before a permission is chosen). Both are
+    /// selects, so any other value is a request no page of ours sends (400).
+    fn grant(&self) -> AppResult<Option<Grant>> {
+        if self.permission.is_empty() {
+            return Ok(None);
         }
-        let scope = match permission {
-            Some(p) if p.is_scoped() => match Scope::from_key(&self.scope) {
-                Some(scope) => Some(scope),
-                None => {
-                    errors.add("scope", "Choose own, team or all");
-                    None
-                }
-            },
-            _ => None,
+        let permission = Permission::from_key(&self.permission)
+            .ok_or_else(|| AppError::BadRequest("Unknown permission.".into()))?;
+        let scope = if permission.is_scoped() {
+            Some(
+                Scope::from_key(&self.scope)
+                    .ok_or_else(|| AppError::BadRequest("Choose own, team or all.".into()))?,
+            )
+        } else {
+            None
         };
-        let reason = self.reason.trim();
-        if let Err(e) = text::multi_line(reason) {
-            errors.add("reason", e.to_string());
-        } else if reason.is_empty() {
-            errors.add("reason", "Say why you need it: the admin decides from this");
-        } else if reason.chars().count() > MAX_REASON_CHARS {
-            errors.add("reason", format!("At most {MAX_REASON_CHARS} characters"));
-        }
-        match permission {
-            Some(permission) if errors.is_empty() => {
-                Ok((Grant { permission, scope }, reason.to_string()))
-            }
-            _ => Err(errors),
-        }
+        Ok(Some(Grant { permission, scope }))
+    }
+
+    /// The request as the service takes it, or every field's problem at once.
+    fn input(&self, grant: Option<Grant>) -> Result<(Grant, RequestReason), FieldErrors> {
+        validated(self)?;
+        let grant = parsed(
+            grant.ok_or_else(|| Invalid::new("Choose a permission")),
+            "permission",
+        )?;
+        Ok((grant, parsed(RequestReason::parse(&self.reason), "reason")?))
     }
 }
 
@@ -125,33 +126,26 @@ pub async fn ask_form(ctx: WorkspaceCtx, query: web::Query<AskQuery>) -> AppResu
 /// POST /w/{ws}/requests/new — any active member asks for a permission for themselves.
 pub async fn ask(ctx: WorkspaceCtx, form: StrictForm<AskForm>) -> AppResult<HttpResponse> {
     let form = form.0;
-    let (grant, reason) = match form.parse() {
-        Ok(parsed) => parsed,
-        Err(errors) => {
-            return render_ask(&ctx, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
+    let (grant, reason) = match form.input(form.grant()?) {
+        Ok(input) => input,
+        Err(errors) => return render_ask(&ctx, form, errors, REFUSED).await,
     };
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
-    match db(ctx.db_pool(), move |conn| {
+    let label = grant.label();
+    match attempt(ctx.db_pool(), move |conn| {
         requests::ask(conn, &access, &actor, &grant, &reason)
     })
     .await?
     {
-        AskOutcome::Created(_) => {
-            set_flash(
-                &ctx.session,
-                FlashKind::Success,
-                format!(
-                    "Request for {} sent. You'll get an email when an admin decides.",
-                    grant.label()
-                ),
-            )?;
+        Ok(_) => {
+            let message =
+                format!("Request for {label} sent. You'll get an email when an admin decides.");
+            set_flash(&ctx.session, FlashKind::Success, message)?;
             Ok(see_other(&ctx.path("/requests/new")))
         }
-        AskOutcome::Refused(field, message) => {
-            let mut errors = FieldErrors::default();
-            errors.add(field, message);
-            render_ask(&ctx, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        Err(refusals) => {
+            let errors = refused(&ctx.session, refusals)?;
+            render_ask(&ctx, form, errors, REFUSED).await
         }
     }
 }
@@ -165,27 +159,44 @@ struct TriagePage {
     today: String,
     /// The viewer's member id: their own requests are decided by someone else.
     viewer: i64,
-    refused: Option<RowRefusal>,
+    /// The decision form that was refused, shown again on its request.
+    row: Option<RowForm>,
 }
 
-/// A decision form that was refused: shown again on its request, with what was typed.
-struct RowRefusal {
+/// One request's decision form as it was sent: what was typed in its field, and what is
+/// wrong with it.
+struct RowForm {
     request: i64,
     field: &'static str,
-    message: String,
     typed: String,
+    errors: FieldErrors,
+}
+
+impl RowForm {
+    fn new(request: i64, field: &'static str, typed: &str) -> Self {
+        RowForm {
+            request,
+            field,
+            typed: typed.to_string(),
+            errors: FieldErrors::default(),
+        }
+    }
+
+    fn with(self, errors: FieldErrors) -> Self {
+        RowForm { errors, ..self }
+    }
 }
 
 impl TriagePage {
     fn error_for(&self, request: &i64, field: &str) -> Option<&str> {
-        self.refused
+        self.row
             .as_ref()
-            .filter(|r| r.request == *request && r.field == field)
-            .map(|r| r.message.as_str())
+            .filter(|r| r.request == *request)
+            .and_then(|r| r.errors.get(field))
     }
 
     fn typed_for(&self, request: &i64, field: &str) -> &str {
-        self.refused
+        self.row
             .as_ref()
             .filter(|r| r.request == *request && r.field == field)
             .map_or("", |r| r.typed.as_str())
@@ -210,27 +221,26 @@ impl TriagePage {
 /// GET /w/{ws}/requests — requires settings.manage: pending permission requests to decide.
 pub async fn list(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
     ctx.require(Permission::SettingsManage)?;
-    render_triage(&ctx, None).await
+    render_triage(&ctx, None, StatusCode::OK).await
 }
 
-async fn render_triage(ctx: &WorkspaceCtx, refused: Option<RowRefusal>) -> AppResult<HttpResponse> {
+async fn render_triage(
+    ctx: &WorkspaceCtx,
+    row: Option<RowForm>,
+    status: StatusCode,
+) -> AppResult<HttpResponse> {
     let workspace_id = ctx.access.workspace.id;
     let triage = db(ctx.db_pool(), move |conn| {
         requests::triage(conn, workspace_id)
     })
     .await?;
-    let status = if refused.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
     let page = TriagePage {
         chrome: ctx.chrome("Requests", "requests")?,
         base: ctx.path("/requests"),
         viewer: ctx.access.member.id,
         triage,
         today: models::now().date().format("%Y-%m-%d").to_string(),
-        refused,
+        row,
     };
     render_status(&page, status)
 }
@@ -239,13 +249,14 @@ fn request_id(path: &(String, String)) -> AppResult<i64> {
     path.1.parse().map_err(|_| AppError::NotFound)
 }
 
-async fn decide(ctx: WorkspaceCtx, id: i64, decision: Decision) -> AppResult<HttpResponse> {
+/// Decides the request of `row`; a refusal shows the requests page again with it.
+async fn decide(ctx: WorkspaceCtx, row: RowForm, decision: Decision) -> AppResult<HttpResponse> {
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
-    let links = ctx.state.links.clone();
-    match db(ctx.db_pool(), move |conn| {
+    let (links, id) = (ctx.state.links.clone(), row.request);
+    match attempt(ctx.db_pool(), move |conn| {
         requests::decide(conn, &access, &actor, &links, id, decision)
     })
-    .await
+    .await?
     {
         Ok(decided) => {
             ctx.state.mail_wakeup.notify_one();
@@ -254,39 +265,33 @@ async fn decide(ctx: WorkspaceCtx, id: i64, decision: Decision) -> AppResult<Htt
             } else {
                 "Denied"
             };
-            set_flash(
-                &ctx.session,
-                FlashKind::Success,
-                format!(
-                    "{verb}: {} for {}. They were emailed the outcome.",
-                    decided.grant, decided.who
-                ),
-            )?;
+            let message = format!(
+                "{verb}: {} for {}. They were emailed the outcome.",
+                decided.grant, decided.who
+            );
+            set_flash(&ctx.session, FlashKind::Success, message)?;
+            Ok(see_other(&ctx.path("/requests")))
         }
-        Err(AppError::BadRequest(message)) => set_flash(&ctx.session, FlashKind::Error, message)?,
-        Err(other) => return Err(other),
-    }
-    Ok(see_other(&ctx.path("/requests")))
-}
-
-/// The grant's optional last day: empty, or a date today or later.
-fn parse_last_day(typed: &str) -> Result<Option<NaiveDate>, String> {
-    let typed = text::single_line(typed).map_err(|e| e.to_string())?.trim();
-    if typed.is_empty() {
-        return Ok(None);
-    }
-    match NaiveDate::parse_from_str(typed, "%Y-%m-%d") {
-        Ok(date) if date >= models::now().date() => Ok(Some(date)),
-        Ok(_) => Err("The end date must be today or later.".into()),
-        Err(_) => Err("The end date must be a date like 2027-01-31.".into()),
+        Err(refusals) => {
+            let errors = refused(&ctx.session, refusals)?;
+            render_triage(&ctx, Some(row.with(errors)), REFUSED).await
+        }
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveForm {
     #[serde(default)]
+    #[validate(custom(function = "LastDay::validate_optional"))]
     expires_on: String,
+}
+
+impl ApproveForm {
+    fn last_day(&self) -> Result<Option<LastDay>, FieldErrors> {
+        validated(self)?;
+        parsed(LastDay::parse_optional(&self.expires_on), "expires_on")
+    }
 }
 
 /// POST /w/{ws}/requests/{id}/approve — requires settings.manage and the permission itself
@@ -297,28 +302,27 @@ pub async fn approve(
     form: StrictForm<ApproveForm>,
 ) -> AppResult<HttpResponse> {
     ctx.require(Permission::SettingsManage)?;
-    let id = request_id(&path)?;
-    let typed = form.0.expires_on;
-    let expires_on = match parse_last_day(&typed) {
-        Ok(day) => day,
-        Err(message) => {
-            let refused = RowRefusal {
-                request: id,
-                field: "expires_on",
-                message,
-                typed,
-            };
-            return render_triage(&ctx, Some(refused)).await;
-        }
-    };
-    decide(ctx, id, Decision::Approve { expires_on }).await
+    let form = form.0;
+    let row = RowForm::new(request_id(&path)?, "expires_on", &form.expires_on);
+    match form.last_day() {
+        Ok(last_day) => decide(ctx, row, Decision::Approve { last_day }).await,
+        Err(errors) => render_triage(&ctx, Some(row.with(errors)), REFUSED).await,
+    }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct DenyForm {
     #[serde(default)]
+    #[validate(custom(function = "DecisionNote::validate_optional"))]
     note: String,
+}
+
+impl DenyForm {
+    fn note(&self) -> Result<Option<DecisionNote>, FieldErrors> {
+        validated(self)?;
+        parsed(DecisionNote::parse_optional(&self.note), "note")
+    }
 }
 
 /// POST /w/{ws}/requests/{id}/deny — requires settings.manage; `note` goes to the member.
@@ -328,26 +332,10 @@ pub async fn deny(
     form: StrictForm<DenyForm>,
 ) -> AppResult<HttpResponse> {
     ctx.require(Permission::SettingsManage)?;
-    let id = request_id(&path)?;
-    let typed = form.0.note;
-    let note = match text::multi_line(typed.trim()) {
-        Ok(note) if note.chars().count() <= MAX_REASON_CHARS => note,
-        refused => {
-            let message = match refused {
-                Err(e) => e.to_string(),
-                Ok(_) => format!("At most {MAX_REASON_CHARS} characters"),
-            };
-            let refused = RowRefusal {
-                request: id,
-                field: "note",
-                message,
-                typed,
-            };
-            return render_triage(&ctx, Some(refused)).await;
-        }
-    };
-    let decision = Decision::Deny {
-        note: (!note.is_empty()).then_some(note),
-    };
-    decide(ctx, id, decision).await
+    let form = form.0;
+    let row = RowForm::new(request_id(&path)?, "note", &form.note);
+    match form.note() {
+        Ok(note) => decide(ctx, row, Decision::Deny { note }).await,
+        Err(errors) => render_triage(&ctx, Some(row.with(errors)), REFUSED).await,
+    }
 }

@@ -6,18 +6,20 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use validator::Validate;
 
+use crate::domain::{RoleDescription, RoleName};
 use crate::error::{AppError, AppResult};
 use crate::models::role::Role;
 use crate::permissions::{Grant, Permission, Scope};
 use crate::services::roles::{
-    self, DeleteOutcome, Impact, RoleInput, RoleSummary, SaveOutcome, MAX_DESCRIPTION_CHARS,
-    MAX_NAME_CHARS,
+    self, permission_field, DeleteOutcome, Impact, RoleInput, RoleSummary, SaveOutcome,
 };
-use crate::text;
-use crate::web::forms::{FieldErrors, StrictForm};
+use crate::web::forms::{parsed, validated, ConfirmForm, FieldErrors, StrictForm};
 use crate::web::WorkspaceCtx;
-use crate::web::{db, render, render_status, see_other, set_flash, Chrome, FlashKind};
+use crate::web::{
+    attempt, db, refused, render, render_status, see_other, set_flash, Chrome, FlashKind, REFUSED,
+};
 
 #[derive(Template)]
 #[template(path = "roles/list.html")]
@@ -48,12 +50,14 @@ pub async fn list(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
 
 /// The role form: `name`, `description`, one `perm.<key>` per permission (a scope, or `on`
 /// for an unscoped one; absent = not granted) and `confirm` after the impact was shown.
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Validate, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RoleForm {
     #[serde(default)]
+    #[validate(custom(function = "RoleName::validate"))]
     name: String,
     #[serde(default)]
+    #[validate(custom(function = "RoleDescription::validate"))]
     description: String,
     /// The fingerprint of the permissions whose impact the person confirmed.
     #[serde(default)]
@@ -139,53 +143,38 @@ impl RoleForm {
         form
     }
 
-    fn parse(&self) -> Result<RoleInput, FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let name = self.name.trim();
-        if name.is_empty() {
-            errors.add("name", "Enter a name for the role");
-        } else if name.chars().count() > MAX_NAME_CHARS {
-            errors.add("name", format!("At most {MAX_NAME_CHARS} characters"));
-        } else if let Err(e) = text::single_line(name) {
-            errors.add("name", e.to_string());
-        }
-        let description = self.description.trim();
-        if let Err(e) = text::multi_line(description) {
-            errors.add("description", e.to_string());
-        } else if description.chars().count() > MAX_DESCRIPTION_CHARS {
-            errors.add(
-                "description",
-                format!("At most {MAX_DESCRIPTION_CHARS} characters"),
-            );
-        }
+    /// The permissions ticked. Each `perm.<key>` is a select of scopes or a checkbox, so
+    /// any other value is a request no page of ours sends (400).
+    fn grants(&self) -> AppResult<Vec<Grant>> {
         let mut grants = Vec::new();
         for permission in Permission::ALL {
-            let field = format!("perm.{}", permission.key());
-            match (self.value(permission), permission.is_scoped()) {
-                ("", _) => {}
-                ("on", false) => grants.push(Grant {
-                    permission,
-                    scope: None,
-                }),
-                (value, true) => match Scope::from_key(value) {
-                    Some(scope) => grants.push(Grant {
-                        permission,
-                        scope: Some(scope),
-                    }),
-                    None => errors.add(&field, "Choose own, team or all"),
-                },
-                (_, false) => errors.add(&field, "Tick it or leave it out"),
-            }
+            let scope = match (self.value(permission), permission.is_scoped()) {
+                ("", _) => continue,
+                ("on", false) => None,
+                (value, true) => Some(
+                    Scope::from_key(value)
+                        .ok_or_else(|| malformed(permission, "Choose own, team or all"))?,
+                ),
+                (_, false) => return Err(malformed(permission, "Tick it or leave it out")),
+            };
+            grants.push(Grant { permission, scope });
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        Ok(grants)
+    }
+
+    /// The role as the service takes it, or every field's problem at once.
+    fn input(&self, grants: Vec<Grant>) -> Result<RoleInput, FieldErrors> {
+        validated(self)?;
         Ok(RoleInput {
-            name: name.to_string(),
-            description: description.to_string(),
+            name: parsed(RoleName::parse(&self.name), "name")?,
+            description: parsed(RoleDescription::parse(&self.description), "description")?,
             grants,
         })
     }
+}
+
+fn malformed(permission: Permission, message: &str) -> AppError {
+    AppError::BadRequest(format!("{}: {message}.", permission_field(permission)))
 }
 
 /// A fingerprint of a set of permissions: a confirmation applies to exactly what was shown.
@@ -233,9 +222,7 @@ fn perm_fields(ctx: &WorkspaceCtx, form: &RoleForm, errors: &FieldErrors) -> Vec
                     .map(|s| (s.key(), held.is_some_and(|h| h >= s)))
                     .collect(),
                 can_grant: ctx.access.perms.allows(permission),
-                error: errors
-                    .get(&format!("perm.{}", permission.key()))
-                    .map(str::to_string),
+                error: errors.get(permission_field(permission)).map(str::to_string),
             }
         })
         .collect()
@@ -287,6 +274,14 @@ impl FormState {
             members: 0,
         }
     }
+
+    /// The edit form again with what the change does, to be confirmed.
+    fn confirming(role: Role, form: RoleForm, impact: Impact) -> Self {
+        FormState {
+            impact: Some(impact),
+            ..FormState::editing(Some(role), form, FieldErrors::default())
+        }
+    }
 }
 
 fn render_form(
@@ -312,14 +307,6 @@ fn render_form(
     render_status(&page, status)
 }
 
-fn invalid_errors(invalid: Vec<(String, String)>) -> FieldErrors {
-    let mut errors = FieldErrors::default();
-    for (field, message) in invalid {
-        errors.add(&field, message);
-    }
-    errors
-}
-
 /// GET /w/{ws}/roles/new — requires roles.manage.
 pub async fn new_form(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
     ctx.require(Permission::RolesManage)?;
@@ -331,35 +318,26 @@ pub async fn new_form(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
 pub async fn create(ctx: WorkspaceCtx, form: StrictForm<RoleForm>) -> AppResult<HttpResponse> {
     ctx.require(Permission::RolesManage)?;
     let form = form.0;
-    let input = match form.parse() {
+    let input = match form.input(form.grants()?) {
         Ok(input) => input,
-        Err(errors) => {
-            let state = FormState::editing(None, form, errors);
-            return render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY);
-        }
+        Err(errors) => return render_form(&ctx, FormState::editing(None, form, errors), REFUSED),
     };
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
     let name = input.name.clone();
-    match db(ctx.db_pool(), move |conn| {
+    match attempt(ctx.db_pool(), move |conn| {
         roles::create(conn, &access, &actor, &input)
     })
     .await?
     {
-        SaveOutcome::Saved(_) => {
-            set_flash(
-                &ctx.session,
-                FlashKind::Success,
-                format!("Role “{name}” created."),
-            )?;
+        Ok(_) => {
+            let message = format!("Role “{name}” created.");
+            set_flash(&ctx.session, FlashKind::Success, message)?;
             Ok(see_other(&ctx.path("/roles")))
         }
-        SaveOutcome::Invalid(invalid) => {
-            let state = FormState::editing(None, form, invalid_errors(invalid));
-            render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY)
+        Err(refusals) => {
+            let errors = refused(&ctx.session, refusals)?;
+            render_form(&ctx, FormState::editing(None, form, errors), REFUSED)
         }
-        SaveOutcome::NeedsConfirmation(_) => Err(AppError::internal(
-            "a new role has no members to confirm for",
-        )),
     }
 }
 
@@ -367,14 +345,13 @@ fn role_id(path: &(String, String)) -> AppResult<i64> {
     path.1.parse().map_err(|_| AppError::NotFound)
 }
 
-/// GET /w/{ws}/roles/{id} — requires members.view; editable for custom roles with
-/// roles.manage, read-only otherwise (built-in roles never change).
-pub async fn edit_form(
-    ctx: WorkspaceCtx,
-    path: web::Path<(String, String)>,
+/// The role's page: editable for a custom role the actor may change, read-only otherwise.
+async fn render_role(
+    ctx: &WorkspaceCtx,
+    id: i64,
+    errors: FieldErrors,
+    status: StatusCode,
 ) -> AppResult<HttpResponse> {
-    ctx.require(Permission::MembersView)?;
-    let id = role_id(&path)?;
     let workspace_id = ctx.access.workspace.id;
     let (role, grants, members) = db(ctx.db_pool(), move |conn| {
         let (role, grants) = roles::find(conn, workspace_id, id)?;
@@ -391,12 +368,23 @@ pub async fn edit_form(
     let state = FormState {
         form: RoleForm::from_role(&role, &grants),
         role: Some(role),
-        errors: FieldErrors::default(),
+        errors,
         impact: None,
         read_only,
         members,
     };
-    render_form(&ctx, state, StatusCode::OK)
+    render_form(ctx, state, status)
+}
+
+/// GET /w/{ws}/roles/{id} — requires members.view; editable for custom roles with
+/// roles.manage, read-only otherwise (built-in roles never change).
+pub async fn edit_form(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersView)?;
+    let id = role_id(&path)?;
+    render_role(&ctx, id, FieldErrors::default(), StatusCode::OK).await
 }
 
 /// POST /w/{ws}/roles/{id} — requires roles.manage. When members would gain or lose
@@ -410,30 +398,31 @@ pub async fn update(
     let id = role_id(&path)?;
     let mut form = form.0;
     let workspace_id = ctx.access.workspace.id;
-    let current = {
-        db(ctx.db_pool(), move |conn| {
-            roles::find(conn, workspace_id, id)
-        })
-        .await?
-        .0
-    };
-    let input = match form.parse() {
+    let current = db(ctx.db_pool(), move |conn| {
+        roles::find(conn, workspace_id, id)
+    })
+    .await?
+    .0;
+    let input = match form.input(form.grants()?) {
         Ok(input) => input,
         Err(errors) => {
-            let state = FormState::editing(Some(current), form, errors);
-            return render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY);
+            return render_form(
+                &ctx,
+                FormState::editing(Some(current), form, errors),
+                REFUSED,
+            )
         }
     };
     let print = fingerprint(&input.grants);
     let confirmed = form.confirm == print;
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
     let name = input.name.clone();
-    match db(ctx.db_pool(), move |conn| {
+    match attempt(ctx.db_pool(), move |conn| {
         roles::update(conn, &access, &actor, id, &input, confirmed)
     })
     .await?
     {
-        SaveOutcome::Saved(_) => {
+        Ok(SaveOutcome::Saved(_)) => {
             set_flash(
                 &ctx.session,
                 FlashKind::Success,
@@ -441,30 +430,23 @@ pub async fn update(
             )?;
             Ok(see_other(&ctx.path("/roles")))
         }
-        SaveOutcome::Invalid(invalid) => {
-            let state = FormState::editing(Some(current), form, invalid_errors(invalid));
-            render_form(&ctx, state, StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        SaveOutcome::NeedsConfirmation(impact) => {
+        Ok(SaveOutcome::NeedsConfirmation(impact)) => {
             form.confirm = print;
-            let state = FormState {
-                role: Some(current),
-                form,
-                errors: FieldErrors::default(),
-                impact: Some(impact),
-                read_only: false,
-                members: 0,
-            };
-            render_form(&ctx, state, StatusCode::OK)
+            render_form(
+                &ctx,
+                FormState::confirming(current, form, impact),
+                StatusCode::OK,
+            )
+        }
+        Err(refusals) => {
+            let errors = refused(&ctx.session, refusals)?;
+            render_form(
+                &ctx,
+                FormState::editing(Some(current), form, errors),
+                REFUSED,
+            )
         }
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct DeleteForm {
-    #[serde(default)]
-    confirm: String,
 }
 
 #[derive(Template)]
@@ -475,52 +457,44 @@ struct DeletePage {
     role: Role,
     impact: Option<Impact>,
     holders: i64,
-    /// Members who hold only this role (the delete is refused).
-    only: Vec<String>,
-    only_count: usize,
 }
 
 /// POST /w/{ws}/roles/{id}/delete — requires roles.manage. A role members hold is only
-/// deleted after a confirmation page that says who loses what.
+/// deleted after a confirmation page that says who loses what; a refusal (someone holds
+/// only this role) is shown on the role's page.
 pub async fn delete(
     ctx: WorkspaceCtx,
     path: web::Path<(String, String)>,
-    form: StrictForm<DeleteForm>,
+    form: StrictForm<ConfirmForm>,
 ) -> AppResult<HttpResponse> {
     ctx.require(Permission::RolesManage)?;
     let id = role_id(&path)?;
-    let confirmed = form.0.confirm == "yes";
+    let confirmed = form.0.confirmed();
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
-    let outcome = db(ctx.db_pool(), move |conn| {
+    match attempt(ctx.db_pool(), move |conn| {
         roles::delete(conn, &access, &actor, id, confirmed)
     })
-    .await?;
-    let (role, impact, holders, only, only_count, status) = match outcome {
-        DeleteOutcome::Deleted(name) => {
-            set_flash(
-                &ctx.session,
-                FlashKind::Success,
-                format!("Role “{name}” deleted."),
-            )?;
-            return Ok(see_other(&ctx.path("/roles")));
+    .await?
+    {
+        Ok(DeleteOutcome::Deleted(name)) => {
+            let message = format!("Role “{name}” deleted.");
+            set_flash(&ctx.session, FlashKind::Success, message)?;
+            Ok(see_other(&ctx.path("/roles")))
         }
-        DeleteOutcome::NeedsConfirmation {
+        Ok(DeleteOutcome::NeedsConfirmation {
             role,
             impact,
             holders,
-        } => (role, Some(impact), holders, Vec::new(), 0, StatusCode::OK),
-        DeleteOutcome::OnlyRole { role, names, count } => {
-            (role, None, 0, names, count, StatusCode::CONFLICT)
+        }) => render(&DeletePage {
+            chrome: ctx.chrome(format!("Delete {}", role.name), "roles")?,
+            base: ctx.path("/roles"),
+            role,
+            impact: Some(impact),
+            holders,
+        }),
+        Err(refusals) => {
+            let errors = refused(&ctx.session, refusals)?;
+            render_role(&ctx, id, errors, REFUSED).await
         }
-    };
-    let page = DeletePage {
-        chrome: ctx.chrome(format!("Delete {}", role.name), "roles")?,
-        base: ctx.path("/roles"),
-        role,
-        impact,
-        holders,
-        only,
-        only_count,
-    };
-    render_status(&page, status)
+    }
 }

@@ -7,14 +7,14 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
-use crate::domain::{InviteExpiryDays, ModuleList, Slug, WorkspaceName};
+use crate::domain::{InviteExpiryDays, ModuleList, Plan, Slug, WorkspaceName};
 use crate::error::{AppError, AppResult};
 use crate::models;
 use crate::models::module::Module;
 use crate::permissions::Permission;
 use crate::services::seats::Seats;
 use crate::services::settings::{self, GeneralInput};
-use crate::services::workspaces::{self, LimitsChange, Plan};
+use crate::services::workspaces;
 use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
 use crate::web::WorkspaceCtx;
 use crate::web::{
@@ -106,15 +106,15 @@ async fn render_page(
             .join("\n"),
         plan: workspace.plan.clone().unwrap_or_default(),
     });
-    let plans = [Plan::Starter, Plan::Professional, Plan::Enterprise]
+    let plans = Plan::ALL
         .into_iter()
         .map(|p| PlanOption {
             key: p.key(),
             label: match p.seat_limit() {
-                Some(n) => format!("{} — {n} seats", plan_label(p)),
-                None => format!("{} — unlimited seats", plan_label(p)),
+                Some(n) => format!("{} — {n} seats", p.label()),
+                None => format!("{} — unlimited seats", p.label()),
             },
-            current: workspace.plan.as_deref() == Some(p.key()),
+            current: workspace.plan() == Some(p),
         })
         .collect();
     let page = SettingsPage {
@@ -128,14 +128,6 @@ async fn render_page(
         seats,
     };
     render_status(&page, status)
-}
-
-fn plan_label(plan: Plan) -> &'static str {
-    match plan {
-        Plan::Starter => "Starter",
-        Plan::Professional => "Professional",
-        Plan::Enterprise => "Enterprise",
-    }
 }
 
 /// GET /w/{ws}/settings — requires settings.manage.
@@ -181,39 +173,38 @@ async fn save_general(ctx: WorkspaceCtx, form: SettingsForm) -> AppResult<HttpRe
     }
 }
 
+impl SettingsForm {
+    /// The plan chosen: a select, so any other value is a request no page of ours sends.
+    fn plan(&self) -> AppResult<Plan> {
+        Plan::from_key(self.plan.trim())
+            .ok_or_else(|| AppError::BadRequest("Choose one of the plans offered.".into()))
+    }
+}
+
 async fn save_plan(ctx: WorkspaceCtx, form: SettingsForm) -> AppResult<HttpResponse> {
     ctx.require(Permission::BillingManage)?;
-    let Some(plan) = Plan::from_key(form.plan.trim()) else {
-        let mut errors = FieldErrors::default();
-        errors.add("plan", "Choose a plan");
-        return render_page(&ctx, None, errors, REFUSED).await;
-    };
-    let (actor, slug) = (ctx.actor.clone(), ctx.access.workspace.slug.clone());
-    let updated = db(ctx.db_pool(), move |conn| {
-        workspaces::set_limits(
-            conn,
-            &actor,
-            &slug,
-            &LimitsChange {
-                plan: Some(plan),
-                ..LimitsChange::default()
-            },
-        )
+    let plan = form.plan()?;
+    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
+    match attempt(ctx.db_pool(), move |conn| {
+        let workspace = workspaces::set_plan(conn, &access, &actor, plan)?;
+        Ok(Seats::load(conn, &workspace, models::now())?)
     })
-    .await?;
-    let seats = db(ctx.db_pool(), move |conn| {
-        Seats::load(conn, &updated, models::now())
-    })
-    .await?;
-    let message = if seats.over_limit() {
-        format!(
-            "Plan set to {}. {}, more than the plan allows. Everyone stays, but no new invitation can be sent until seats are freed.",
-            plan_label(plan),
-            seats.label()
-        )
-    } else {
-        format!("Plan set to {}.", plan_label(plan))
-    };
-    set_flash(&ctx.session, FlashKind::Success, message)?;
-    Ok(see_other(&ctx.path("/settings")))
+    .await?
+    {
+        Ok(seats) => {
+            let mut message = format!("Plan set to {}.", plan.label());
+            if seats.over_limit() {
+                message.push_str(&format!(
+                    " {}, more than the plan allows. Everyone stays, but no new invitation can be sent until seats are freed.",
+                    seats.label()
+                ));
+            }
+            set_flash(&ctx.session, FlashKind::Success, message)?;
+            Ok(see_other(&ctx.path("/settings")))
+        }
+        Err(refusals) => {
+            let errors = refused(&ctx.session, refusals)?;
+            render_page(&ctx, None, errors, REFUSED).await
+        }
+    }
 }

@@ -129,7 +129,7 @@ async fn a_refused_member_asks_an_admin_approves_and_the_grant_works_until_it_ex
         .get(&format!("/w/acme/users/{mia}"))
         .await
         .assert_contains("Direct grant");
-    // Deciding again changes nothing.
+    // Deciding again is refused on the requests page and changes nothing.
     let again = owner
         .submit(
             "/w/acme/requests",
@@ -137,7 +137,9 @@ async fn a_refused_member_asks_an_admin_approves_and_the_grant_works_until_it_ex
             &[("note", "no")],
         )
         .await;
-    assert_eq!(again.status, 303);
+    assert_eq!(again.status, 422);
+    again.assert_contains("This request was already decided.");
+    again.assert_contains("Permission requests waiting (0)");
     assert_eq!(request_status(&app), ["approved"]);
 
     // When the grant expires the permission is gone on the next request.
