@@ -9,10 +9,12 @@
 //! for a form that validated (it is the same rule) and, if it ever did, refuses rather
 //! than panics.
 
+mod invitation;
 mod password;
 mod settings;
 mod text;
 
+pub use invitation::{AddressList, InviteMessage};
 pub use password::NewPassword;
 pub use settings::{InviteExpiryDays, ModuleList};
 pub use text::{Department, Metadata, PersonName, PlainText, RoleName, Slug, WorkspaceName};
