@@ -10,6 +10,7 @@
 //! than panics.
 
 mod day;
+mod invitation;
 mod password;
 mod plan;
 mod prose;
@@ -17,6 +18,7 @@ mod settings;
 mod text;
 
 pub use day::LastDay;
+pub use invitation::{AddressList, InviteMessage};
 pub use password::NewPassword;
 pub use plan::Plan;
 pub use prose::{DecisionNote, RequestReason, RoleDescription};

@@ -376,3 +376,135 @@ impl Invite {
             .collect())
     }
 }
+
+/// An invite's two new links and its new term, when it is resent by `invited_by`.
+pub struct Renewal<'a> {
+    pub token_hash: &'a str,
+    pub link_token_hash: &'a str,
+    pub invited_by: i64,
+    pub sent_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+impl Invite {
+    /// Moves a pending, unexpired invite to accepted — only through the link it was found
+    /// by (`kind`, `hash`). Single use: of concurrent redemptions, one gets `true`.
+    pub fn take(
+        conn: &mut DbConn,
+        id: i64,
+        kind: LinkKind,
+        hash: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let pending = invites::table
+            .find(id)
+            .filter(invites::status.eq(PENDING))
+            .filter(invites::expires_at.gt(now));
+        let accepted = (
+            invites::status.eq(ACCEPTED),
+            invites::accepted_at.eq(Some(now)),
+        );
+        let taken = match kind {
+            LinkKind::Mailed => diesel::update(pending.filter(invites::token_hash.eq(hash)))
+                .set(accepted)
+                .execute(conn)?,
+            LinkKind::Shared => diesel::update(pending.filter(invites::link_token_hash.eq(hash)))
+                .set(accepted)
+                .execute(conn)?,
+        };
+        Ok(taken == 1)
+    }
+
+    pub fn set_accepted_by(conn: &mut DbConn, id: i64, account_id: i64) -> QueryResult<()> {
+        diesel::update(invites::table.find(id))
+            .set(invites::accepted_by.eq(Some(account_id)))
+            .execute(conn)
+            .map(drop)
+    }
+
+    /// Replaces both links (neither old one works any more), the inviter and the term.
+    pub fn renew(conn: &mut DbConn, id: i64, renewal: &Renewal<'_>) -> QueryResult<()> {
+        diesel::update(invites::table.find(id))
+            .set((
+                invites::token_hash.eq(renewal.token_hash),
+                invites::link_token_hash.eq(Some(renewal.link_token_hash)),
+                invites::invited_by.eq(Some(renewal.invited_by)),
+                invites::expires_at.eq(renewal.expires_at),
+                invites::sent_at.eq(renewal.sent_at),
+            ))
+            .execute(conn)
+            .map(drop)
+    }
+
+    /// Revokes the invite if it is still pending; `false` when it no longer was.
+    pub fn revoke_pending(
+        conn: &mut DbConn,
+        id: i64,
+        by: Option<i64>,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let changed = diesel::update(invites::table.find(id).filter(invites::status.eq(PENDING)))
+            .set((
+                invites::status.eq(REVOKED),
+                invites::revoked_at.eq(Some(now)),
+                invites::revoked_by.eq(by),
+            ))
+            .execute(conn)?;
+        Ok(changed == 1)
+    }
+}
+
+/// Which of these addresses belong to an active member of the workspace: verified, or the
+/// member's login while still unconfirmed (joined through a link that proved nothing).
+/// The review's "already a member".
+pub fn active_member_addresses(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    canonicals: &[String],
+) -> QueryResult<Vec<String>> {
+    use crate::db::schema::members;
+    use crate::models::member::MemberStatus;
+    email_addresses::table
+        .inner_join(members::table.on(members::account_id.eq(email_addresses::account_id)))
+        .filter(members::workspace_id.eq(workspace_id))
+        .filter(members::status.eq(MemberStatus::Active.key()))
+        .filter(
+            email_addresses::verified
+                .eq(true)
+                .or(email_addresses::is_primary.eq(true)),
+        )
+        .filter(email_addresses::canonical.eq_any(canonicals))
+        .select(email_addresses::canonical)
+        .load(conn)
+}
+
+/// The name and slug of an invite's workspace, for the link's page.
+pub fn workspace_label(conn: &mut DbConn, workspace_id: i64) -> QueryResult<(String, String)> {
+    use crate::db::schema::workspaces;
+    workspaces::table
+        .find(workspace_id)
+        .select((workspaces::name, workspaces::slug))
+        .first(conn)
+}
+
+/// The invited address on the accepting account becomes (or stays) verified: redeemed
+/// through the mailed link, which proves it.
+pub fn verify_invited_address(
+    conn: &mut DbConn,
+    account_id: i64,
+    canonical: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        email_addresses::table
+            .filter(email_addresses::account_id.eq(account_id))
+            .filter(email_addresses::canonical.eq(canonical))
+            .filter(email_addresses::verified.eq(false)),
+    )
+    .set((
+        email_addresses::verified.eq(true),
+        email_addresses::verified_at.eq(Some(now)),
+    ))
+    .execute(conn)
+    .map(drop)
+}

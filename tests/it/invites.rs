@@ -493,10 +493,15 @@ async fn a_different_signed_in_account_is_told_and_not_joined(app: TestApp) {
         "This invitation is for ana@example.com, but you are signed in as Mallory",
     );
     page.assert_contains("action=\"/logout\"");
+    // Refused (422): the invitation's page again, saying so; nothing joined.
     let forced = mallory
         .post_raw(&path, &[("csrf_token", &page.csrf())])
         .await;
-    assert_eq!(forced.status, 403);
+    assert_eq!(forced.status, 422);
+    forced.assert_contains(
+        "This invitation is for another address than the account you are signed in with.",
+    );
+    forced.assert_contains("but you are signed in as Mallory");
     assert_eq!(app.count("members"), 2);
     // Not even by creating an account for it while signed in elsewhere.
     let sneaky = mallory
@@ -510,7 +515,8 @@ async fn a_different_signed_in_account_is_told_and_not_joined(app: TestApp) {
             ],
         )
         .await;
-    assert_eq!(sneaky.status, 403);
+    assert_eq!(sneaky.status, 422);
+    sneaky.assert_contains("but you are signed in as Mallory");
     assert_eq!(app.count("accounts"), 2);
     let still = app.client().get(&path).await;
     still.assert_contains("Create account and join");
@@ -546,8 +552,10 @@ async fn opening_a_link_changes_nothing_and_a_used_link_is_refused(app: TestApp)
     let used = app.client().get(&path).await;
     assert_eq!(used.status, 410);
     used.assert_contains("This invitation was already used");
+    // Refused (422): the used link's page again, saying nothing was changed.
     let twice = submit_stale(&tab, &token, &path).await;
-    assert_eq!(twice.status, 410);
+    assert_eq!(twice.status, 422);
+    twice.assert_contains("This invitation can no longer be used: nothing was changed.");
     twice.assert_contains("This invitation was already used");
     assert_eq!(app.count("accounts"), 2);
     assert_eq!(app.count("members"), 2);
@@ -617,11 +625,31 @@ async fn resend_kills_the_old_link_and_revoke_kills_the_new_one(app: TestApp) {
     let list = client.get("/w/acme/invites?status=revoked").await;
     list.assert_contains("was revoked; its seat is free");
     list.assert_contains("ana@example.com");
+    // Its buttons, pressed again from a stale page, are refused on the list (422).
+    let audit = app.count("audit_events");
+    for (button, message) in [
+        ("revoke", "This invitation is no longer pending."),
+        ("resend", "Only a pending or expired invitation can be resent."),
+    ] {
+        let again = client
+            .submit(
+                "/w/acme/invites",
+                &format!("/w/acme/invites/{id}/{button}"),
+                &[],
+            )
+            .await;
+        assert_eq!(again.status, 422, "{button}");
+        again.assert_contains(message);
+        again.assert_contains("<h2 id=\"list-h\">Invitations</h2>");
+    }
+    assert_eq!(app.count("audit_events"), audit, "nothing changed");
+    assert_eq!(app.mail.received().len(), 2, "no mail");
     let dead = app.client().get(&new).await;
     assert_eq!(dead.status, 410);
     dead.assert_contains("This invitation was withdrawn");
     let refused = submit_stale(&tab, &token, &new).await;
-    assert_eq!(refused.status, 410);
+    assert_eq!(refused.status, 422);
+    refused.assert_contains("This invitation was withdrawn");
     assert_eq!(app.count("members"), 1);
     // Another workspace's invite id is not found.
     let other = app.create_workspace("Globex", "gary@globex.example", "Gary");
@@ -666,7 +694,8 @@ async fn an_expired_link_has_its_own_page_and_shows_as_expired(app: TestApp) {
     page.assert_contains("This invitation has expired");
     page.assert_contains("Ask Olivia Owner to resend it");
     let refused = submit_stale(&tab, &token, &path).await;
-    assert_eq!(refused.status, 410);
+    assert_eq!(refused.status, 422);
+    refused.assert_contains("This invitation has expired");
     assert_eq!(app.count("accounts"), 1);
     let expired = client.get("/w/acme/invites?status=expired").await;
     expired.assert_contains("ana@example.com");

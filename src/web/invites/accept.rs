@@ -7,20 +7,20 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
+use validator::Validate;
 
-use crate::auth::password::{check_new_password_pair, PasswordProblem};
 use crate::auth::{csrf, session_store};
-use crate::error::{AppError, AppResult};
+use crate::domain::{NewPassword, PersonName};
+use crate::error::AppResult;
 use crate::models::audit::Actor;
 use crate::services::access;
-use crate::services::invites::{self, AcceptError, Acceptor, InviteView, LinkState};
+use crate::services::invites::{self, Accepted, Acceptor, InviteView, LinkState};
 use crate::state::AppState;
-use crate::text;
 use crate::web::auth_pages::begin_session;
-use crate::web::forms::{FieldErrors, StrictForm};
+use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
 use crate::web::{
-    client_ip, db, encode_query_value, path_token, render_status, see_other, set_flash, Chrome,
-    FlashKind,
+    attempt, client_ip, db, encode_query_value, path_token, refused, render_status, see_other,
+    set_flash, take_flash, Chrome, FlashKind, REFUSED,
 };
 
 /// Which page of the flow to show.
@@ -61,12 +61,41 @@ impl InvitePage {
     }
 }
 
-#[derive(Deserialize, Default)]
+/// The create-account form; signed in, the button posts no field (any sent is ignored).
+#[derive(Deserialize, Validate, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptForm {
-    name: Option<String>,
-    password: Option<String>,
-    password_confirm: Option<String>,
+    #[serde(default)]
+    #[validate(custom(function = "PersonName::validate"))]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+impl AcceptForm {
+    /// The new account's name and password, or every field's problem at once.
+    fn new_account(&self) -> Result<(PersonName, NewPassword), FieldErrors> {
+        let mut errors = validated(self).err().unwrap_or_default();
+        let password = NewPassword::parse(
+            &self.password,
+            &self.password_confirm,
+            ("password", "password_confirm"),
+        );
+        match password {
+            Ok(password) if errors.is_empty() => {
+                Ok((parsed(PersonName::parse(&self.name), "name")?, password))
+            }
+            Ok(_) => Err(errors),
+            Err(refusals) => {
+                for refusal in refusals {
+                    errors.add(refusal.field.unwrap_or("password"), refusal.message);
+                }
+                Err(errors)
+            }
+        }
+    }
 }
 
 fn signed_in_account(session: &Session) -> Option<i64> {
@@ -91,42 +120,45 @@ async fn plain_page(
     .await
 }
 
-async fn page(
-    session: &Session,
-    state: &AppState,
-    token: Option<&str>,
-    name: String,
-    errors: FieldErrors,
-    code: Option<StatusCode>,
-) -> AppResult<HttpResponse> {
-    let account = signed_in_account(session);
+/// What the page is made of: the link's state, whether the signed-in account holds the
+/// invited address unverified (still theirs), and who is signed in.
+struct Visit {
+    link: LinkState,
+    owns_unverified: bool,
+    signed_in_as: String,
+}
+
+async fn visit(state: &AppState, token: Option<&str>, account: Option<i64>) -> AppResult<Visit> {
     let probe = token.map(str::to_string);
-    let (link_state, signed_in_as) = db(&state.pool, move |conn| {
+    db(&state.pool, move |conn| {
         let link = match probe {
             Some(token) => invites::lookup(conn, &token)?,
             None => LinkState::Unknown,
         };
-        let who = match account {
+        let signed_in_as = match account {
             Some(id) => {
                 access::account_summary(conn, id)?.map(|a| format!("{} ({})", a.name, a.email))
             }
             None => None,
         };
-        // The signed-in account may own the address unverified: that is still theirs.
         let owns_unverified = match (&link, account) {
             (LinkState::Pending(view), Some(id)) if view.account_id.is_none() => {
-                crate::models::email_address::EmailAddressRow::for_account(conn, id)?
-                    .iter()
-                    .any(|e| e.canonical == view.invite.canonical)
+                invites::owns_address(conn, id, &view.invite.canonical)?
             }
             _ => false,
         };
-        Ok(((link, owns_unverified), who))
+        Ok(Visit {
+            link,
+            owns_unverified,
+            signed_in_as: signed_in_as.unwrap_or_default(),
+        })
     })
-    .await?;
-    let ((link_state, owns_unverified), signed_in_as) =
-        (link_state, signed_in_as.unwrap_or_default());
-    let (step, view, status) = match link_state {
+    .await
+}
+
+/// The step to show, and the status the link's state answers with.
+fn step_of(visit: Visit, account: Option<i64>) -> (Step, Option<InviteView>, StatusCode) {
+    match visit.link {
         LinkState::Unknown => (Step::Unknown, None, StatusCode::NOT_FOUND),
         LinkState::Expired(v) => (Step::Expired, Some(*v), StatusCode::GONE),
         LinkState::Revoked(v) => (Step::Revoked, Some(*v), StatusCode::GONE),
@@ -137,7 +169,7 @@ async fn page(
         LinkState::Pending(v) => {
             let step = match (account, v.account_id) {
                 (Some(me), Some(owner)) if me == owner => Step::Accept,
-                (Some(_), None) if owns_unverified => Step::Accept,
+                (Some(_), None) if visit.owns_unverified => Step::Accept,
                 (Some(_), _) => Step::WrongAccount,
                 (None, Some(_)) => Step::SignIn,
                 (None, None) => Step::CreateAccount,
@@ -149,9 +181,24 @@ async fn page(
             };
             (step, Some(*v), status)
         }
-    };
+    }
+}
+
+/// The link's page; `code` replaces the status of the link's state (422 after a refusal).
+async fn page(
+    session: &Session,
+    state: &AppState,
+    token: Option<&str>,
+    name: String,
+    errors: FieldErrors,
+    code: Option<StatusCode>,
+) -> AppResult<HttpResponse> {
+    let account = signed_in_account(session);
+    let visit = visit(state, token, account).await?;
+    let signed_in_as = visit.signed_in_as.clone();
+    let (step, view, status) = step_of(visit, account);
     let path = format!("/invite/{}", token.unwrap_or_default());
-    let mut chrome = Chrome::public("Invitation", csrf::token(session)?, None);
+    let mut chrome = Chrome::public("Invitation", csrf::token(session)?, take_flash(session));
     if account.is_some() {
         chrome.signed_in = Some(signed_in_as.clone());
     }
@@ -178,7 +225,9 @@ pub async fn show(
 }
 
 /// POST /invite/{token} — accepts: a new account with `name`, `password`,
-/// `password_confirm`, or the signed-in invited account with no field.
+/// `password_confirm`, or the signed-in invited account with no field. Refused (the link
+/// gone or withdrawn, the wrong account, an address that has an account): the link's page
+/// again, saying why, with 422.
 pub async fn accept(
     req: HttpRequest,
     session: Session,
@@ -188,90 +237,63 @@ pub async fn accept(
     let Some(token) = path_token(&req) else {
         return plain_page(&session, &state, None).await;
     };
-    let form = form.0;
+    let signed_in = signed_in_account(&session);
+    let acceptor = match signed_in {
+        Some(account_id) => Acceptor::Existing { account_id },
+        None => match form.0.new_account() {
+            Ok((name, password)) => Acceptor::NewAccount {
+                name,
+                password_hash: state.passwords.hash(password.expose()).await?,
+            },
+            Err(errors) => {
+                let typed = form.0.name.trim().to_string();
+                return page(&session, &state, Some(&token), typed, errors, Some(REFUSED)).await;
+            }
+        },
+    };
     let actor = Actor {
-        account_id: signed_in_account(&session),
+        account_id: signed_in,
         ip: client_ip(&req),
     };
-    let links = state.links.clone();
-    let outcome = match signed_in_account(&session) {
-        Some(account_id) => {
-            let token = token.clone();
-            db(&state.pool, move |conn| {
-                invites::accept(
-                    conn,
-                    &actor,
-                    &links,
-                    &token,
-                    Acceptor::Existing { account_id },
-                )
-            })
-            .await?
+    let (links, probe) = (state.links.clone(), token.clone());
+    match attempt(&state.pool, move |conn| {
+        invites::accept(conn, &actor, &links, &probe, &acceptor)
+    })
+    .await?
+    {
+        Ok(accepted) => welcome(&req, &session, &state, &accepted),
+        Err(refusals) => {
+            let errors = refused(&session, refusals)?;
+            page(
+                &session,
+                &state,
+                Some(&token),
+                String::new(),
+                errors,
+                Some(REFUSED),
+            )
+            .await
         }
-        None => {
-            let name = form.name.unwrap_or_default().trim().to_string();
-            let password = form.password.unwrap_or_default();
-            let mut errors = FieldErrors::default();
-            if let Err(e) = text::single_line(&name) {
-                errors.add("name", e.to_string());
-            } else if name.is_empty() || name.chars().count() > 100 {
-                errors.add("name", "Enter your name (at most 100 characters)");
-            }
-            let confirmation = form.password_confirm.unwrap_or_default();
-            for problem in check_new_password_pair(&password, &confirmation) {
-                match problem {
-                    PasswordProblem::New(m) => errors.add("password", m),
-                    PasswordProblem::Confirmation(m) => errors.add("password_confirm", m),
-                }
-            }
-            if !errors.is_empty() {
-                return page(
-                    &session,
-                    &state,
-                    Some(&token),
-                    name,
-                    errors,
-                    Some(StatusCode::UNPROCESSABLE_ENTITY),
-                )
-                .await;
-            }
-            let hash = state.passwords.hash(password).await?;
-            let token = token.clone();
-            db(&state.pool, move |conn| {
-                invites::accept(
-                    conn,
-                    &actor,
-                    &links,
-                    &token,
-                    Acceptor::NewAccount {
-                        name: &name,
-                        password_hash: &hash,
-                    },
-                )
-            })
-            .await?
-        }
-    };
-    match outcome {
-        Ok(accepted) => {
-            state.mail_wakeup.notify_one();
-            if signed_in_account(&session) != Some(accepted.account_id) {
-                begin_session(&session, &req, accepted.account_id)?;
-            }
-            let welcome = match &accepted.confirmation_sent_to {
-                None => "Welcome! You have joined the workspace.".to_string(),
-                Some(address) => format!(
-                    "Welcome! You have joined the workspace. {address} is not confirmed yet: we sent a link to it — open it to confirm the address."
-                ),
-            };
-            set_flash(&session, FlashKind::Success, welcome)?;
-            Ok(see_other(&format!("/w/{}/users", accepted.workspace_slug)))
-        }
-        Err(AcceptError::AlreadyMember) => Err(AppError::BadRequest(
-            "You are already a member of this workspace.".into(),
-        )),
-        // Gone, withdrawn, wrong account, account exists: the link's page says which, and
-        // what next.
-        Err(_) => plain_page(&session, &state, Some(&token)).await,
     }
+}
+
+/// Joined: signed in as the account (made now, or already), welcomed on the workspace.
+fn welcome(
+    req: &HttpRequest,
+    session: &Session,
+    state: &AppState,
+    accepted: &Accepted,
+) -> AppResult<HttpResponse> {
+    state.mail_wakeup.notify_one();
+    if signed_in_account(session) != Some(accepted.account_id) {
+        begin_session(session, req, accepted.account_id)?;
+    }
+    let welcome = match &accepted.confirmation_sent_to {
+        None => "Welcome! You have joined the workspace.".to_string(),
+        Some(address) => format!(
+            "Welcome! You have joined the workspace. {address} is not confirmed yet: we sent a link to it — open it to confirm the address."
+        ),
+    };
+    set_flash(session, FlashKind::Success, welcome)?;
+    Ok(see_other(&format!("/w/{}/users", accepted.workspace_slug)))
 }

@@ -1,0 +1,132 @@
+//! Resending an invite: two fresh links (neither old one works any more), a fresh expiry,
+//! and whoever resends makes the offer from now on.
+
+use chrono::{NaiveDateTime, TimeDelta};
+use serde_json::json;
+
+use super::{
+    ensure_may_invite, expiry_date, invitation_mail, role_names, CreatedInvite, InviteTokens,
+};
+use crate::db::DbConn;
+use crate::error::{AppError, ServiceError, ServiceResult};
+use crate::links::Links;
+use crate::mail::messages::InvitationMail;
+use crate::models;
+use crate::models::audit::{self, Actor, Event};
+use crate::models::invite::{self, Invite, Renewal};
+use crate::models::outbox::{self, NewMail};
+use crate::models::role::Role;
+use crate::services::access::Access;
+use crate::services::locks;
+use crate::services::roles;
+use crate::services::seats::Seats;
+
+/// Resend: a fresh link (the old one stops working) and a fresh expiry.
+pub fn resend(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    links: &Links,
+    invite_id: i64,
+) -> ServiceResult<CreatedInvite> {
+    locks::acting(conn, access, |conn, access| {
+        ensure_may_invite(access)?;
+        let now = models::now();
+        let invite = Invite::find_in_workspace(conn, access.workspace.id, invite_id)?
+            .ok_or(AppError::NotFound)?;
+        let role_names = ensure_resendable(conn, access, &invite, now)?;
+        let tokens = InviteTokens::generate();
+        let expires_at = now + TimeDelta::days(i64::from(access.workspace.invite_expiry_days));
+        Invite::renew(
+            conn,
+            invite.id,
+            &Renewal {
+                token_hash: &tokens.mailed_hash(),
+                link_token_hash: &tokens.shared_hash(),
+                invited_by: access.account.id,
+                sent_at: now,
+                expires_at,
+            },
+        )?;
+        outbox::cancel_queued_for_invite(conn, invite.id)?;
+        let mail = mail_again(access, links, &invite, &role_names, &tokens, expires_at)?;
+        outbox::enqueue(conn, &mail, now)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("invite.resent")
+                .workspace(access.workspace.id)
+                .target("invite", invite.id, &invite.canonical)
+                .changes(json!({
+                    "before": {"expires_at": invite.expires_at.to_string(), "invited_by": invite.invited_by},
+                    "after": {"expires_at": expires_at.to_string(), "invited_by": access.account.id},
+                })),
+        )?;
+        Ok(CreatedInvite {
+            id: invite.id,
+            email: invite.email,
+            link: links.invite(&tokens.shared),
+        })
+    })
+}
+
+/// Refused unless the invite is still pending (or merely expired), the one resending may
+/// grant every role it offers, and — if it expired, so holds no seat — a seat is free.
+/// Returns the names of the roles it offers.
+fn ensure_resendable(
+    conn: &mut DbConn,
+    access: &Access,
+    invite: &Invite,
+    now: NaiveDateTime,
+) -> ServiceResult<Vec<String>> {
+    if invite.status != invite::PENDING {
+        return Err(ServiceError::general(
+            "Only a pending or expired invitation can be resent.",
+        ));
+    }
+    // Whoever resends makes the offer from now on (the mail names them): they must be
+    // able to grant every role of it, by the same rule as a new invite.
+    let roles = Role::for_workspace(conn, access.workspace.id)?;
+    let grants = roles::grants_by_role(conn, access.workspace.id)?;
+    let role_ids = Invite::role_ids(conn, invite.id)?;
+    if !roles::may_grant_roles(&access.perms, &role_ids, &roles, &grants) {
+        return Err(ServiceError::general(
+            "You cannot resend this invitation: it offers roles you cannot grant.",
+        ));
+    }
+    if invite.expires_at <= now {
+        Seats::load(conn, &access.workspace, now)?.ensure_free(1)?;
+    }
+    Ok(role_names(&roles, &role_ids))
+}
+
+/// The invitation mail again, with the new link, to where the first one went.
+fn mail_again(
+    access: &Access,
+    links: &Links,
+    invite: &Invite,
+    role_names: &[String],
+    tokens: &InviteTokens,
+    expires_at: NaiveDateTime,
+) -> ServiceResult<NewMail> {
+    let link = links.invite(tokens.for_mail(invite.notification_email.is_some()));
+    let recipient = invite
+        .notification_email
+        .as_deref()
+        .unwrap_or(&invite.canonical);
+    let mail = InvitationMail {
+        workspace: &access.workspace.name,
+        inviter: &access.account.name,
+        invitee_name: invite.name.as_deref(),
+        roles: role_names,
+        message: invite.message.as_deref(),
+        expires_on: expiry_date(expires_at),
+        link: &link,
+    };
+    Ok(invitation_mail(
+        access.workspace.id,
+        invite.id,
+        recipient,
+        &mail,
+    )?)
+}
