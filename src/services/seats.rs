@@ -65,7 +65,7 @@ impl Seats {
         );
         match self.limit {
             Some(limit) => format!("{} of {limit} seats used ({breakdown})", self.used()),
-            None => format!("{} seats used (unlimited; {breakdown})", self.used()),
+            None => format!("{} seats used (unlimited): {breakdown}", self.used()),
         }
     }
 }
