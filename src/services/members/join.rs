@@ -108,68 +108,75 @@ pub(crate) fn join_in_tx(
     actor: &Actor,
     joining: &Joining<'_>,
 ) -> AppResult<i64> {
-    {
-        let roles = Role::for_workspace(conn, joining.workspace_id)?;
-        if joining.role_ids.is_empty()
-            || !joining
-                .role_ids
-                .iter()
-                .all(|id| roles.iter().any(|r| r.id == *id))
-        {
-            return Err(AppError::BadRequest(
-                "Choose at least one role of this workspace.".into(),
-            ));
-        }
-        if let Some(manager_id) = joining.manager_id {
-            Member::find_in_workspace(conn, joining.workspace_id, manager_id)?.ok_or_else(
-                || AppError::BadRequest("The manager is not a member of this workspace.".into()),
-            )?;
-        }
-        if Member::find_for_account(conn, joining.workspace_id, joining.account_id)?.is_some() {
-            return Err(AppError::BadRequest(
-                "Already a member of this workspace.".into(),
-            ));
-        }
-        let account = Account::find(conn, joining.account_id)?.ok_or(AppError::NotFound)?;
-        let now = models::now();
-        let member_id = NewMember {
-            workspace_id: joining.workspace_id,
-            account_id: joining.account_id,
-            status: MemberStatus::Active.key(),
-            seat_type: joining.seat.key(),
-            manager_id: joining.manager_id,
-            department: joining.department,
-            metadata: "{}",
-            sort_name: account.name.to_lowercase(),
-            joined_at: now,
-            updated_at: now,
-        }
-        .insert(conn)?;
-        for (i, role_id) in joining.role_ids.iter().enumerate() {
-            Role::assign(conn, member_id, *role_id, i == 0)?;
-        }
-        Workspace::adjust_active_members(conn, joining.workspace_id, 1)?;
-        let role_names: Vec<&str> = joining
+    let roles = check_joining(conn, joining)?;
+    let account = Account::find(conn, joining.account_id)?.ok_or(AppError::NotFound)?;
+    let now = models::now();
+    let member_id = NewMember {
+        workspace_id: joining.workspace_id,
+        account_id: joining.account_id,
+        status: MemberStatus::Active.key(),
+        seat_type: joining.seat.key(),
+        manager_id: joining.manager_id,
+        department: joining.department,
+        metadata: "{}",
+        sort_name: account.name.to_lowercase(),
+        joined_at: now,
+        updated_at: now,
+    }
+    .insert(conn)?;
+    for (i, role_id) in joining.role_ids.iter().enumerate() {
+        Role::assign(conn, member_id, *role_id, i == 0)?;
+    }
+    Workspace::adjust_active_members(conn, joining.workspace_id, 1)?;
+    let role_names: Vec<&str> = joining
+        .role_ids
+        .iter()
+        .filter_map(|id| roles.iter().find(|r| r.id == *id).map(|r| r.name.as_str()))
+        .collect();
+    let label = label_of(conn, joining.account_id)?;
+    audit::record(
+        conn,
+        actor,
+        Event::new("member.joined")
+            .workspace(joining.workspace_id)
+            .target("member", member_id, &label)
+            .changes(json!({"after": {
+                "roles": role_names,
+                "seat_type": joining.seat.key(),
+                "manager_id": joining.manager_id,
+                "department": joining.department,
+            }})),
+    )?;
+    Ok(member_id)
+}
+
+/// The roles of the joining, after checking what the caller passed: roles of this
+/// workspace (at least one), a manager who is a member, an account not yet a member. These
+/// come from the caller's rows (an invite's, a fixture's), never from a person's form, so a
+/// mismatch is a malformed request (400), not a refusal.
+fn check_joining(conn: &mut DbConn, joining: &Joining<'_>) -> AppResult<Vec<Role>> {
+    let roles = Role::for_workspace(conn, joining.workspace_id)?;
+    if joining.role_ids.is_empty()
+        || !joining
             .role_ids
             .iter()
-            .filter_map(|id| roles.iter().find(|r| r.id == *id).map(|r| r.name.as_str()))
-            .collect();
-        let label = label_of(conn, joining.account_id)?;
-        audit::record(
-            conn,
-            actor,
-            Event::new("member.joined")
-                .workspace(joining.workspace_id)
-                .target("member", member_id, &label)
-                .changes(json!({"after": {
-                    "roles": role_names,
-                    "seat_type": joining.seat.key(),
-                    "manager_id": joining.manager_id,
-                    "department": joining.department,
-                }})),
-        )?;
-        Ok(member_id)
+            .all(|id| roles.iter().any(|r| r.id == *id))
+    {
+        return Err(AppError::BadRequest(
+            "Choose at least one role of this workspace.".into(),
+        ));
     }
+    if let Some(manager_id) = joining.manager_id {
+        Member::find_in_workspace(conn, joining.workspace_id, manager_id)?.ok_or_else(|| {
+            AppError::BadRequest("The manager is not a member of this workspace.".into())
+        })?;
+    }
+    if Member::find_for_account(conn, joining.workspace_id, joining.account_id)?.is_some() {
+        return Err(AppError::BadRequest(
+            "Already a member of this workspace.".into(),
+        ));
+    }
+    Ok(roles)
 }
 
 /// A removed or archived member comes back (re-invited): active again, with the invite's
