@@ -629,7 +629,10 @@ async fn resend_kills_the_old_link_and_revoke_kills_the_new_one(app: TestApp) {
     let audit = app.count("audit_events");
     for (button, message) in [
         ("revoke", "This invitation is no longer pending."),
-        ("resend", "Only a pending or expired invitation can be resent."),
+        (
+            "resend",
+            "Only a pending or expired invitation can be resent.",
+        ),
     ] {
         let again = client
             .submit(

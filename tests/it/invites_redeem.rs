@@ -100,7 +100,9 @@ async fn assert_refused(app: &TestApp, path: &str, email: &str, refusal: &str) {
     // Refused (422): the same page, with the refusal at the top.
     assert_eq!(done.status, 422);
     done.assert_contains(refusal);
-    done.assert_contains("Nothing was changed: the person who sent this invitation can no longer offer these roles.");
+    done.assert_contains(
+        "Nothing was changed: the person who sent this invitation can no longer offer these roles.",
+    );
     assert_eq!(app.count("accounts"), accounts, "no account created");
     assert_eq!(app.count("members"), members, "no membership");
     assert_eq!(app.count("audit_events"), audit, "nothing recorded");

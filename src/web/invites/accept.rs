@@ -238,18 +238,12 @@ pub async fn accept(
         return plain_page(&session, &state, None).await;
     };
     let signed_in = signed_in_account(&session);
-    let acceptor = match signed_in {
-        Some(account_id) => Acceptor::Existing { account_id },
-        None => match form.0.new_account() {
-            Ok((name, password)) => Acceptor::NewAccount {
-                name,
-                password_hash: state.passwords.hash(password.expose()).await?,
-            },
-            Err(errors) => {
-                let typed = form.0.name.trim().to_string();
-                return page(&session, &state, Some(&token), typed, errors, Some(REFUSED)).await;
-            }
-        },
+    let acceptor = match acceptor(signed_in, &state, &form.0).await? {
+        Ok(acceptor) => acceptor,
+        Err(errors) => {
+            let typed = form.0.name.trim().to_string();
+            return refused_page(&session, &state, &token, typed, errors).await;
+        }
     };
     let actor = Actor {
         account_id: signed_in,
@@ -264,17 +258,39 @@ pub async fn accept(
         Ok(accepted) => welcome(&req, &session, &state, &accepted),
         Err(refusals) => {
             let errors = refused(&session, refusals)?;
-            page(
-                &session,
-                &state,
-                Some(&token),
-                String::new(),
-                errors,
-                Some(REFUSED),
-            )
-            .await
+            refused_page(&session, &state, &token, String::new(), errors).await
         }
     }
+}
+
+/// Who accepts: the signed-in account (the form's fields are ignored), or a new account
+/// from the form — or the form's problems.
+async fn acceptor(
+    signed_in: Option<i64>,
+    state: &AppState,
+    form: &AcceptForm,
+) -> AppResult<Result<Acceptor, FieldErrors>> {
+    if let Some(account_id) = signed_in {
+        return Ok(Ok(Acceptor::Existing { account_id }));
+    }
+    Ok(match form.new_account() {
+        Ok((name, password)) => Ok(Acceptor::NewAccount {
+            name,
+            password_hash: state.passwords.hash(password.expose()).await?,
+        }),
+        Err(errors) => Err(errors),
+    })
+}
+
+/// The link's page after a refusal (422): what was typed, and why.
+async fn refused_page(
+    session: &Session,
+    state: &AppState,
+    token: &str,
+    typed: String,
+    errors: FieldErrors,
+) -> AppResult<HttpResponse> {
+    page(session, state, Some(token), typed, errors, Some(REFUSED)).await
 }
 
 /// Joined: signed in as the account (made now, or already), welcomed on the workspace.
