@@ -179,11 +179,3 @@ pub fn target(conn: &mut DbConn, access: &Access, member_id: i64, act: Act) -> A
         label,
     })
 }
-
-/// Metadata as text, through the one rule (`domain::Metadata`). Only for the invite form
-/// (`web::invites`), until it takes `Metadata` itself: remove with that last caller.
-pub fn parse_metadata(text: &str) -> Result<String, String> {
-    crate::domain::Metadata::parse(text)
-        .map(crate::domain::Metadata::into_inner)
-        .map_err(|e| e.to_string())
-}
