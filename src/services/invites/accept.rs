@@ -56,7 +56,7 @@ pub struct Accepted {
 /// the address stays unconfirmed and a confirmation link is mailed to it, in this
 /// transaction, through the outbox.
 ///
-/// Refused, with nothing changed: a link that is unknown, expired, revoked or used; an
+/// Not found: an unknown link. Refused, with nothing changed: a link expired, revoked or used; an
 /// inviter who can no longer offer it; an address that already has an account (sign in
 /// first); a signed-in account that does not own the address, or is already a member.
 pub fn accept(
@@ -69,7 +69,9 @@ pub fn accept(
     write_transaction(conn, |conn| {
         let now = models::now();
         let hash = tokens::hash(token);
-        let (invite, kind) = Invite::find_by_token_hash(conn, &hash)?.ok_or_else(gone)?;
+        // An unknown link is not found (404), as its page is; a known one that no longer
+        // works is a refusal the page explains.
+        let (invite, kind) = Invite::find_by_token_hash(conn, &hash)?.ok_or(AppError::NotFound)?;
         let workspace = lock_workspace(conn, invite.workspace_id)?;
         // Every refusal is decided before anything is written.
         ensure_still_offered(conn, &workspace, &invite, now)?;
@@ -103,7 +105,7 @@ pub fn accept(
     })
 }
 
-/// Unknown, expired, revoked or already used (the link's page says which).
+/// Expired, revoked or already used (the link's page says which).
 fn gone() -> ServiceError {
     ServiceError::general("This invitation can no longer be used: nothing was changed.")
 }
