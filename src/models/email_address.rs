@@ -59,6 +59,19 @@ impl EmailAddressRow {
             .optional()
     }
 
+    /// The verified address with this canonical form, on whichever account holds it.
+    pub fn find_verified(
+        conn: &mut DbConn,
+        canonical: &str,
+    ) -> QueryResult<Option<EmailAddressRow>> {
+        email_addresses::table
+            .filter(email_addresses::canonical.eq(canonical))
+            .filter(email_addresses::verified.eq(true))
+            .select(EmailAddressRow::as_select())
+            .first(conn)
+            .optional()
+    }
+
     /// Whether a verified address with this canonical form exists on any account.
     pub fn verified_exists(conn: &mut DbConn, canonical: &str) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::db::DbConn;
 use crate::email::EmailAddress;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ServiceError, ServiceResult};
 use crate::links::Links;
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
@@ -19,8 +19,7 @@ use crate::models::email_address::EmailAddressRow;
 use crate::models::member::{Member, MemberStatus};
 use crate::services::access::Access;
 use crate::services::account::{
-    self, AddEmailError, Added, ChangedBy, PrimaryError, RemoveError,
-    MAX_VERIFICATION_MAILS_PER_HOUR,
+    self, Added, ChangedBy, MAX_VERIFICATION_MAILS_PER_HOUR, TOO_MANY_LINKS,
 };
 use crate::services::members::{self, Act, Target};
 use crate::services::{domains, locks};
@@ -108,6 +107,19 @@ fn begin(conn: &mut DbConn, access: &Access, member_id: i64) -> AppResult<(Targe
     Ok((target, domains))
 }
 
+/// The account mechanics' `ServiceResult` in this module's shape: a refusal as its words.
+fn refusal_text<T>(outcome: ServiceResult<T>) -> AppResult<Result<T, String>> {
+    match outcome {
+        Ok(value) => Ok(Ok(value)),
+        Err(ServiceError::Refused(refusals)) => Ok(Err(refusals
+            .into_iter()
+            .map(|r| r.message)
+            .collect::<Vec<_>>()
+            .join(" "))),
+        Err(ServiceError::Fatal(err)) => Err(err),
+    }
+}
+
 fn changed_by(access: &Access) -> ChangedBy<'_> {
     ChangedBy {
         name: &access.account.name,
@@ -154,23 +166,16 @@ pub fn add(
             now - TimeDelta::hours(1),
         )? >= MAX_VERIFICATION_MAILS_PER_HOUR
         {
-            return Ok(Err(AddEmailError::TooManyLinks.message()));
+            return Ok(Err(TOO_MANY_LINKS.into()));
         }
         let account_id = target.member.account_id;
         let by = Some(changed_by(access));
-        let outcome = match account::add_unverified(conn, links, account_id, &email, by, now)? {
+        // The account's mechanics word their refusals for an admin (`by`).
+        let outcome = match refusal_text(account::add_unverified(
+            conn, links, account_id, &email, by, now,
+        ))? {
             Ok(outcome) => outcome,
-            Err(AddEmailError::AlreadyVerified) => {
-                return Ok(Err(format!(
-                    "{email} is already a confirmed address of this member."
-                )))
-            }
-            Err(AddEmailError::TakenElsewhere) => {
-                return Ok(Err(format!(
-                    "{email} has been confirmed by another account, so it cannot be added to this member."
-                )))
-            }
-            Err(other) => return Ok(Err(other.message())),
+            Err(message) => return Ok(Err(message)),
         };
         audit::record(
             conn,
@@ -256,12 +261,16 @@ pub fn make_primary(
         member_id,
         email_id,
         |conn, account_id, by| {
-            let (new, old) = match account::switch_primary(conn, links, account_id, email_id, Some(by))? {
-            Ok(switched) => switched,
-            Err(PrimaryError::NotVerified) => return Ok(Err(
-                "The member hasn't confirmed this address yet: it can become primary once they open the link mailed to it.".into(),
-            )),
-        };
+            let (new, old) = match refusal_text(account::switch_primary(
+                conn,
+                links,
+                account_id,
+                email_id,
+                Some(by),
+            ))? {
+                Ok(switched) => switched,
+                Err(message) => return Ok(Err(message)),
+            };
             let event = old.map(|old| {
                 (
                     PRIMARY_CHANGED,
@@ -296,17 +305,16 @@ pub fn remove(
         member_id,
         email_id,
         |conn, account_id, by| {
-            let removed = match account::delete_address(conn, links, account_id, email_id, Some(by))? {
-            Ok((removed, _primary)) => removed,
-            Err(RemoveError::Last) => {
-                return Ok(Err(
-                    "This is the member's only address, so it cannot be removed.".into(),
-                ))
-            }
-            Err(RemoveError::Primary) => return Ok(Err(
-                "This is the member's primary address, which they sign in with: make another of their confirmed addresses primary first, then remove this one.".into(),
-            )),
-        };
+            let removed = match refusal_text(account::delete_address(
+                conn,
+                links,
+                account_id,
+                email_id,
+                Some(by),
+            ))? {
+                Ok((removed, _primary)) => removed,
+                Err(message) => return Ok(Err(message)),
+            };
             Ok(Ok(Done {
                 event: Some((
                     EMAIL_REMOVED,

@@ -8,8 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::auth::csrf;
 use crate::auth::password::{check_new_password_pair, PasswordProblem};
-use crate::auth::{csrf, session_store};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
 use crate::services::access;
@@ -70,7 +70,7 @@ pub struct AcceptForm {
 }
 
 fn signed_in_account(session: &Session) -> Option<i64> {
-    session.get::<i64>(session_store::ACCOUNT_ID).ok().flatten()
+    crate::web::session::AppSession::from(session).account_id()
 }
 
 /// The link's page as it stands, with nothing typed and no errors. `token` is what

@@ -302,7 +302,7 @@ pub async fn transfer_ownership(
         ));
     }
     let id = member_id(&path)?;
-    if let Err(message) = reauth::verify_current_password(
+    if let Err(refusal) = reauth::verify_current_password(
         &ctx.state,
         &ctx.actor,
         ctx.access.account.id,
@@ -311,7 +311,7 @@ pub async fn transfer_ownership(
     .await?
     {
         let mut errors = DetailErrors::default();
-        errors.fields.add("current_password", message);
+        errors.fields.add("current_password", refusal.message);
         return render_detail(&ctx, id, errors).await;
     }
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
