@@ -23,6 +23,14 @@ impl Actor {
         }
     }
 
+    /// Someone not signed in, from `ip` (sign-in, setup, a forgotten password).
+    pub fn anonymous(ip: Option<String>) -> Self {
+        Actor {
+            account_id: None,
+            ip,
+        }
+    }
+
     /// The operator at the command line.
     pub fn operator() -> Self {
         Actor {

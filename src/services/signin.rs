@@ -281,47 +281,71 @@ pub fn settle(
             (Verdict::Allowed, Some(true)) if account_id.is_some() => Outcome::Succeeded,
             (Verdict::Allowed, Some(_)) => Outcome::Failed,
         };
-        let action = match (kind, outcome) {
-            (Kind::SignIn { .. }, Outcome::Succeeded) => Some(SUCCEEDED),
-            (Kind::SignIn { .. }, Outcome::Failed) => Some(FAILED),
-            (Kind::SignIn { .. }, Outcome::Throttled { .. }) => Some(THROTTLED),
-            (Kind::Reauth, Outcome::Failed) => Some(REAUTH_FAILED),
-            (Kind::Reauth, Outcome::Throttled { .. }) => Some(REAUTH_THROTTLED),
-            // A re-authentication is a proof worth recording only when failures precede
-            // it (the form's own change is recorded by its service).
-            (Kind::Reauth, Outcome::Succeeded) => {
-                let proof = match account_id {
-                    Some(id) => last_proof(conn, id, &PROOFS, None)?,
-                    None => None,
-                };
-                let since = later(now - TimeDelta::hours(ACCOUNT_WINDOW_HOURS), proof);
-                (failures(conn, subject, None, since)?.count > 0).then_some(REAUTH_SUCCEEDED)
-            }
-        };
-        let Some(action) = action else {
-            return Ok(outcome);
-        };
-        let mut event = Event::new(action).label(typed);
-        if let Some(id) = account_id {
-            event = event.target("account", id, typed);
+        if let Some(action) = action_of(conn, kind, outcome, subject, now)? {
+            record(conn, actor, kind, outcome, account_id, action, typed)?;
         }
-        if let Outcome::Throttled { retry_at } = outcome {
-            event = event.changes(json!({
-                "throttled": true,
-                "retry_at": retry_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            }));
-        }
-        let actor = Actor {
-            account_id: match (kind, outcome) {
-                (Kind::SignIn { .. }, Outcome::Succeeded) => account_id,
-                (Kind::SignIn { .. }, _) => None,
-                (Kind::Reauth, _) => actor.account_id,
-            },
-            ip: actor.ip.clone(),
-        };
-        audit::record(conn, &actor, event)?;
         Ok(outcome)
     })
+}
+
+/// The audit action an attempt is recorded under, if any.
+fn action_of(
+    conn: &mut DbConn,
+    kind: Kind<'_>,
+    outcome: Outcome,
+    subject: Subject<'_>,
+    now: NaiveDateTime,
+) -> AppResult<Option<&'static str>> {
+    Ok(match (kind, outcome) {
+        (Kind::SignIn { .. }, Outcome::Succeeded) => Some(SUCCEEDED),
+        (Kind::SignIn { .. }, Outcome::Failed) => Some(FAILED),
+        (Kind::SignIn { .. }, Outcome::Throttled { .. }) => Some(THROTTLED),
+        (Kind::Reauth, Outcome::Failed) => Some(REAUTH_FAILED),
+        (Kind::Reauth, Outcome::Throttled { .. }) => Some(REAUTH_THROTTLED),
+        // A re-authentication is a proof worth recording only when failures precede it
+        // (the form's own change is recorded by its service).
+        (Kind::Reauth, Outcome::Succeeded) => {
+            let proof = match subject {
+                Subject::Account(id) => last_proof(conn, id, &PROOFS, None)?,
+                Subject::Unknown(_) => None,
+            };
+            let since = later(now - TimeDelta::hours(ACCOUNT_WINDOW_HOURS), proof);
+            (failures(conn, subject, None, since)?.count > 0).then_some(REAUTH_SUCCEEDED)
+        }
+    })
+}
+
+/// Records an attempt: labelled with what was typed (the account's address for a
+/// re-authentication), by the account only once it signed in.
+fn record(
+    conn: &mut DbConn,
+    actor: &Actor,
+    kind: Kind<'_>,
+    outcome: Outcome,
+    account_id: Option<i64>,
+    action: &str,
+    typed: &str,
+) -> AppResult<()> {
+    let mut event = Event::new(action).label(typed);
+    if let Some(id) = account_id {
+        event = event.target("account", id, typed);
+    }
+    if let Outcome::Throttled { retry_at } = outcome {
+        event = event.changes(json!({
+            "throttled": true,
+            "retry_at": retry_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        }));
+    }
+    let actor = Actor {
+        account_id: match (kind, outcome) {
+            (Kind::SignIn { .. }, Outcome::Succeeded) => account_id,
+            (Kind::SignIn { .. }, _) => None,
+            (Kind::Reauth, _) => actor.account_id,
+        },
+        ip: actor.ip.clone(),
+    };
+    audit::record(conn, &actor, event)?;
+    Ok(())
 }
 
 /// Locks the account (attempts on one account are decided one at a time) and names it

@@ -122,29 +122,45 @@ fn create_in_tx(
     }
     .insert(conn)?;
     let member_id = add_owner(conn, workspace_id, account_id, now)?;
+    let created = Created {
+        workspace_id,
+        slug,
+        account_id,
+        member_id,
+        account_created,
+    };
+    record_created(conn, actor, input, &created)?;
+    Ok(created)
+}
+
+fn record_created(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: &NewOwnedWorkspace<'_>,
+    created: &Created,
+) -> AppResult<()> {
+    let (workspace_id, slug, owner) = (
+        created.workspace_id,
+        &created.slug,
+        input.owner_email.canonical(),
+    );
     audit::record(
         conn,
         actor,
         Event::new("workspace.created")
             .workspace(workspace_id)
-            .target("workspace", workspace_id, &slug)
-            .changes(json!({"after": {"name": input.workspace_name.as_str(), "slug": slug, "owner": input.owner_email.canonical()}})),
+            .target("workspace", workspace_id, slug)
+            .changes(json!({"after": {"name": input.workspace_name.as_str(), "slug": slug, "owner": owner}})),
     )?;
     audit::record(
         conn,
         actor,
         Event::new("member.joined")
             .workspace(workspace_id)
-            .target("member", member_id, input.owner_email.canonical())
+            .target("member", created.member_id, owner)
             .changes(json!({"after": {"roles": ["Owner"], "seat_type": "builder"}})),
     )?;
-    Ok(Created {
-        workspace_id,
-        slug,
-        account_id,
-        member_id,
-        account_created,
-    })
+    Ok(())
 }
 
 /// The workspace's built-in roles and its Owner's membership; returns the member's id.

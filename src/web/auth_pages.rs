@@ -9,11 +9,11 @@ use validator::Validate;
 
 use crate::domain::{Invalid, NewPassword, PersonName, WorkspaceName};
 use crate::email::EmailAddress;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Refusal};
 use crate::models::audit::Actor;
 use crate::services::access::{self, WorkspaceLink};
 use crate::services::signin::{self, Outcome};
-use crate::services::workspaces::{self, NewOwnedWorkspace};
+use crate::services::workspaces::{self, Created, NewOwnedWorkspace};
 use crate::state::AppState;
 use crate::web::account::beside;
 use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
@@ -220,12 +220,8 @@ async fn try_password(
         .await?;
     let (account_id, verified) = (attempt.account_id, (!attempt.throttled).then_some(verified));
     let outcome = db(&state.pool, move |conn| {
-        let actor = Actor {
-            account_id: None,
-            ip,
-        };
         let kind = signin::Kind::SignIn { label: &label };
-        signin::settle(conn, &actor, kind, account_id, verified)
+        signin::settle(conn, &Actor::anonymous(ip), kind, account_id, verified)
     })
     .await?;
     Ok((outcome, account_id))
@@ -313,6 +309,34 @@ impl SetupForm {
     }
 }
 
+/// Hashes the password (on the hashing pool), then creates the workspace and its Owner,
+/// consuming the setup token.
+async fn create_first_workspace(
+    state: &AppState,
+    actor: Actor,
+    token: String,
+    input: SetupInput,
+) -> AppResult<Result<Created, Vec<Refusal>>> {
+    let SetupInput {
+        workspace,
+        name,
+        email,
+        password,
+    } = input;
+    let hash = state.passwords.hash(password.expose()).await?;
+    attempt(&state.pool, move |conn| {
+        let owned = NewOwnedWorkspace {
+            workspace_name: &workspace,
+            slug: None,
+            owner_name: &name,
+            owner_email: &email,
+            password_hash: Some(&hash),
+        };
+        workspaces::complete_setup(conn, &actor, &token, &owned)
+    })
+    .await
+}
+
 /// The setup link's token, if it is still good (first run, token matches); else 404.
 async fn setup_token(req: &HttpRequest, state: &AppState) -> AppResult<String> {
     let token = query_token(req).ok_or(AppError::NotFound)?;
@@ -377,23 +401,8 @@ pub async fn setup(
         Ok(input) => input,
         Err(errors) => return setup_page(&session, token, form.shown_again(), errors, REFUSED),
     };
-    let hash = state.passwords.hash(input.password.expose()).await?;
-    let actor = Actor {
-        account_id: None,
-        ip: client_ip(&req),
-    };
-    let (probe, owner) = (token.clone(), (input.workspace, input.name, input.email));
-    let outcome = attempt(&state.pool, move |conn| {
-        let owned = NewOwnedWorkspace {
-            workspace_name: &owner.0,
-            slug: None,
-            owner_name: &owner.1,
-            owner_email: &owner.2,
-            password_hash: Some(&hash),
-        };
-        workspaces::complete_setup(conn, &actor, &probe, &owned)
-    })
-    .await?;
+    let actor = Actor::anonymous(client_ip(&req));
+    let outcome = create_first_workspace(&state, actor, token.clone(), input).await?;
     match outcome {
         Ok(created) => {
             session.sign_in(created.account_id, &req)?;

@@ -15,7 +15,7 @@ use crate::models;
 use crate::models::account::Account;
 use crate::models::account_token::{AccountToken, NewAccountToken, Purpose};
 use crate::models::audit::{self, Actor, Event};
-use crate::models::email_address::{EmailAddressRow, NewEmailAddress};
+use crate::models::email_address::{EmailAddressRow, NewEmailAddress, Verification};
 use crate::models::outbox::{self, NewMail};
 use crate::tokens;
 
@@ -101,6 +101,36 @@ pub(crate) fn add_unverified(
     let account = account_of(conn, account_id)?;
     let existing = EmailAddressRow::for_account(conn, account_id)?;
     let mine = existing.iter().find(|e| e.canonical == email.canonical());
+    refuse_if_held(conn, account_id, mine, email, by)?;
+    let (address_id, added) = match mine {
+        Some(row) => {
+            AccountToken::retire_for_address(conn, row.id, now)?;
+            (row.id, Added::Resent)
+        }
+        None if existing.len() >= MAX_ADDRESSES => {
+            return Err(ServiceError::field(
+                "email",
+                format!("An account can have at most {MAX_ADDRESSES} addresses. Remove one first."),
+            ))
+        }
+        None => (insert_unverified(conn, account_id, email, now)?, Added::New),
+    };
+    mail_verification_link(conn, links, &account, address_id, email, by, now)?;
+    if added == Added::New {
+        tell_primary_of_new(conn, links, &account, email, by, now)?;
+    }
+    Ok(added)
+}
+
+/// Refused when the account already holds `email` verified (`mine`), or another account
+/// verified it first.
+fn refuse_if_held(
+    conn: &mut DbConn,
+    account_id: i64,
+    mine: Option<&EmailAddressRow>,
+    email: &EmailAddress,
+    by: Option<ChangedBy<'_>>,
+) -> ServiceResult<()> {
     if mine.is_some_and(|e| e.verified) {
         return Err(ServiceError::field(
             "email",
@@ -121,24 +151,7 @@ pub(crate) fn add_unverified(
             ),
         ));
     }
-    let (address_id, added) = match mine {
-        Some(row) => {
-            AccountToken::retire_for_address(conn, row.id, now)?;
-            (row.id, Added::Resent)
-        }
-        None if existing.len() >= MAX_ADDRESSES => {
-            return Err(ServiceError::field(
-                "email",
-                format!("An account can have at most {MAX_ADDRESSES} addresses. Remove one first."),
-            ))
-        }
-        None => (insert_unverified(conn, account_id, email, now)?, Added::New),
-    };
-    mail_verification_link(conn, links, &account, address_id, email, by, now)?;
-    if added == Added::New {
-        tell_primary_of_new(conn, links, &account, email, by, now)?;
-    }
-    Ok(added)
+    Ok(())
 }
 
 fn insert_unverified(
@@ -314,24 +327,18 @@ pub fn verify_email(
     })
 }
 
-/// Marks the address verified. Checked by `verify_target`; a concurrent verification by
-/// another account can still win the unique index on PostgreSQL, so the update runs in a
-/// savepoint and that conflict is refused.
+/// Marks the address verified. Checked by `verify_target`; a concurrent verification (of
+/// this link, or of the address by another account) is refused in its problem's words.
 fn mark_verified(
     conn: &mut DbConn,
     account_id: i64,
     address: &EmailAddressRow,
     now: NaiveDateTime,
 ) -> ServiceResult<()> {
-    use diesel::result::{DatabaseErrorKind, Error};
-    use diesel::Connection;
-    match conn.transaction(|c| EmailAddressRow::mark_verified(c, account_id, address.id, now)) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(LinkProblem::Used.into()),
-        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-            Err(LinkProblem::TakenElsewhere.into())
-        }
-        Err(e) => Err(e.into()),
+    match EmailAddressRow::mark_verified(conn, account_id, address.id, now)? {
+        Verification::Done => Ok(()),
+        Verification::NotPending => Err(LinkProblem::Used.into()),
+        Verification::TakenElsewhere => Err(LinkProblem::TakenElsewhere.into()),
     }
 }
 
@@ -401,17 +408,31 @@ pub(crate) fn switch_primary(
     if !EmailAddressRow::set_primary(conn, account_id, target.id)? {
         return Err(not_verified());
     }
+    tell_old_primary(conn, links, account_id, &target, &old, by, now)?;
+    Ok((target, Some(old)))
+}
+
+/// Tells the old primary address which one the account signs in with now.
+fn tell_old_primary(
+    conn: &mut DbConn,
+    links: &Links,
+    account_id: i64,
+    new: &EmailAddressRow,
+    old: &EmailAddressRow,
+    by: Option<ChangedBy<'_>>,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     let account = account_of(conn, account_id)?;
     let what = ChangedBy::sentence(
         by,
         format!(
             "Your Gatehouse account now signs in with {} instead of {}.",
-            target.address, old.address
+            new.address, old.address
         ),
         |who| {
             format!(
                 "{who} changed the sign-in address of your Gatehouse account: it now signs in with {} instead of {}.",
-                target.address, old.address
+                new.address, old.address
             )
         },
     );
@@ -423,8 +444,7 @@ pub(crate) fn switch_primary(
         "Your Gatehouse sign-in address changed",
         &what,
         now,
-    )?;
-    Ok((target, Some(old)))
+    )
 }
 
 /// Removes an address (never the last, never the primary); the primary is told.
@@ -465,8 +485,22 @@ pub(crate) fn delete_address(
     let now = models::now();
     let target =
         EmailAddressRow::find_for_account(conn, account_id, email_id)?.ok_or(AppError::NotFound)?;
-    let all = EmailAddressRow::for_account(conn, account_id)?;
-    if all.len() <= 1 {
+    refuse_removal(conn, account_id, &target, by)?;
+    EmailAddressRow::delete_for_account(conn, account_id, target.id)?;
+    Account::refresh_search_text(conn, account_id)?;
+    let primary = primary_of(conn, account_id)?;
+    tell_primary_of_removal(conn, links, account_id, &primary, &target, by, now)?;
+    Ok((target, primary))
+}
+
+/// Refused for the account's last address and for its primary.
+fn refuse_removal(
+    conn: &mut DbConn,
+    account_id: i64,
+    target: &EmailAddressRow,
+    by: Option<ChangedBy<'_>>,
+) -> ServiceResult<()> {
+    if EmailAddressRow::for_account(conn, account_id)?.len() <= 1 {
         return Err(ServiceError::general(ChangedBy::refusal(
             by,
             "This is the only address of your account, so it cannot be removed.",
@@ -480,20 +514,29 @@ pub(crate) fn delete_address(
             || "This is the member's primary address, which they sign in with: make another of their confirmed addresses primary first, then remove this one.".into(),
         )));
     }
-    EmailAddressRow::delete_for_account(conn, account_id, target.id)?;
-    Account::refresh_search_text(conn, account_id)?;
+    Ok(())
+}
+
+fn tell_primary_of_removal(
+    conn: &mut DbConn,
+    links: &Links,
+    account_id: i64,
+    primary: &EmailAddressRow,
+    removed: &EmailAddressRow,
+    by: Option<ChangedBy<'_>>,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     let account = account_of(conn, account_id)?;
-    let primary = primary_of(conn, account_id)?;
     let what = ChangedBy::sentence(
         by,
         format!(
             "The address {} was removed from your Gatehouse account.",
-            target.address
+            removed.address
         ),
         |who| {
             format!(
                 "{who} removed the address {} from your Gatehouse account.",
-                target.address
+                removed.address
             )
         },
     );
@@ -505,6 +548,5 @@ pub(crate) fn delete_address(
         "An email address was removed from your Gatehouse account",
         &what,
         now,
-    )?;
-    Ok((target, primary))
+    )
 }

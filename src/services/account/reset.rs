@@ -80,10 +80,7 @@ fn record_request(
     }
     audit::record(
         conn,
-        &Actor {
-            account_id: None,
-            ip: actor.ip.clone(),
-        },
+        &Actor::anonymous(actor.ip.clone()),
         Event::new(RESET_REQUESTED)
             .label(label)
             .changes(json!({"throttled": throttled})),

@@ -16,7 +16,7 @@ use crate::web::forms::{
 };
 use crate::web::{attempt, db, path_token, refused, render_status, Chrome, SignedIn};
 
-use super::{beside, done, link_problem, links, refused_page, verified, AccountForms, TokenPage};
+use super::{beside, done, link_view, links, refused_page, verified, AccountForms, TokenPage};
 
 #[derive(Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
@@ -186,26 +186,18 @@ async fn verify_page(
         Ok((link, access::account_summary(conn, account_id)?))
     })
     .await?;
-    let (address, problem) = match link {
-        Link::Usable(address) => (address, None),
-        Link::Unusable(problem) => (String::new(), Some(problem)),
+    let (status, address, problem) = match link_view(link, refusals) {
+        Ok(address) => (StatusCode::OK, address, None),
+        Err((status, message)) => (status, String::new(), Some(message)),
     };
-    let problem = link_problem(problem, refusals);
     let heading = "Confirm your email address";
     let mut chrome = Chrome::public(heading, who.session.csrf_token()?, None);
     chrome.signed_in = summary.map(|s| s.name);
-    let status = problem
-        .as_ref()
-        .map_or(StatusCode::OK, |(status, _)| *status);
     let page = TokenPage {
         chrome,
         heading,
-        address: if problem.is_some() {
-            String::new()
-        } else {
-            address
-        },
-        problem: problem.map(|(_, message)| message),
+        address,
+        problem,
         action,
         reset: false,
         errors: FieldErrors::default(),

@@ -28,7 +28,7 @@ use crate::auth::reauth;
 use crate::error::{AppResult, Refusal};
 use crate::links::Links;
 use crate::services::access::WorkspaceLink;
-use crate::services::account::{self, LinkProblem, Overview};
+use crate::services::account::{self, Link, LinkProblem, Overview};
 use crate::state::AppState;
 use crate::web::forms::FieldErrors;
 use crate::web::session::AppSession;
@@ -232,18 +232,18 @@ fn problem_status(problem: LinkProblem) -> StatusCode {
     }
 }
 
-/// What a link page says: the link's problem, if it has one, with its status; a link
-/// still usable after its POST was refused (it changed meanwhile) says the refusal, 409.
-fn link_problem(
-    problem: Option<LinkProblem>,
-    refusals: Option<Vec<Refusal>>,
-) -> Option<(StatusCode, String)> {
-    match (problem, refusals) {
-        (Some(problem), _) => Some((problem_status(problem), problem.message().to_string())),
-        (None, Some(refusals)) => {
+/// What a link's page shows: the usable link's value, or why it cannot be used with its
+/// status. A link still usable after its POST was refused (it changed meanwhile) says the
+/// refusal, 409.
+fn link_view<T>(link: Link<T>, refusals: Option<Vec<Refusal>>) -> Result<T, (StatusCode, String)> {
+    match (link, refusals) {
+        (Link::Usable(value), None) => Ok(value),
+        (Link::Usable(_), Some(refusals)) => {
             let said: Vec<String> = refusals.into_iter().map(|r| r.message).collect();
-            Some((StatusCode::CONFLICT, said.join(" ")))
+            Err((StatusCode::CONFLICT, said.join(" ")))
         }
-        (None, None) => None,
+        (Link::Unusable(problem), _) => {
+            Err((problem_status(problem), problem.message().to_string()))
+        }
     }
 }

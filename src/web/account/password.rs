@@ -41,16 +41,9 @@ pub async fn change_password(
     who: SignedIn,
     form: StrictForm<PasswordForm>,
 ) -> AppResult<HttpResponse> {
-    let form = form.0;
-    let new = form.new_password();
-    // Always verified (the same work whatever else is wrong).
-    let (new, old_hash) = match (new, verified(&who, form.current_password).await?) {
-        (Ok(new), Ok(old_hash)) => (new, old_hash),
-        (new, old) => {
-            let errors = beside(FieldErrors::default(), new.err().into_iter().flatten());
-            let errors = beside(errors, old.err());
-            return refused_page(&who, AccountForms::password(errors)).await;
-        }
+    let (new, old_hash) = match checked(&who, form.0).await? {
+        Ok(checked) => checked,
+        Err(errors) => return refused_page(&who, AccountForms::password(errors)).await,
     };
     let keep = who.session_hash().ok_or_else(|| AppError::SignInRequired {
         next: "/account".into(),
@@ -78,6 +71,23 @@ pub async fn change_password(
             refused_page(&who, AccountForms::password(errors)).await
         }
     }
+}
+
+/// The new password and the stored hash the current one matched, or every field's
+/// problem. The current password is always verified (the same work whatever else is
+/// wrong).
+async fn checked(
+    who: &SignedIn,
+    form: PasswordForm,
+) -> AppResult<Result<(NewPassword, String), FieldErrors>> {
+    let new = form.new_password();
+    Ok(match (new, verified(who, form.current_password).await?) {
+        (Ok(new), Ok(old_hash)) => Ok((new, old_hash)),
+        (new, old) => {
+            let errors = beside(FieldErrors::default(), new.err().into_iter().flatten());
+            Err(beside(errors, old.err()))
+        }
+    })
 }
 
 fn changed(sessions_ended: usize) -> String {

@@ -18,7 +18,7 @@ use crate::web::{
     attempt, client_ip, db, path_token, render_status, see_other, Chrome, FlashKind, REFUSED,
 };
 
-use super::{beside, link_problem, links, TokenPage};
+use super::{beside, link_view, links, TokenPage};
 
 #[derive(Template)]
 #[template(path = "account/forgot.html")]
@@ -93,11 +93,7 @@ pub async fn forgot(
         Ok(typed) => typed,
         Err(errors) => return forgot_page(&session, form.email, false, errors, REFUSED),
     };
-    let actor = Actor {
-        account_id: None,
-        ip: client_ip(&req),
-    };
-    let links = links(&state);
+    let (actor, links) = (Actor::anonymous(client_ip(&req)), links(&state));
     db(&state.pool, move |conn| {
         account::request_reset(conn, &actor, &links, &typed)
     })
@@ -127,22 +123,17 @@ async fn reset_page(
         Some(token) => db(&state.pool, move |conn| account::reset_link(conn, &token)).await?,
         None => Link::Unusable(LinkProblem::Unknown),
     };
-    let problem = match link {
-        Link::Usable(()) => None,
-        Link::Unusable(problem) => Some(problem),
+    let (status, problem) = match link_view(link, refusals) {
+        Ok(()) => (StatusCode::OK, None),
+        Err((status, message)) => (status, Some(message)),
     };
-    let problem = link_problem(problem, refusals);
-    let status = match (&problem, errors.is_empty()) {
-        (_, false) => REFUSED,
-        (Some((status, _)), true) => *status,
-        (None, true) => StatusCode::OK,
-    };
+    let status = if errors.is_empty() { status } else { REFUSED };
     let chrome = Chrome::public("Choose a new password", session.csrf_token()?, None);
     let page = TokenPage {
         chrome,
         heading: "Choose a new password",
         address: String::new(),
-        problem: problem.map(|(_, message)| message),
+        problem,
         action,
         reset: true,
         errors,
@@ -203,11 +194,7 @@ pub async fn reset(
         Err(errors) => return reset_page(&session, &state, Some(token), errors, None).await,
     };
     let hash = state.passwords.hash(password.expose()).await?;
-    let actor = Actor {
-        account_id: None,
-        ip: client_ip(&req),
-    };
-    let probe = token.clone();
+    let (actor, probe) = (Actor::anonymous(client_ip(&req)), token.clone());
     let outcome = attempt(&state.pool, move |conn| {
         account::reset_password(conn, &actor, &probe, &hash)
     })
@@ -224,9 +211,9 @@ pub async fn reset(
     }
     // Whatever this browser held is over (the account's sessions are all ended).
     session.start_over();
-    session.flash(
-        FlashKind::Success,
-        "Your password was changed and every session was signed out. Sign in with the new password.",
-    )?;
+    session.flash(FlashKind::Success, RESET_DONE)?;
     Ok(see_other("/login"))
 }
+
+const RESET_DONE: &str =
+    "Your password was changed and every session was signed out. Sign in with the new password.";
