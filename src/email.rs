@@ -69,6 +69,13 @@ fn ascii_domain(input: &str) -> Result<String, EmailError> {
 }
 
 impl EmailAddress {
+    /// For `#[validate(custom(function = "EmailAddress::validate"))]`: the rule of `parse`.
+    pub fn validate(input: &str) -> Result<(), validator::ValidationError> {
+        Self::parse(input).map(drop).map_err(|e| {
+            validator::ValidationError::new("email").with_message(e.to_string().into())
+        })
+    }
+
     pub fn parse(input: &str) -> Result<Self, EmailError> {
         let trimmed = input.trim();
         if trimmed.is_empty() {

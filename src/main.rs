@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use gatehouse::config::Config;
 use gatehouse::db::{self, DbTarget};
-use gatehouse::domain::Plan;
+use gatehouse::domain::{PersonName, Plan, Slug, WorkspaceName};
 use gatehouse::email::EmailAddress;
 use gatehouse::error::{AppError, ServiceError};
 use gatehouse::models::audit::Actor;
@@ -309,10 +309,12 @@ fn create_owner(
     name: &str,
 ) -> Result<(), String> {
     let email = EmailAddress::parse(email).map_err(|e| format!("--email: {e}"))?;
-    let (workspace, name) = (workspace.trim(), name.trim());
-    if workspace.is_empty() || name.is_empty() {
-        return Err("--workspace and --name must not be empty".into());
-    }
+    let workspace = WorkspaceName::parse(workspace).map_err(|e| format!("--workspace: {e}"))?;
+    let name = PersonName::parse(name).map_err(|e| format!("--name: {e}"))?;
+    let slug = slug
+        .map(Slug::parse)
+        .transpose()
+        .map_err(|e| format!("--slug: {e}"))?;
     let pool = db::connect(&target, 1)?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     db::migrate(&mut conn)?;
@@ -340,14 +342,24 @@ fn create_owner(
         &mut conn,
         &Actor::operator(),
         &NewOwnedWorkspace {
-            workspace_name: workspace,
-            slug,
-            owner_name: name,
+            workspace_name: &workspace,
+            slug: slug.as_ref(),
+            owner_name: &name,
             owner_email: &email,
             password_hash: password_hash.as_deref(),
         },
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| match e {
+        ServiceError::Refused(refusals) => refusals
+            .into_iter()
+            .map(|r| match r.field {
+                Some(field) => format!("--{field}: {}", r.message),
+                None => r.message,
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        ServiceError::Fatal(e) => e.to_string(),
+    })?;
     println!(
         "created workspace `{}` (/w/{}/users) owned by {}{}",
         workspace,

@@ -13,8 +13,8 @@ use chrono::{NaiveDateTime, TimeDelta};
 
 use crate::config::{MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS};
 use crate::db::{write_transaction, DbPool};
+use crate::models::account::Account;
 use crate::models::{self, session};
-use crate::services::account::lock_account;
 use crate::tokens;
 
 /// The session cookie's name.
@@ -149,7 +149,8 @@ impl SessionStore for DbSessionStore {
             // longest-idle ending first, decided under the account's lock with the insert.
             write_transaction(&mut conn, |conn| -> Result<(), anyhow::Error> {
                 let now = models::now();
-                lock_account(conn, account_id)?;
+                Account::lock_for_update(conn, account_id)?
+                    .ok_or_else(|| anyhow::anyhow!("account {account_id} does not exist"))?;
                 session::insert(conn, &id_hash, &written.row(), now)?;
                 session::end_beyond_cap(
                     conn,

@@ -96,6 +96,60 @@ impl Account {
             .optional()
     }
 
+    /// The account, its row locked until the transaction ends, so changes to one account
+    /// (its addresses, its password, its sessions, a password attempt) run one after the
+    /// other: PostgreSQL `SELECT … FOR UPDATE`; on SQLite the write transaction
+    /// (`BEGIN IMMEDIATE`) already holds the database's write lock, and this is a read.
+    pub fn lock_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<Account>> {
+        match conn {
+            DbConn::Pg(pg) => accounts::table
+                .find(id)
+                .select(Account::as_select())
+                .for_update()
+                .first(pg)
+                .optional(),
+            DbConn::Sqlite(_) => Account::find(conn, id),
+        }
+    }
+
+    /// Replaces the password hash only if it is still `expected` (the one the current
+    /// password was verified against); false when it changed meanwhile.
+    pub fn replace_password_hash(
+        conn: &mut DbConn,
+        id: i64,
+        expected: &str,
+        new_hash: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let n = diesel::update(
+            accounts::table
+                .find(id)
+                .filter(accounts::password_hash.eq(expected)),
+        )
+        .set((
+            accounts::password_hash.eq(new_hash),
+            accounts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Sets the password hash, whatever it was (a completed reset).
+    pub fn set_password_hash(
+        conn: &mut DbConn,
+        id: i64,
+        new_hash: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<()> {
+        diesel::update(accounts::table.find(id))
+            .set((
+                accounts::password_hash.eq(new_hash),
+                accounts::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
     pub fn exists_any(conn: &mut DbConn) -> QueryResult<bool> {
         diesel::select(diesel::dsl::exists(accounts::table.select(accounts::id))).get_result(conn)
     }

@@ -23,6 +23,14 @@ impl Actor {
         }
     }
 
+    /// Someone not signed in, from `ip` (sign-in, setup, a forgotten password).
+    pub fn anonymous(ip: Option<String>) -> Self {
+        Actor {
+            account_id: None,
+            ip,
+        }
+    }
+
     /// The operator at the command line.
     pub fn operator() -> Self {
         Actor {
@@ -186,4 +194,80 @@ pub fn latest(conn: &mut DbConn, workspace_id: i64, limit: i64) -> QueryResult<V
         .limit(limit)
         .select(AuditEvent::as_select())
         .load(conn)
+}
+
+/// Which events a [`tally`] counts.
+#[derive(Clone, Copy, Debug)]
+pub enum About<'a> {
+    /// Whatever they targeted.
+    Anything,
+    /// Those targeting one object (`target_type`, `target_id`).
+    Target(&'a str, i64),
+    /// Those with no target id, labelled with this text (an address with no account).
+    Untargeted(&'a str),
+}
+
+/// How many events, and when the first and the last of them happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tally {
+    pub count: i64,
+    pub first: Option<NaiveDateTime>,
+    pub last: Option<NaiveDateTime>,
+}
+
+/// The events of these actions since `since` (exclusive) about `about`, from client
+/// address `ip` when given (password-attempt throttling).
+pub fn tally(
+    conn: &mut DbConn,
+    actions: &[&str],
+    about: About<'_>,
+    ip: Option<&str>,
+    since: NaiveDateTime,
+) -> QueryResult<Tally> {
+    use diesel::dsl::{count_star, max, min};
+    let mut query = audit_events::table
+        .filter(audit_events::action.eq_any(actions.to_vec()))
+        .filter(audit_events::created_at.gt(since))
+        .into_boxed();
+    query = match about {
+        About::Anything => query,
+        About::Target(kind, id) => query
+            .filter(audit_events::target_type.eq(kind))
+            .filter(audit_events::target_id.eq(id)),
+        About::Untargeted(label) => query
+            .filter(audit_events::target_label.eq(label))
+            .filter(audit_events::target_id.is_null()),
+    };
+    if let Some(ip) = ip {
+        query = query.filter(audit_events::ip.eq(ip));
+    }
+    let (count, first, last) = query
+        .select((
+            count_star(),
+            min(audit_events::created_at),
+            max(audit_events::created_at),
+        ))
+        .get_result(conn)?;
+    Ok(Tally { count, first, last })
+}
+
+/// When the latest event of these actions targeting one object happened (from client
+/// address `ip` only, when given).
+pub fn latest_for_target(
+    conn: &mut DbConn,
+    actions: &[&str],
+    target_type: &str,
+    target_id: i64,
+    ip: Option<&str>,
+) -> QueryResult<Option<NaiveDateTime>> {
+    use diesel::dsl::max;
+    let mut query = audit_events::table
+        .filter(audit_events::target_type.eq(target_type))
+        .filter(audit_events::target_id.eq(target_id))
+        .filter(audit_events::action.eq_any(actions.to_vec()))
+        .into_boxed();
+    if let Some(ip) = ip {
+        query = query.filter(audit_events::ip.eq(ip));
+    }
+    query.select(max(audit_events::created_at)).get_result(conn)
 }

@@ -40,6 +40,16 @@ impl NewEmailAddress<'_> {
     }
 }
 
+/// What `EmailAddressRow::mark_verified` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verification {
+    Done,
+    /// Not this account's unverified address (any more).
+    NotPending,
+    /// Another account holds the address verified.
+    TakenElsewhere,
+}
+
 impl EmailAddressRow {
     /// An account's addresses, primary first.
     pub fn for_account(conn: &mut DbConn, account_id: i64) -> QueryResult<Vec<EmailAddressRow>> {
@@ -54,6 +64,19 @@ impl EmailAddressRow {
         email_addresses::table
             .filter(email_addresses::account_id.eq(account_id))
             .filter(email_addresses::is_primary.eq(true))
+            .select(EmailAddressRow::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The verified address with this canonical form, on whichever account holds it.
+    pub fn find_verified(
+        conn: &mut DbConn,
+        canonical: &str,
+    ) -> QueryResult<Option<EmailAddressRow>> {
+        email_addresses::table
+            .filter(email_addresses::canonical.eq(canonical))
+            .filter(email_addresses::verified.eq(true))
             .select(EmailAddressRow::as_select())
             .first(conn)
             .optional()
@@ -98,25 +121,38 @@ impl EmailAddressRow {
         .get_result(conn)
     }
 
-    /// Marks an address verified, only if it is still this account's and unverified.
+    /// Marks an address verified, only if it is still this account's and unverified. In a
+    /// savepoint: another account verifying the same address at the same moment can win
+    /// the unique index on PostgreSQL, which is answered (`TakenElsewhere`) without
+    /// aborting the caller's transaction.
     pub fn mark_verified(
         conn: &mut DbConn,
         account_id: i64,
         id: i64,
         now: NaiveDateTime,
-    ) -> QueryResult<bool> {
-        let n = diesel::update(
-            email_addresses::table
-                .filter(email_addresses::account_id.eq(account_id))
-                .filter(email_addresses::id.eq(id))
-                .filter(email_addresses::verified.eq(false)),
-        )
-        .set((
-            email_addresses::verified.eq(true),
-            email_addresses::verified_at.eq(Some(now)),
-        ))
-        .execute(conn)?;
-        Ok(n == 1)
+    ) -> QueryResult<Verification> {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let updated = conn.transaction(|conn| {
+            diesel::update(
+                email_addresses::table
+                    .filter(email_addresses::account_id.eq(account_id))
+                    .filter(email_addresses::id.eq(id))
+                    .filter(email_addresses::verified.eq(false)),
+            )
+            .set((
+                email_addresses::verified.eq(true),
+                email_addresses::verified_at.eq(Some(now)),
+            ))
+            .execute(conn)
+        });
+        match updated {
+            Ok(1) => Ok(Verification::Done),
+            Ok(_) => Ok(Verification::NotPending),
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                Ok(Verification::TakenElsewhere)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Moves the primary flag to a verified address of the account (the old one is

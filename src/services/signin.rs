@@ -21,17 +21,15 @@
 //! with the same numbers, so a throttled answer never tells who has an account.
 
 use chrono::{NaiveDateTime, TimeDelta};
-use diesel::dsl::{count_star, max, min};
-use diesel::prelude::*;
+use diesel::QueryResult;
 use serde_json::json;
 
-use crate::db::schema::audit_events;
 use crate::db::{write_transaction, DbConn};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::models;
 use crate::models::account::Account;
-use crate::models::audit::{self, Actor, Event};
-use crate::services::account::lock_account;
+use crate::models::audit::{self, About, Actor, Event, Tally};
+use crate::models::email_address::EmailAddressRow;
 
 pub const FAILED: &str = "login.failed";
 pub const SUCCEEDED: &str = "login.succeeded";
@@ -100,47 +98,18 @@ pub enum Kind<'a> {
     Reauth,
 }
 
+/// Failed attempts about `subject` since `since` (from `ip` only, when given).
 fn failures(
     conn: &mut DbConn,
     subject: Subject<'_>,
     ip: Option<&str>,
     since: NaiveDateTime,
-) -> QueryResult<(i64, Option<NaiveDateTime>, Option<NaiveDateTime>)> {
-    let mut query = audit_events::table
-        .filter(audit_events::action.eq_any(FAILURES))
-        .filter(audit_events::created_at.gt(since))
-        .into_boxed();
-    query = match subject {
-        Subject::Account(id) => query
-            .filter(audit_events::target_type.eq("account"))
-            .filter(audit_events::target_id.eq(id)),
-        Subject::Unknown(label) => query
-            .filter(audit_events::target_label.eq(label))
-            .filter(audit_events::target_id.is_null()),
+) -> QueryResult<Tally> {
+    let about = match subject {
+        Subject::Account(id) => About::Target("account", id),
+        Subject::Unknown(label) => About::Untargeted(label),
     };
-    if let Some(ip) = ip {
-        query = query.filter(audit_events::ip.eq(ip));
-    }
-    query
-        .select((
-            count_star(),
-            min(audit_events::created_at),
-            max(audit_events::created_at),
-        ))
-        .get_result(conn)
-}
-
-fn failures_from_client(
-    conn: &mut DbConn,
-    ip: &str,
-    since: NaiveDateTime,
-) -> QueryResult<(i64, Option<NaiveDateTime>)> {
-    audit_events::table
-        .filter(audit_events::action.eq_any(FAILURES))
-        .filter(audit_events::ip.eq(ip))
-        .filter(audit_events::created_at.gt(since))
-        .select((count_star(), min(audit_events::created_at)))
-        .get_result(conn)
+    audit::tally(conn, &FAILURES, about, ip, since)
 }
 
 /// The latest of these proofs for the account (from `ip` only, when given).
@@ -150,15 +119,7 @@ fn last_proof(
     actions: &[&str],
     ip: Option<&str>,
 ) -> QueryResult<Option<NaiveDateTime>> {
-    let mut query = audit_events::table
-        .filter(audit_events::target_type.eq("account"))
-        .filter(audit_events::target_id.eq(account_id))
-        .filter(audit_events::action.eq_any(actions.to_vec()))
-        .into_boxed();
-    if let Some(ip) = ip {
-        query = query.filter(audit_events::ip.eq(ip));
-    }
-    query.select(max(audit_events::created_at)).get_result(conn)
+    audit::latest_for_target(conn, actions, "account", account_id, ip)
 }
 
 /// The start of a count: the window's start, or the last proof when that is later.
@@ -194,9 +155,9 @@ pub fn assess(
         }
     };
     if let Some(ip) = ip {
-        let (n, oldest) = failures_from_client(conn, ip, now - window)?;
-        if n >= MAX_FAILURES_PER_CLIENT {
-            hold(oldest.unwrap_or(now) + window);
+        let from_client = audit::tally(conn, &FAILURES, About::Anything, Some(ip), now - window)?;
+        if from_client.count >= MAX_FAILURES_PER_CLIENT {
+            hold(from_client.first.unwrap_or(now) + window);
         }
     }
     let (proof_any, proof_here, known_address) = match subject {
@@ -218,16 +179,16 @@ pub fn assess(
     };
     if let Some(ip) = ip {
         let since = later(now - window, proof_here);
-        let (n, oldest, _) = failures(conn, subject, Some(ip), since)?;
-        if n >= MAX_FAILURES_PER_ACCOUNT_AND_CLIENT {
-            hold(oldest.unwrap_or(now) + window);
+        let here = failures(conn, subject, Some(ip), since)?;
+        if here.count >= MAX_FAILURES_PER_ACCOUNT_AND_CLIENT {
+            hold(here.first.unwrap_or(now) + window);
         }
     }
     if !known_address {
         let since = later(now - TimeDelta::hours(ACCOUNT_WINDOW_HOURS), proof_any);
-        let (n, _, latest) = failures(conn, subject, None, since)?;
-        if let Some(delay) = account_delay(n) {
-            hold(latest.unwrap_or(now) + delay);
+        let everywhere = failures(conn, subject, None, since)?;
+        if let Some(delay) = account_delay(everywhere.count) {
+            hold(everywhere.last.unwrap_or(now) + delay);
         }
     }
     Ok(match retry_at {
@@ -269,21 +230,21 @@ pub fn prepare(
     })
 }
 
-/// The stored hash a re-authentication checks against, or `None` when already throttled
+/// What a re-authentication needs: the stored hash to check against, or `throttled`
 /// (no hashing then). The account must exist.
-pub fn prepare_reauth(
-    conn: &mut DbConn,
-    account_id: i64,
-    ip: Option<&str>,
-) -> AppResult<Result<Option<String>, NaiveDateTime>> {
-    if let Verdict::Throttled { retry_at } =
-        assess(conn, Subject::Account(account_id), ip, models::now())?
-    {
-        return Ok(Err(retry_at));
-    }
-    Ok(Ok(
+pub fn prepare_reauth(conn: &mut DbConn, account_id: i64, ip: Option<&str>) -> AppResult<Attempt> {
+    let throttled =
+        assess(conn, Subject::Account(account_id), ip, models::now())? != Verdict::Allowed;
+    let password_hash = if throttled {
+        None
+    } else {
         Account::find(conn, account_id)?.and_then(|a| a.password_hash)
-    ))
+    };
+    Ok(Attempt {
+        account_id: Some(account_id),
+        password_hash,
+        throttled,
+    })
 }
 
 /// Decides an attempt and records it, in one write transaction holding the account's
@@ -300,7 +261,7 @@ pub fn settle(
     write_transaction(conn, |conn| {
         let now = models::now();
         let account_label = match account_id {
-            Some(id) => Some(lock_account(conn, id).and_then(|_| primary_label(conn, id))?),
+            Some(id) => Some(locked_label(conn, id)?),
             None => None,
         };
         let typed = match kind {
@@ -320,51 +281,77 @@ pub fn settle(
             (Verdict::Allowed, Some(true)) if account_id.is_some() => Outcome::Succeeded,
             (Verdict::Allowed, Some(_)) => Outcome::Failed,
         };
-        let action = match (kind, outcome) {
-            (Kind::SignIn { .. }, Outcome::Succeeded) => Some(SUCCEEDED),
-            (Kind::SignIn { .. }, Outcome::Failed) => Some(FAILED),
-            (Kind::SignIn { .. }, Outcome::Throttled { .. }) => Some(THROTTLED),
-            (Kind::Reauth, Outcome::Failed) => Some(REAUTH_FAILED),
-            (Kind::Reauth, Outcome::Throttled { .. }) => Some(REAUTH_THROTTLED),
-            // A re-authentication is a proof worth recording only when failures precede
-            // it (the form's own change is recorded by its service).
-            (Kind::Reauth, Outcome::Succeeded) => {
-                let proof = match account_id {
-                    Some(id) => last_proof(conn, id, &PROOFS, None)?,
-                    None => None,
-                };
-                let since = later(now - TimeDelta::hours(ACCOUNT_WINDOW_HOURS), proof);
-                (failures(conn, subject, None, since)?.0 > 0).then_some(REAUTH_SUCCEEDED)
-            }
-        };
-        let Some(action) = action else {
-            return Ok(outcome);
-        };
-        let mut event = Event::new(action).label(typed);
-        if let Some(id) = account_id {
-            event = event.target("account", id, typed);
+        if let Some(action) = action_of(conn, kind, outcome, subject, now)? {
+            record(conn, actor, kind, outcome, account_id, action, typed)?;
         }
-        if let Outcome::Throttled { retry_at } = outcome {
-            event = event.changes(json!({
-                "throttled": true,
-                "retry_at": retry_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            }));
-        }
-        let actor = Actor {
-            account_id: match (kind, outcome) {
-                (Kind::SignIn { .. }, Outcome::Succeeded) => account_id,
-                (Kind::SignIn { .. }, _) => None,
-                (Kind::Reauth, _) => actor.account_id,
-            },
-            ip: actor.ip.clone(),
-        };
-        audit::record(conn, &actor, event)?;
         Ok(outcome)
     })
 }
 
-fn primary_label(conn: &mut DbConn, account_id: i64) -> AppResult<String> {
-    use crate::models::email_address::EmailAddressRow;
+/// The audit action an attempt is recorded under, if any.
+fn action_of(
+    conn: &mut DbConn,
+    kind: Kind<'_>,
+    outcome: Outcome,
+    subject: Subject<'_>,
+    now: NaiveDateTime,
+) -> AppResult<Option<&'static str>> {
+    Ok(match (kind, outcome) {
+        (Kind::SignIn { .. }, Outcome::Succeeded) => Some(SUCCEEDED),
+        (Kind::SignIn { .. }, Outcome::Failed) => Some(FAILED),
+        (Kind::SignIn { .. }, Outcome::Throttled { .. }) => Some(THROTTLED),
+        (Kind::Reauth, Outcome::Failed) => Some(REAUTH_FAILED),
+        (Kind::Reauth, Outcome::Throttled { .. }) => Some(REAUTH_THROTTLED),
+        // A re-authentication is a proof worth recording only when failures precede it
+        // (the form's own change is recorded by its service).
+        (Kind::Reauth, Outcome::Succeeded) => {
+            let proof = match subject {
+                Subject::Account(id) => last_proof(conn, id, &PROOFS, None)?,
+                Subject::Unknown(_) => None,
+            };
+            let since = later(now - TimeDelta::hours(ACCOUNT_WINDOW_HOURS), proof);
+            (failures(conn, subject, None, since)?.count > 0).then_some(REAUTH_SUCCEEDED)
+        }
+    })
+}
+
+/// Records an attempt: labelled with what was typed (the account's address for a
+/// re-authentication), by the account only once it signed in.
+fn record(
+    conn: &mut DbConn,
+    actor: &Actor,
+    kind: Kind<'_>,
+    outcome: Outcome,
+    account_id: Option<i64>,
+    action: &str,
+    typed: &str,
+) -> AppResult<()> {
+    let mut event = Event::new(action).label(typed);
+    if let Some(id) = account_id {
+        event = event.target("account", id, typed);
+    }
+    if let Outcome::Throttled { retry_at } = outcome {
+        event = event.changes(json!({
+            "throttled": true,
+            "retry_at": retry_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        }));
+    }
+    let actor = Actor {
+        account_id: match (kind, outcome) {
+            (Kind::SignIn { .. }, Outcome::Succeeded) => account_id,
+            (Kind::SignIn { .. }, _) => None,
+            (Kind::Reauth, _) => actor.account_id,
+        },
+        ip: actor.ip.clone(),
+    };
+    audit::record(conn, &actor, event)?;
+    Ok(())
+}
+
+/// Locks the account (attempts on one account are decided one at a time) and names it
+/// by its primary address.
+fn locked_label(conn: &mut DbConn, account_id: i64) -> AppResult<String> {
+    Account::lock_for_update(conn, account_id)?.ok_or(AppError::NotFound)?;
     Ok(EmailAddressRow::primary_for(conn, account_id)?
         .map(|e| e.canonical)
         .unwrap_or_default())

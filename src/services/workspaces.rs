@@ -1,11 +1,12 @@
-//! Creating workspaces with their Owner: the first-run setup page and `create-owner`.
+//! Creating workspaces with their Owner (the first-run setup page and `create-owner`),
+//! and an operator's limits.
 
 use serde_json::json;
 
 use crate::db::{write_transaction, DbConn};
-use crate::domain::Plan;
+use crate::domain::{PersonName, Plan, Slug, WorkspaceName};
 use crate::email::EmailAddress;
-use crate::error::{refuse_any, AppError, AppResult, Refusal, ServiceResult};
+use crate::error::{refuse_any, AppError, AppResult, Refusal, ServiceError, ServiceResult};
 use crate::models::account::Account;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::member::{MemberStatus, NewMember, SeatType};
@@ -20,11 +21,13 @@ use crate::services::locks;
 use crate::services::members::join;
 use crate::tokens;
 
+/// A workspace and its Owner, each value already parsed: from the setup page or the
+/// `create-owner` command.
 pub struct NewOwnedWorkspace<'a> {
-    pub workspace_name: &'a str,
+    pub workspace_name: &'a WorkspaceName,
     /// Explicit slug; derived from the name when `None`.
-    pub slug: Option<&'a str>,
-    pub owner_name: &'a str,
+    pub slug: Option<&'a Slug>,
+    pub owner_name: &'a PersonName,
     pub owner_email: &'a EmailAddress,
     /// Used only when the account is created; an existing account keeps its password.
     pub password_hash: Option<&'a str>,
@@ -39,52 +42,63 @@ pub struct Created {
     pub account_created: bool,
 }
 
-/// A URL-safe slug from a name: lower-case ASCII letters, digits and single hyphens.
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for ch in name.trim().to_lowercase().chars() {
-        if ch.is_ascii_alphanumeric() {
-            slug.push(ch);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
+/// The address of a new workspace: the one asked for (refused beside `slug` when taken),
+/// or one made from its name, numbered (`acme-2`) past those already taken.
+fn free_slug(conn: &mut DbConn, input: &NewOwnedWorkspace<'_>) -> ServiceResult<Slug> {
+    if let Some(slug) = input.slug {
+        if Workspace::slug_exists(conn, slug.as_str())? {
+            return Err(ServiceError::field(
+                "slug",
+                format!("The slug `{slug}` is taken."),
+            ));
         }
+        return Ok(slug.clone());
     }
-    let slug = slug
-        .trim_end_matches('-')
-        .chars()
-        .take(40)
-        .collect::<String>();
-    let slug = slug.trim_end_matches('-').to_string();
-    if slug.is_empty() {
-        "workspace".into()
-    } else {
-        slug
-    }
-}
-
-pub fn valid_slug(slug: &str) -> bool {
-    !slug.is_empty()
-        && slug.len() <= 40
-        && slug
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !slug.starts_with('-')
-        && !slug.ends_with('-')
-}
-
-fn unique_slug(conn: &mut DbConn, base: &str) -> AppResult<String> {
-    if !Workspace::slug_exists(conn, base)? {
-        return Ok(base.to_string());
+    let base = Slug::from_name(input.workspace_name.as_str());
+    if !Workspace::slug_exists(conn, base.as_str())? {
+        return Ok(base);
     }
     for n in 2..1000 {
-        let candidate = format!("{base}-{n}");
-        if !Workspace::slug_exists(conn, &candidate)? {
+        let candidate = numbered(&base, n)?;
+        if !Workspace::slug_exists(conn, candidate.as_str())? {
             return Ok(candidate);
         }
     }
-    Err(AppError::BadRequest(
-        "No free address for this workspace name; choose a slug.".into(),
+    Err(ServiceError::general(
+        "No free address for this workspace name; choose a slug.",
     ))
+}
+
+/// `base-n`, the base shortened so the whole stays within the slug's limit.
+fn numbered(base: &Slug, n: u32) -> AppResult<Slug> {
+    let suffix = format!("-{n}");
+    let stem: String = base
+        .as_str()
+        .chars()
+        .take(Slug::MAX_CHARS - suffix.len())
+        .collect();
+    Slug::parse(&format!("{}{suffix}", stem.trim_end_matches('-'))).map_err(AppError::internal)
+}
+
+/// The account that will own the workspace: the one holding the address verified, or a
+/// new one. Returns its id and whether it was created.
+fn owner_account(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: &NewOwnedWorkspace<'_>,
+) -> AppResult<(i64, bool)> {
+    if let Some(account) = Account::find_by_verified_email(conn, input.owner_email.canonical())? {
+        return Ok((account.id, false));
+    }
+    let id = join::insert_account(
+        conn,
+        actor,
+        input.owner_name.as_str(),
+        input.owner_email,
+        input.password_hash,
+        true,
+    )?;
+    Ok((id, true))
 }
 
 /// Creates (or reuses, by verified address) the account, the workspace, its five
@@ -93,38 +107,13 @@ fn create_in_tx(
     conn: &mut DbConn,
     actor: &Actor,
     input: &NewOwnedWorkspace<'_>,
-) -> AppResult<Created> {
+) -> ServiceResult<Created> {
     let now = models::now();
-    let existing = Account::find_by_verified_email(conn, input.owner_email.canonical())?;
-    let (account_id, account_created) = match existing {
-        Some(account) => (account.id, false),
-        None => (
-            join::insert_account(
-                conn,
-                actor,
-                input.owner_name,
-                input.owner_email,
-                input.password_hash,
-                true,
-            )?,
-            true,
-        ),
-    };
-    let slug = match input.slug {
-        Some(slug) if !valid_slug(slug) => {
-            return Err(AppError::BadRequest(
-                "A slug uses lower-case letters, digits and hyphens (at most 40).".into(),
-            ))
-        }
-        Some(slug) if Workspace::slug_exists(conn, slug)? => {
-            return Err(AppError::BadRequest(format!("The slug `{slug}` is taken.")))
-        }
-        Some(slug) => slug.to_string(),
-        None => unique_slug(conn, &slugify(input.workspace_name))?,
-    };
+    let slug = free_slug(conn, input)?.into_inner();
+    let (account_id, account_created) = owner_account(conn, actor, input)?;
     let workspace_id = NewWorkspace {
         slug: &slug,
-        name: input.workspace_name,
+        name: input.workspace_name.as_str(),
         plan: None,
         seat_limit: Some(DEFAULT_SEAT_LIMIT),
         daily_invite_limit: DEFAULT_DAILY_INVITES,
@@ -134,6 +123,55 @@ fn create_in_tx(
         updated_at: now,
     }
     .insert(conn)?;
+    let member_id = add_owner(conn, workspace_id, account_id, now)?;
+    let created = Created {
+        workspace_id,
+        slug,
+        account_id,
+        member_id,
+        account_created,
+    };
+    record_created(conn, actor, input, &created)?;
+    Ok(created)
+}
+
+fn record_created(
+    conn: &mut DbConn,
+    actor: &Actor,
+    input: &NewOwnedWorkspace<'_>,
+    created: &Created,
+) -> AppResult<()> {
+    let (workspace_id, slug, owner) = (
+        created.workspace_id,
+        &created.slug,
+        input.owner_email.canonical(),
+    );
+    audit::record(
+        conn,
+        actor,
+        Event::new("workspace.created")
+            .workspace(workspace_id)
+            .target("workspace", workspace_id, slug)
+            .changes(json!({"after": {"name": input.workspace_name.as_str(), "slug": slug, "owner": owner}})),
+    )?;
+    audit::record(
+        conn,
+        actor,
+        Event::new("member.joined")
+            .workspace(workspace_id)
+            .target("member", created.member_id, owner)
+            .changes(json!({"after": {"roles": ["Owner"], "seat_type": "builder"}})),
+    )?;
+    Ok(())
+}
+
+/// The workspace's built-in roles and its Owner's membership; returns the member's id.
+fn add_owner(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    account_id: i64,
+    now: chrono::NaiveDateTime,
+) -> AppResult<i64> {
     let roles = Role::create_builtins(conn, workspace_id)?;
     let owner_role = roles
         .iter()
@@ -157,29 +195,7 @@ fn create_in_tx(
     }
     .insert(conn)?;
     Role::assign(conn, member_id, owner_role, true)?;
-    audit::record(
-        conn,
-        actor,
-        Event::new("workspace.created")
-            .workspace(workspace_id)
-            .target("workspace", workspace_id, &slug)
-            .changes(json!({"after": {"name": input.workspace_name, "slug": slug, "owner": input.owner_email.canonical()}})),
-    )?;
-    audit::record(
-        conn,
-        actor,
-        Event::new("member.joined")
-            .workspace(workspace_id)
-            .target("member", member_id, input.owner_email.canonical())
-            .changes(json!({"after": {"roles": ["Owner"], "seat_type": "builder"}})),
-    )?;
-    Ok(Created {
-        workspace_id,
-        slug,
-        account_id,
-        member_id,
-        account_created,
-    })
+    Ok(member_id)
 }
 
 /// `gatehouse create-owner`: a workspace for a new or existing account.
@@ -187,7 +203,7 @@ pub fn create_with_owner(
     conn: &mut DbConn,
     actor: &Actor,
     input: &NewOwnedWorkspace<'_>,
-) -> AppResult<Created> {
+) -> ServiceResult<Created> {
     write_transaction(conn, |conn| create_in_tx(conn, actor, input))
 }
 
@@ -301,18 +317,18 @@ pub fn setup_token_valid(conn: &mut DbConn, token: &str) -> AppResult<bool> {
 }
 
 /// Completes first-run setup; the token is consumed by a conditional delete in the same
-/// transaction, so two submits cannot both create an Owner.
+/// transaction, so two submits cannot both create an Owner (the second is a 404).
 pub fn complete_setup(
     conn: &mut DbConn,
     actor: &Actor,
     token: &str,
     input: &NewOwnedWorkspace<'_>,
-) -> AppResult<Created> {
+) -> ServiceResult<Created> {
     write_transaction(conn, |conn| {
         if !setting::take_if(conn, setting::SETUP_TOKEN_HASH, &tokens::hash(token))?
             || Account::exists_any(conn)?
         {
-            return Err(AppError::NotFound);
+            return Err(AppError::NotFound.into());
         }
         let created = create_in_tx(conn, actor, input)?;
         audit::record(
@@ -324,18 +340,4 @@ pub fn complete_setup(
         )?;
         Ok(created)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_are_url_safe() {
-        assert_eq!(slugify("  Acme & Co. — Sales "), "acme-co-sales");
-        assert_eq!(slugify("???"), "workspace");
-        assert!(valid_slug("acme-2"));
-        assert!(!valid_slug("Acme"));
-        assert!(!valid_slug("-acme"));
-    }
 }

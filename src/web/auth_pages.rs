@@ -7,20 +7,20 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
-use crate::auth::password::{check_new_password_pair, PasswordProblem};
-use crate::auth::{csrf, session_store};
+use crate::domain::{Invalid, NewPassword, PersonName, WorkspaceName};
 use crate::email::EmailAddress;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Refusal};
 use crate::models::audit::Actor;
 use crate::services::access::{self, WorkspaceLink};
 use crate::services::signin::{self, Outcome};
-use crate::services::workspaces;
+use crate::services::workspaces::{self, Created, NewOwnedWorkspace};
 use crate::state::AppState;
-use crate::text;
-use crate::web::forms::{FieldErrors, StrictForm};
+use crate::web::account::beside;
+use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
+use crate::web::session::AppSession;
 use crate::web::{
-    client_ip, db, query_token, render, render_status, see_other, set_flash, take_flash, Chrome,
-    FlashKind,
+    attempt, client_ip, db, query_token, refused, render, render_status, see_other, Chrome,
+    FlashKind, REFUSED,
 };
 
 /// `next` is honoured only for a local path: never a scheme, never `//host`.
@@ -32,6 +32,11 @@ pub fn local_next(next: &str) -> Option<&str> {
     ok.then_some(next)
 }
 
+/// Where to go after signing in: `next` when it is a local path, else `/`.
+fn after_sign_in(next: &str) -> HttpResponse {
+    see_other(local_next(next).filter(|n| !n.is_empty()).unwrap_or("/"))
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
@@ -40,8 +45,8 @@ struct HomePage {
 }
 
 /// GET / — the signed-in person's workspace, a list when they have several.
-pub async fn home(session: Session, state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    let Some(account_id) = session.get::<i64>(session_store::ACCOUNT_ID).ok().flatten() else {
+pub async fn home(session: AppSession, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let Some(account_id) = session.account_id() else {
         return Ok(see_other("/login"));
     };
     let (summary, links) = db(&state.pool, move |conn| {
@@ -52,7 +57,7 @@ pub async fn home(session: Session, state: web::Data<AppState>) -> AppResult<Htt
     })
     .await?;
     let Some(summary) = summary else {
-        session.purge();
+        session.sign_out();
         return Ok(see_other("/login"));
     };
     if let [only] = links.as_slice() {
@@ -60,8 +65,8 @@ pub async fn home(session: Session, state: web::Data<AppState>) -> AppResult<Htt
     }
     let mut chrome = Chrome::public(
         "Your workspaces",
-        csrf::token(&session)?,
-        take_flash(&session),
+        session.csrf_token()?,
+        session.take_flash(),
     );
     chrome.signed_in = Some(summary.name);
     chrome.workspaces = links.clone();
@@ -89,17 +94,15 @@ pub struct NextQuery {
 }
 
 /// GET /login
-pub async fn login_form(session: Session, query: web::Query<NextQuery>) -> AppResult<HttpResponse> {
-    let next = local_next(&query.next).unwrap_or_default().to_string();
-    if session
-        .get::<i64>(session_store::ACCOUNT_ID)
-        .ok()
-        .flatten()
-        .is_some()
-    {
-        return Ok(see_other(if next.is_empty() { "/" } else { &next }));
+pub async fn login_form(
+    session: AppSession,
+    query: web::Query<NextQuery>,
+) -> AppResult<HttpResponse> {
+    if session.account_id().is_some() {
+        return Ok(after_sign_in(&query.next));
     }
-    let chrome = Chrome::public("Sign in", csrf::token(&session)?, take_flash(&session));
+    let next = local_next(&query.next).unwrap_or_default().to_string();
+    let chrome = Chrome::public("Sign in", session.csrf_token()?, session.take_flash());
     render(&LoginPage {
         chrome,
         email: String::new(),
@@ -109,41 +112,27 @@ pub async fn login_form(session: Session, query: web::Query<NextQuery>) -> AppRe
     })
 }
 
-#[derive(Deserialize)]
+/// Text the canonical check refuses is bad input, not a sign-in attempt: nothing counts.
+#[derive(Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct LoginForm {
+    #[validate(custom(function = "crate::text::validate_line"))]
     email: String,
+    #[validate(custom(function = "crate::text::validate_line"))]
     password: String,
     #[serde(default)]
+    #[validate(custom(function = "crate::text::validate_line"))]
     next: String,
 }
 
-/// Starts a signed-in session: a new session id (no fixation), a new CSRF token.
+/// Starts a signed-in session: a new session id (no fixation), a new CSRF token
+/// (`AppSession::sign_in`).
 pub(crate) fn begin_session(
     session: &Session,
     req: &HttpRequest,
     account_id: i64,
 ) -> AppResult<()> {
-    session.renew();
-    session
-        .insert(session_store::ACCOUNT_ID, account_id)
-        .map_err(AppError::internal)?;
-    let agent: String = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect();
-    session
-        .insert(session_store::USER_AGENT, agent)
-        .map_err(AppError::internal)?;
-    session
-        .insert(session_store::CLIENT_IP, client_ip(req).unwrap_or_default())
-        .map_err(AppError::internal)?;
-    csrf::rotate(session)?;
-    Ok(())
+    AppSession::from(session).sign_in(account_id, req)
 }
 
 /// POST /login — the same answer, in the same time, for an unknown address and a wrong
@@ -151,33 +140,63 @@ pub(crate) fn begin_session(
 /// to try again, never whether the password was right.
 pub async fn login(
     req: HttpRequest,
-    session: Session,
+    session: AppSession,
     state: web::Data<AppState>,
     form: StrictForm<LoginForm>,
 ) -> AppResult<HttpResponse> {
     let form = form.0;
-    // Text the canonical check refuses is bad input, not a sign-in attempt: nothing counts.
-    let mut errors = FieldErrors::default();
-    for (field, value) in [
-        ("email", &form.email),
-        ("password", &form.password),
-        ("next", &form.next),
-    ] {
-        if let Err(e) = text::single_line(value) {
-            errors.add(field, e.to_string());
+    if let Err(errors) = validated(&form) {
+        return login_page(&session, &form.email, String::new(), None, errors);
+    }
+    let (outcome, account_id) = try_password(&state, &form, client_ip(&req)).await?;
+    let error = match (outcome, account_id) {
+        (Outcome::Succeeded, Some(account_id)) => {
+            session.sign_in(account_id, &req)?;
+            return Ok(after_sign_in(&form.next));
         }
-    }
-    if !errors.is_empty() {
-        let page = LoginPage {
-            chrome: Chrome::public("Sign in", csrf::token(&session)?, None),
-            email: form.email.trim().to_string(),
-            next: String::new(),
-            error: None,
-            errors,
-        };
-        return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
-    }
-    let ip = client_ip(&req);
+        // Said alike for every address, with or without an account.
+        (Outcome::Throttled { retry_at }, _) => format!(
+            "Too many failed sign-in attempts. {}",
+            signin::retry_message(retry_at, crate::models::now())
+        ),
+        _ => "Incorrect email or password.".to_string(),
+    };
+    let next = local_next(&form.next).unwrap_or_default().to_string();
+    login_page(
+        &session,
+        &form.email,
+        next,
+        Some(error),
+        FieldErrors::default(),
+    )
+}
+
+/// The sign-in page again (422), with what was typed as the address.
+fn login_page(
+    session: &AppSession,
+    email: &str,
+    next: String,
+    error: Option<String>,
+    errors: FieldErrors,
+) -> AppResult<HttpResponse> {
+    let page = LoginPage {
+        chrome: Chrome::public("Sign in", session.csrf_token()?, None),
+        email: email.trim().to_string(),
+        next,
+        error,
+        errors,
+    };
+    render_status(&page, REFUSED)
+}
+
+/// One password attempt, throttled and recorded (`services::signin`): the account it
+/// was for, if any, and the outcome. Always verified — against a dummy hash when
+/// throttled or unknown — so every answer takes the same time.
+async fn try_password(
+    state: &AppState,
+    form: &LoginForm,
+    ip: Option<String>,
+) -> AppResult<(Outcome, Option<i64>)> {
     let canonical = EmailAddress::parse(&form.email)
         .ok()
         .map(|e| e.canonical().to_string());
@@ -188,64 +207,29 @@ pub async fn login(
         .take(254)
         .collect();
     let attempt = {
-        let (canonical, label, ip) = (canonical.clone(), label.clone(), ip.clone());
+        let (label, ip) = (label.clone(), ip.clone());
         db(&state.pool, move |conn| {
             signin::prepare(conn, canonical.as_deref(), &label, ip.as_deref())
         })
         .await?
     };
-    let stored = if attempt.throttled {
-        None
-    } else {
-        attempt.password_hash.clone()
-    };
-    // Always verified (against a dummy hash when throttled or unknown): the same time.
-    let verified = state.passwords.verify(stored, form.password).await?;
-    let outcome = {
-        let actor = Actor {
-            account_id: None,
-            ip: ip.clone(),
-        };
-        let (label, account_id) = (label.clone(), attempt.account_id);
-        let verified = (!attempt.throttled).then_some(verified);
-        db(&state.pool, move |conn| {
-            signin::settle(
-                conn,
-                &actor,
-                signin::Kind::SignIn { label: &label },
-                account_id,
-                verified,
-            )
-        })
-        .await?
-    };
-    let next = local_next(&form.next).unwrap_or_default().to_string();
-    let error = match (outcome, attempt.account_id) {
-        (Outcome::Succeeded, Some(account_id)) => {
-            begin_session(&session, &req, account_id)?;
-            return Ok(see_other(if next.is_empty() { "/" } else { &next }));
-        }
-        // Said alike for every address, with or without an account.
-        (Outcome::Throttled { retry_at }, _) => format!(
-            "Too many failed sign-in attempts. {}",
-            signin::retry_message(retry_at, crate::models::now())
-        ),
-        _ => "Incorrect email or password.".to_string(),
-    };
-    let chrome = Chrome::public("Sign in", csrf::token(&session)?, None);
-    let page = LoginPage {
-        chrome,
-        email: form.email.trim().to_string(),
-        next,
-        error: Some(error),
-        errors: FieldErrors::default(),
-    };
-    render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
+    let stored = attempt.password_hash.filter(|_| !attempt.throttled);
+    let verified = state
+        .passwords
+        .verify(stored, form.password.clone())
+        .await?;
+    let (account_id, verified) = (attempt.account_id, (!attempt.throttled).then_some(verified));
+    let outcome = db(&state.pool, move |conn| {
+        let kind = signin::Kind::SignIn { label: &label };
+        signin::settle(conn, &Actor::anonymous(ip), kind, account_id, verified)
+    })
+    .await?;
+    Ok((outcome, account_id))
 }
 
 /// POST /logout — deletes the session row, so a copied cookie stops working too.
-pub async fn logout(session: Session) -> HttpResponse {
-    session.purge();
+pub async fn logout(session: AppSession) -> HttpResponse {
+    session.sign_out();
     see_other("/login")
 }
 
@@ -268,20 +252,11 @@ struct SetupPage {
 #[derive(Deserialize, Validate, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SetupForm {
-    #[validate(length(
-        min = 1,
-        max = 100,
-        message = "Enter a workspace name (at most 100 characters)"
-    ))]
-    #[validate(custom(function = "crate::text::validate_line"))]
+    #[validate(custom(function = "WorkspaceName::validate"))]
     workspace: String,
-    #[validate(length(
-        min = 1,
-        max = 100,
-        message = "Enter your name (at most 100 characters)"
-    ))]
-    #[validate(custom(function = "crate::text::validate_line"))]
+    #[validate(custom(function = "PersonName::validate"))]
     name: String,
+    #[validate(custom(function = "EmailAddress::validate"))]
     email: String,
     #[serde(default)]
     password: String,
@@ -289,112 +264,157 @@ pub struct SetupForm {
     password_confirm: String,
 }
 
+/// The first workspace and its Owner, as the form gave them.
+struct SetupInput {
+    workspace: WorkspaceName,
+    name: PersonName,
+    email: EmailAddress,
+    password: NewPassword,
+}
+
+impl SetupForm {
+    /// The setup as the service takes it, or every field's problem at once.
+    fn input(&self) -> Result<SetupInput, FieldErrors> {
+        let valid = validated(self);
+        let password = NewPassword::parse(
+            &self.password,
+            &self.password_confirm,
+            ("password", "password_confirm"),
+        );
+        let password = match (valid, password) {
+            (Ok(()), Ok(password)) => password,
+            (valid, password) => {
+                let errors = valid.err().unwrap_or_default();
+                return Err(beside(errors, password.err().unwrap_or_default()));
+            }
+        };
+        let email = EmailAddress::parse(&self.email).map_err(|e| Invalid::new(e.to_string()));
+        Ok(SetupInput {
+            workspace: parsed(WorkspaceName::parse(&self.workspace), "workspace")?,
+            name: parsed(PersonName::parse(&self.name), "name")?,
+            email: parsed(email, "email")?,
+            password,
+        })
+    }
+
+    /// What the page shows again: the names trimmed, the passwords never.
+    fn shown_again(self) -> Self {
+        SetupForm {
+            workspace: self.workspace.trim().to_string(),
+            name: self.name.trim().to_string(),
+            email: self.email,
+            password: String::new(),
+            password_confirm: String::new(),
+        }
+    }
+}
+
+/// Hashes the password (on the hashing pool), then creates the workspace and its Owner,
+/// consuming the setup token.
+async fn create_first_workspace(
+    state: &AppState,
+    actor: Actor,
+    token: String,
+    input: SetupInput,
+) -> AppResult<Result<Created, Vec<Refusal>>> {
+    let SetupInput {
+        workspace,
+        name,
+        email,
+        password,
+    } = input;
+    let hash = state.passwords.hash(password.expose()).await?;
+    attempt(&state.pool, move |conn| {
+        let owned = NewOwnedWorkspace {
+            workspace_name: &workspace,
+            slug: None,
+            owner_name: &name,
+            owner_email: &email,
+            password_hash: Some(&hash),
+        };
+        workspaces::complete_setup(conn, &actor, &token, &owned)
+    })
+    .await
+}
+
+/// The setup link's token, if it is still good (first run, token matches); else 404.
+async fn setup_token(req: &HttpRequest, state: &AppState) -> AppResult<String> {
+    let token = query_token(req).ok_or(AppError::NotFound)?;
+    let probe = token.clone();
+    let valid = db(&state.pool, move |conn| {
+        workspaces::setup_token_valid(conn, &probe)
+    })
+    .await?;
+    valid.then_some(token).ok_or(AppError::NotFound)
+}
+
+fn setup_page(
+    session: &AppSession,
+    token: String,
+    form: SetupForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> AppResult<HttpResponse> {
+    let chrome = Chrome::public("Set up Gatehouse", session.csrf_token()?, None);
+    render_status(
+        &SetupPage {
+            chrome,
+            token,
+            form,
+            errors,
+        },
+        status,
+    )
+}
+
 /// GET /setup?token= — first run only.
 pub async fn setup_form(
     req: HttpRequest,
-    session: Session,
+    session: AppSession,
     state: web::Data<AppState>,
     query: web::Query<TokenQuery>,
 ) -> AppResult<HttpResponse> {
     let _ = query.into_inner().token;
-    let Some(token) = query_token(&req) else {
-        return Err(AppError::NotFound);
-    };
-    let probe = token.clone();
-    if !db(&state.pool, move |conn| {
-        workspaces::setup_token_valid(conn, &probe)
-    })
-    .await?
-    {
-        return Err(AppError::NotFound);
-    }
-    let chrome = Chrome::public("Set up Gatehouse", csrf::token(&session)?, None);
-    render(&SetupPage {
-        chrome,
+    let token = setup_token(&req, &state).await?;
+    let form = SetupForm::default();
+    setup_page(
+        &session,
         token,
-        form: SetupForm::default(),
-        errors: FieldErrors::default(),
-    })
+        form,
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
 }
 
 /// POST /setup?token= — creates the first workspace and its Owner, then signs them in.
 pub async fn setup(
     req: HttpRequest,
-    session: Session,
+    session: AppSession,
     state: web::Data<AppState>,
     query: web::Query<TokenQuery>,
     form: StrictForm<SetupForm>,
 ) -> AppResult<HttpResponse> {
     let _ = query.into_inner().token;
-    let Some(token) = query_token(&req) else {
-        return Err(AppError::NotFound);
+    let token = setup_token(&req, &state).await?;
+    let form = form.0;
+    let input = match form.input() {
+        Ok(input) => input,
+        Err(errors) => return setup_page(&session, token, form.shown_again(), errors, REFUSED),
     };
-    let probe = token.clone();
-    if !db(&state.pool, move |conn| {
-        workspaces::setup_token_valid(conn, &probe)
-    })
-    .await?
-    {
-        return Err(AppError::NotFound);
-    }
-    let mut form = form.0;
-    form.workspace = form.workspace.trim().to_string();
-    form.name = form.name.trim().to_string();
-    let mut errors = match form.validate() {
-        Ok(()) => FieldErrors::default(),
-        Err(e) => FieldErrors::from_validation(&e),
-    };
-    let email = EmailAddress::parse(&form.email);
-    if let Err(e) = &email {
-        errors.add("email", e.to_string());
-    }
-    for problem in check_new_password_pair(&form.password, &form.password_confirm) {
-        match problem {
-            PasswordProblem::New(m) => errors.add("password", m),
-            PasswordProblem::Confirmation(m) => errors.add("password_confirm", m),
+    let actor = Actor::anonymous(client_ip(&req));
+    let outcome = create_first_workspace(&state, actor, token.clone(), input).await?;
+    match outcome {
+        Ok(created) => {
+            session.sign_in(created.account_id, &req)?;
+            session.flash(
+                FlashKind::Success,
+                "Your workspace is ready. Invite your team when you are.",
+            )?;
+            Ok(see_other(&format!("/w/{}/users", created.slug)))
+        }
+        Err(refusals) => {
+            let errors = refused(&session, refusals)?;
+            setup_page(&session, token, form.shown_again(), errors, REFUSED)
         }
     }
-    let email = match email {
-        Ok(email) if errors.is_empty() => email,
-        _ => {
-            form.password.clear();
-            form.password_confirm.clear();
-            let chrome = Chrome::public("Set up Gatehouse", csrf::token(&session)?, None);
-            return render_status(
-                &SetupPage {
-                    chrome,
-                    token,
-                    form,
-                    errors,
-                },
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
-        }
-    };
-    let hash = state
-        .passwords
-        .hash(std::mem::take(&mut form.password))
-        .await?;
-    let actor = Actor {
-        account_id: None,
-        ip: client_ip(&req),
-    };
-    let created = db(&state.pool, move |conn| {
-        let input = workspaces::NewOwnedWorkspace {
-            workspace_name: &form.workspace,
-            slug: None,
-            owner_name: &form.name,
-            owner_email: &email,
-            password_hash: Some(&hash),
-        };
-        workspaces::complete_setup(conn, &actor, &token, &input)
-    })
-    .await?;
-    begin_session(&session, &req, created.account_id)?;
-    set_flash(
-        &session,
-        FlashKind::Success,
-        "Your workspace is ready. Invite your team when you are.",
-    )?;
-    Ok(see_other(&format!("/w/{}/users", created.slug)))
 }

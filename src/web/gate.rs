@@ -1,20 +1,23 @@
-//! The signed-in gate (web, because it builds page chrome): extractors that turn a request into who is signed in and, for
-//! `/w/{ws}/…` routes, their active membership with effective permissions — recomputed
-//! from the database on every request (the session holds only the account id).
+//! The signed-in gate (web, because it builds page chrome): extractors that turn a request
+//! into who is signed in and, for `/w/{ws}/…` routes, their active membership with
+//! effective permissions — recomputed from the database on every request (the session
+//! holds only the account id, read through `web::session`).
 
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_session::{Session, SessionExt};
+use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 
-use crate::auth::{csrf, session_store};
+use crate::auth::session_store;
+use crate::db::DbPool;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
 use crate::permissions::{Permission, Scope};
 use crate::services::access::{self, Access};
 use crate::state::AppState;
+use crate::web::session::AppSession;
 use crate::web::{client_ip, db, Chrome};
 
 fn path_and_query(req: &HttpRequest) -> String {
@@ -33,9 +36,22 @@ fn state(req: &HttpRequest) -> AppResult<web::Data<AppState>> {
 /// Someone signed in (any page outside a workspace).
 pub struct SignedIn {
     pub account_id: i64,
-    pub session: Session,
+    pub session: AppSession,
     pub state: web::Data<AppState>,
     pub actor: Actor,
+    req: HttpRequest,
+}
+
+impl SignedIn {
+    pub fn db_pool(&self) -> &DbPool {
+        &self.state.pool
+    }
+
+    /// The stored id (hash) of the session the request carries, when its cookie opens
+    /// (`session_store::current_id_hash`): which row of the sessions list is this one.
+    pub fn session_hash(&self) -> Option<String> {
+        session_store::current_id_hash(&self.req, &self.state.session_cookie_key)
+    }
 }
 
 impl FromRequest for SignedIn {
@@ -44,11 +60,9 @@ impl FromRequest for SignedIn {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready((|| {
-            let session = req.get_session();
+            let session = AppSession::from(&req.get_session());
             let account_id = session
-                .get::<i64>(session_store::ACCOUNT_ID)
-                .ok()
-                .flatten()
+                .account_id()
                 .ok_or_else(|| AppError::SignInRequired {
                     next: path_and_query(req),
                 })?;
@@ -57,6 +71,7 @@ impl FromRequest for SignedIn {
                 session,
                 state: state(req)?,
                 actor: Actor::account(account_id, client_ip(req)),
+                req: req.clone(),
             })
         })())
     }
@@ -66,7 +81,7 @@ impl FromRequest for SignedIn {
 /// member of it gets 404, exactly as if the workspace did not exist.
 pub struct WorkspaceCtx {
     pub access: Access,
-    pub session: Session,
+    pub session: AppSession,
     pub state: web::Data<AppState>,
     pub actor: Actor,
 }
@@ -91,7 +106,7 @@ impl FromRequest for WorkspaceCtx {
                 access::Loaded::Member(access) => *access,
                 access::Loaded::NotAMember => return Err(AppError::NotFound),
                 access::Loaded::NoAccount => {
-                    signed_in.session.purge();
+                    signed_in.session.sign_out();
                     return Err(AppError::SignInRequired { next });
                 }
             };
@@ -133,17 +148,16 @@ impl WorkspaceCtx {
 
     /// The page chrome (navigation, CSRF token, flash) for a page of this workspace.
     pub fn chrome(&self, title: impl Into<String>, section: &'static str) -> AppResult<Chrome> {
-        let csrf = csrf::token(&self.session)?;
         Ok(Chrome::for_workspace(
             title.into(),
             section,
             &self.access,
-            csrf,
-            crate::web::take_flash(&self.session),
+            self.session.csrf_token()?,
+            self.session.take_flash(),
         ))
     }
 
-    pub fn db_pool(&self) -> &crate::db::DbPool {
+    pub fn db_pool(&self) -> &DbPool {
         &self.state.pool
     }
 }

@@ -9,6 +9,7 @@ pub mod invites;
 pub mod members;
 pub mod requests;
 pub mod roles;
+pub mod session;
 pub mod settings;
 pub mod system;
 
@@ -19,7 +20,7 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{DbConn, DbPool};
-use crate::error::{AppError, AppResult, Refusal, ServiceError, ServiceResult};
+use crate::error::{AppResult, Refusal, ServiceError, ServiceResult};
 use crate::permissions::Permission;
 use crate::services::access::{Access, WorkspaceLink};
 use crate::web::forms::FieldErrors;
@@ -122,32 +123,20 @@ impl Flash {
     }
 }
 
-const FLASH_KEY: &str = "flash";
-
+/// A message for the next page (`session::AppSession::flash`).
 pub fn set_flash(session: &Session, kind: FlashKind, message: impl Into<String>) -> AppResult<()> {
-    session
-        .insert(
-            FLASH_KEY,
-            Flash {
-                kind,
-                message: message.into(),
-            },
-        )
-        .map_err(AppError::internal)
+    session::AppSession::from(session).flash(kind, message)
 }
 
+/// The message left for this page (`session::AppSession::take_flash`).
 pub fn take_flash(session: &Session) -> Option<Flash> {
-    take(session, FLASH_KEY)
+    session::AppSession::from(session).take_flash()
 }
 
-/// Removes and returns a one-time session value. Checks first: `Session::remove` marks the
-/// session changed even when the key is absent, which would write the session row (and
-/// send a cookie) on every page view.
+/// Removes and returns a one-time session value (`session::AppSession::take` with a
+/// `session::OneTime` is the typed form).
 pub fn take<T: serde::de::DeserializeOwned>(session: &Session, key: &str) -> Option<T> {
-    if !session.contains_key(key) {
-        return None;
-    }
-    session.remove_as::<T>(key).and_then(Result::ok)
+    session::take_key(session, key)
 }
 
 /// 303 See Other to a local path.

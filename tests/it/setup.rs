@@ -83,7 +83,8 @@ async fn setup_validates_every_field_and_keeps_what_was_typed(app: TestApp) {
         )
         .await;
     assert_eq!(page.status, 422);
-    page.assert_contains("Enter a workspace name");
+    // The workspace name's one rule (`WorkspaceName`), as Settings says it.
+    page.assert_contains("Enter the workspace");
     page.assert_contains("An email address needs an @");
     page.assert_contains("Use at least 12 characters");
     page.assert_contains("value=\"Olivia &#60;b&#62;Owner&#60;/b&#62;\"");

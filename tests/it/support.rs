@@ -11,6 +11,7 @@ use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 use gatehouse::config::Config;
 use gatehouse::db::{DbConn, DbPool, DbTarget};
+use gatehouse::domain::{PersonName, WorkspaceName};
 use gatehouse::email::EmailAddress;
 use gatehouse::models::audit::Actor;
 use gatehouse::models::role::Role;
@@ -405,14 +406,16 @@ impl TestApp {
     /// A workspace and its Owner (a new account with the shared test password).
     pub fn create_workspace(&self, name: &str, owner_email: &str, owner_name: &str) -> Created {
         let email = EmailAddress::parse(owner_email).expect("fixture email");
+        let name = WorkspaceName::parse(name).expect("fixture workspace name");
+        let owner_name = PersonName::parse(owner_name).expect("fixture name");
         self.with_db(|conn| {
             workspaces::create_with_owner(
                 conn,
                 &Actor::operator(),
                 &NewOwnedWorkspace {
-                    workspace_name: name,
+                    workspace_name: &name,
                     slug: None,
-                    owner_name,
+                    owner_name: &owner_name,
                     owner_email: &email,
                     password_hash: Some(password_hash()),
                 },

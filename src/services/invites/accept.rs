@@ -227,15 +227,22 @@ fn confirm_later(
     email: &EmailAddress,
     now: NaiveDateTime,
 ) -> AppResult<Option<String>> {
-    use crate::services::account::{add_unverified, AddEmailError};
-    match add_unverified(conn, links, account_id, email, None, now)? {
+    use crate::services::account::add_unverified;
+    let mine = EmailAddressRow::for_account(conn, account_id)?;
+    if mine
+        .iter()
+        .any(|e| e.canonical == email.canonical() && e.verified)
+    {
+        return Ok(None);
+    }
+    match add_unverified(conn, links, account_id, email, None, now) {
         Ok(_) => Ok(Some(email.as_str().to_string())),
-        Err(AddEmailError::AlreadyVerified) => Ok(None),
         // Checked before anything was written (another account's verified address is a
         // wrong-account refusal); the account keeps what it has.
-        Err(other) => Err(AppError::internal(format!(
-            "invite acceptance could not queue a confirmation: {other:?}"
+        Err(ServiceError::Refused(refused)) => Err(AppError::internal(format!(
+            "invite acceptance could not queue a confirmation: {refused:?}"
         ))),
+        Err(ServiceError::Fatal(err)) => Err(err),
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::db::DbConn;
 use crate::email::EmailAddress;
-use crate::error::{AppError, AppResult, Refusal, ServiceResult};
+use crate::error::{AppError, AppResult, Refusal, ServiceError, ServiceResult};
 use crate::links::Links;
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
@@ -19,8 +19,7 @@ use crate::models::email_address::EmailAddressRow;
 use crate::models::member::{Member, MemberStatus};
 use crate::services::access::Access;
 use crate::services::account::{
-    self, AddEmailError, Added, ChangedBy, PrimaryError, RemoveError,
-    MAX_VERIFICATION_MAILS_PER_HOUR,
+    self, Added, ChangedBy, MAX_VERIFICATION_MAILS_PER_HOUR, TOO_MANY_LINKS,
 };
 use crate::services::members::{self, Act, Target};
 use crate::services::{domains, locks};
@@ -156,9 +155,11 @@ pub fn add(
         ensure_addable(conn, &domains, target.member.id, email)?;
         let by = Some(changed_by(access));
         let now = models::now();
+        // The account's mechanics word their refusals for an admin (`by`); here they
+        // belong beside the address typed.
         let outcome =
-            account::add_unverified(conn, links, target.member.account_id, email, by, now)?
-                .map_err(|refused| at_email(add_refusal(refused, email)))?;
+            account::add_unverified(conn, links, target.member.account_id, email, by, now)
+                .map_err(beside_email)?;
         audit::record(
             conn,
             actor,
@@ -204,21 +205,21 @@ fn ensure_addable(
         since,
     )? >= MAX_VERIFICATION_MAILS_PER_HOUR
     {
-        return Err(at_email(AddEmailError::TooManyLinks.message()).into());
+        return Err(at_email(TOO_MANY_LINKS.into()).into());
     }
     Ok(())
 }
 
-/// The account's refusal to add, in the admin's words.
-fn add_refusal(refused: AddEmailError, email: &EmailAddress) -> String {
-    match refused {
-        AddEmailError::AlreadyVerified => {
-            format!("{email} is already a confirmed address of this member.")
-        }
-        AddEmailError::TakenElsewhere => format!(
-            "{email} has been confirmed by another account, so it cannot be added to this member."
+/// Refusals of the address typed, shown beside the `email` field.
+fn beside_email(error: ServiceError) -> ServiceError {
+    match error {
+        ServiceError::Refused(refusals) => ServiceError::Refused(
+            refusals
+                .into_iter()
+                .map(|r| Refusal::field("email", r.message))
+                .collect(),
         ),
-        other => other.message(),
+        fatal => fatal,
     }
 }
 
@@ -283,10 +284,7 @@ pub fn make_primary(
         member_id,
         email_id,
         |conn, account_id, by| {
-            let (new, old) = account::switch_primary(conn, links, account_id, email_id, Some(by))?
-            .map_err(|PrimaryError::NotVerified| {
-                at_row("The member hasn't confirmed this address yet: it can become primary once they open the link mailed to it.".into())
-            })?;
+            let (new, old) = account::switch_primary(conn, links, account_id, email_id, Some(by))?;
             let event = old.map(|old| {
                 (
                     PRIMARY_CHANGED,
@@ -322,14 +320,7 @@ pub fn remove(
         email_id,
         |conn, account_id, by| {
             let (removed, _primary) =
-            account::delete_address(conn, links, account_id, email_id, Some(by))?.map_err(
-                |refused| {
-                    at_row(match refused {
-                        RemoveError::Last => "This is the member's only address, so it cannot be removed.".into(),
-                        RemoveError::Primary => "This is the member's primary address, which they sign in with: make another of their confirmed addresses primary first, then remove this one.".into(),
-                    })
-                },
-            )?;
+                account::delete_address(conn, links, account_id, email_id, Some(by))?;
             Ok(Done {
                 event: Some((
                     EMAIL_REMOVED,

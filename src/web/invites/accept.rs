@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
-use crate::auth::{csrf, session_store};
+use crate::auth::csrf;
 use crate::domain::{NewPassword, PersonName};
 use crate::error::AppResult;
 use crate::models::audit::Actor;
@@ -99,7 +99,7 @@ impl AcceptForm {
 }
 
 fn signed_in_account(session: &Session) -> Option<i64> {
-    session.get::<i64>(session_store::ACCOUNT_ID).ok().flatten()
+    crate::web::session::AppSession::from(session).account_id()
 }
 
 /// The link's page as it stands, with nothing typed and no errors. `token` is what

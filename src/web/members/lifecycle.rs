@@ -11,9 +11,9 @@ use crate::error::{AppError, AppResult};
 use crate::permissions::Permission;
 use crate::services::members::join::Ending;
 use crate::services::members::lifecycle::{self, Preview};
-use crate::web::forms::{ConfirmForm, CurrentPasswordForm, EmptyForm, FieldErrors, StrictForm};
+use crate::web::forms::{ConfirmForm, CurrentPasswordForm, EmptyForm, StrictForm};
 use crate::web::members::{act, page, path_id};
-use crate::web::{render, Chrome, WorkspaceCtx};
+use crate::web::{refused, render, Chrome, WorkspaceCtx};
 
 #[derive(Template)]
 #[template(path = "users/end.html")]
@@ -116,11 +116,10 @@ pub async fn transfer_ownership(
     }
     let id = path_id(&path.1)?;
     let (account_id, password) = (ctx.access.account.id, form.0.current_password);
-    if let Err(message) =
+    if let Err(refusal) =
         reauth::verify_current_password(&ctx.state, &ctx.actor, account_id, password).await?
     {
-        let mut errors = FieldErrors::default();
-        errors.add("current_password", message);
+        let errors = refused(&ctx.session, vec![refusal])?;
         return page::invalid(&ctx, id, errors, None).await;
     }
     let outcome = act(&ctx, move |conn, access, actor| {
