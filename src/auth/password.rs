@@ -116,30 +116,6 @@ pub fn check_new_password(password: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// What is wrong with a new password and its confirmation, said of one of the two fields.
-#[derive(Debug, PartialEq, Eq)]
-pub enum PasswordProblem {
-    New(&'static str),
-    Confirmation(&'static str),
-}
-
-/// The new-password rules and the confirmation (readable text that matches), each
-/// problem said of its own field.
-pub fn check_new_password_pair(password: &str, confirmation: &str) -> Vec<PasswordProblem> {
-    let mut problems = Vec::new();
-    let new_ok = check_new_password(password)
-        .map_err(|m| problems.push(PasswordProblem::New(m)))
-        .is_ok();
-    if crate::text::single_line(confirmation).is_err() {
-        problems.push(PasswordProblem::Confirmation(
-            "A password can't contain control or invisible characters",
-        ));
-    } else if new_ok && password != confirmation {
-        problems.push(PasswordProblem::Confirmation("The passwords do not match"));
-    }
-    problems
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

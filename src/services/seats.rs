@@ -110,7 +110,7 @@ mod tests {
         assert!(unlimited.ensure_free(1000).is_ok());
         assert_eq!(
             unlimited.label(),
-            "5 seats used (unlimited; 3 members, 2 pending invitations)"
+            "5 seats used (unlimited): 3 members, 2 pending invitations"
         );
     }
 }
