@@ -55,12 +55,6 @@ struct InvitePage {
     errors: FieldErrors,
 }
 
-impl InvitePage {
-    fn is(&self, step: &str) -> bool {
-        format!("{:?}", self.step) == step
-    }
-}
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptForm {
