@@ -1,4 +1,9 @@
 //! The messages Gatehouse sends, rendered from askama templates (text and HTML parts).
+//!
+//! Each mail is `templates/emails/<name>.txt` and `.html`, holding only its content: they
+//! extend the shared frames `emails/layout.txt` and `emails/layout.html` (which shows the
+//! subject as the HTML part's title), and take the button and small print of the HTML part
+//! from `emails/macros.html`.
 
 use askama::Template;
 
@@ -7,6 +12,38 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+}
+
+/// The two templates of one mail, for its data type `$mail`: `$mail::render(subject)`.
+macro_rules! mail_templates {
+    ($mail:ident, $text:ident = $text_path:literal, $html:ident = $html_path:literal) => {
+        #[derive(Template)]
+        #[template(path = $text_path)]
+        struct $text<'a> {
+            m: &'a $mail<'a>,
+        }
+
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> {
+            subject: &'a str,
+            m: &'a $mail<'a>,
+        }
+
+        impl $mail<'_> {
+            fn render(&self, subject: String) -> Result<Rendered, askama::Error> {
+                Ok(Rendered {
+                    text: $text { m: self }.render()?,
+                    html: $html {
+                        subject: &subject,
+                        m: self,
+                    }
+                    .render()?,
+                    subject,
+                })
+            }
+        }
+    };
 }
 
 pub struct InvitationMail<'a> {
@@ -19,24 +56,14 @@ pub struct InvitationMail<'a> {
     pub link: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "emails/invitation.txt")]
-struct InvitationText<'a> {
-    m: &'a InvitationMail<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "emails/invitation.html")]
-struct InvitationHtml<'a> {
-    m: &'a InvitationMail<'a>,
-}
+mail_templates!(
+    InvitationMail,
+    InvitationText = "emails/invitation.txt",
+    InvitationHtml = "emails/invitation.html"
+);
 
 pub fn invitation(m: &InvitationMail<'_>) -> Result<Rendered, askama::Error> {
-    Ok(Rendered {
-        subject: format!("You've been invited to {}", m.workspace),
-        text: InvitationText { m }.render()?,
-        html: InvitationHtml { m }.render()?,
-    })
+    m.render(format!("You've been invited to {}", m.workspace))
 }
 
 pub struct AcceptedMail<'a> {
@@ -46,24 +73,14 @@ pub struct AcceptedMail<'a> {
     pub link: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "emails/accepted.txt")]
-struct AcceptedText<'a> {
-    m: &'a AcceptedMail<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "emails/accepted.html")]
-struct AcceptedHtml<'a> {
-    m: &'a AcceptedMail<'a>,
-}
+mail_templates!(
+    AcceptedMail,
+    AcceptedText = "emails/accepted.txt",
+    AcceptedHtml = "emails/accepted.html"
+);
 
 pub fn accepted(m: &AcceptedMail<'_>) -> Result<Rendered, askama::Error> {
-    Ok(Rendered {
-        subject: format!("{} joined {}", m.who, m.workspace),
-        text: AcceptedText { m }.render()?,
-        html: AcceptedHtml { m }.render()?,
-    })
+    m.render(format!("{} joined {}", m.who, m.workspace))
 }
 
 pub struct DecisionMail<'a> {
@@ -78,29 +95,19 @@ pub struct DecisionMail<'a> {
     pub link: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "emails/decision.txt")]
-struct DecisionText<'a> {
-    m: &'a DecisionMail<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "emails/decision.html")]
-struct DecisionHtml<'a> {
-    m: &'a DecisionMail<'a>,
-}
+mail_templates!(
+    DecisionMail,
+    DecisionText = "emails/decision.txt",
+    DecisionHtml = "emails/decision.html"
+);
 
 /// The outcome of a permission request, for the member who asked.
 pub fn decision(m: &DecisionMail<'_>) -> Result<Rendered, askama::Error> {
     let outcome = if m.approved { "approved" } else { "denied" };
-    Ok(Rendered {
-        subject: format!(
-            "Your request for {} in {} was {outcome}",
-            m.permission, m.workspace
-        ),
-        text: DecisionText { m }.render()?,
-        html: DecisionHtml { m }.render()?,
-    })
+    m.render(format!(
+        "Your request for {} in {} was {outcome}",
+        m.permission, m.workspace
+    ))
 }
 
 pub struct OwnershipMail<'a> {
@@ -111,25 +118,18 @@ pub struct OwnershipMail<'a> {
     pub to_new_owner: bool,
 }
 
-#[derive(Template)]
-#[template(path = "emails/ownership.txt")]
-struct OwnershipText<'a> {
-    m: &'a OwnershipMail<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "emails/ownership.html")]
-struct OwnershipHtml<'a> {
-    m: &'a OwnershipMail<'a>,
-}
+mail_templates!(
+    OwnershipMail,
+    OwnershipText = "emails/ownership.txt",
+    OwnershipHtml = "emails/ownership.html"
+);
 
 /// A transfer of ownership, for the new and the previous Owner.
 pub fn ownership(m: &OwnershipMail<'_>) -> Result<Rendered, askama::Error> {
-    Ok(Rendered {
-        subject: format!("{} is now the Owner of {}", m.new_owner, m.workspace),
-        text: OwnershipText { m }.render()?,
-        html: OwnershipHtml { m }.render()?,
-    })
+    m.render(format!(
+        "{} is now the Owner of {}",
+        m.new_owner, m.workspace
+    ))
 }
 
 pub struct VerifyEmailMail<'a> {
@@ -142,24 +142,14 @@ pub struct VerifyEmailMail<'a> {
     pub added_by: Option<&'a str>,
 }
 
-#[derive(Template)]
-#[template(path = "emails/verify_email.txt")]
-struct VerifyEmailText<'a> {
-    m: &'a VerifyEmailMail<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "emails/verify_email.html")]
-struct VerifyEmailHtml<'a> {
-    m: &'a VerifyEmailMail<'a>,
-}
+mail_templates!(
+    VerifyEmailMail,
+    VerifyEmailText = "emails/verify_email.txt",
+    VerifyEmailHtml = "emails/verify_email.html"
+);
 
 pub fn verify_email(m: &VerifyEmailMail<'_>) -> Result<Rendered, askama::Error> {
-    Ok(Rendered {
-        subject: "Confirm your email address".into(),
-        text: VerifyEmailText { m }.render()?,
-        html: VerifyEmailHtml { m }.render()?,
-    })
+    m.render("Confirm your email address".into())
 }
 
 pub struct PasswordResetMail<'a> {
@@ -168,24 +158,14 @@ pub struct PasswordResetMail<'a> {
     pub minutes: i64,
 }
 
-#[derive(Template)]
-#[template(path = "emails/password_reset.txt")]
-struct PasswordResetText<'a> {
-    m: &'a PasswordResetMail<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "emails/password_reset.html")]
-struct PasswordResetHtml<'a> {
-    m: &'a PasswordResetMail<'a>,
-}
+mail_templates!(
+    PasswordResetMail,
+    PasswordResetText = "emails/password_reset.txt",
+    PasswordResetHtml = "emails/password_reset.html"
+);
 
 pub fn password_reset(m: &PasswordResetMail<'_>) -> Result<Rendered, askama::Error> {
-    Ok(Rendered {
-        subject: "Reset your Gatehouse password".into(),
-        text: PasswordResetText { m }.render()?,
-        html: PasswordResetHtml { m }.render()?,
-    })
+    m.render("Reset your Gatehouse password".into())
 }
 
 /// A security notice to an account's address: what changed, and what to do if it was
@@ -197,22 +177,12 @@ pub struct AccountNoticeMail<'a> {
     pub link: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "emails/account_notice.txt")]
-struct AccountNoticeText<'a> {
-    m: &'a AccountNoticeMail<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "emails/account_notice.html")]
-struct AccountNoticeHtml<'a> {
-    m: &'a AccountNoticeMail<'a>,
-}
+mail_templates!(
+    AccountNoticeMail,
+    AccountNoticeText = "emails/account_notice.txt",
+    AccountNoticeHtml = "emails/account_notice.html"
+);
 
 pub fn account_notice(m: &AccountNoticeMail<'_>) -> Result<Rendered, askama::Error> {
-    Ok(Rendered {
-        subject: m.subject.to_string(),
-        text: AccountNoticeText { m }.render()?,
-        html: AccountNoticeHtml { m }.render()?,
-    })
+    m.render(m.subject.to_string())
 }

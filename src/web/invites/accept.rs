@@ -55,12 +55,6 @@ struct InvitePage {
     errors: FieldErrors,
 }
 
-impl InvitePage {
-    fn is(&self, step: &str) -> bool {
-        format!("{:?}", self.step) == step
-    }
-}
-
 /// The create-account form; signed in, the button posts no field (any sent is ignored).
 #[derive(Deserialize, Validate, Default)]
 #[serde(deny_unknown_fields)]
