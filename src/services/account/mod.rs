@@ -6,7 +6,6 @@
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::json;
 
-use crate::config::{MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS};
 use crate::db::{is_postgres, write_transaction, DbConn};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult};
@@ -23,6 +22,11 @@ use crate::models::workspace::Workspace;
 use crate::services::members::join;
 use crate::tokens;
 
+/// Absolute lifetime of a session, whatever its activity (SPEC §4.7).
+pub const SESSION_ABSOLUTE_HOURS: i64 = 12;
+/// Live sessions one account may hold (SPEC §4.10): a new sign-in beyond it ends the
+/// longest-idle ones, in the transaction that creates the new session.
+pub const MAX_SESSIONS_PER_ACCOUNT: usize = 10;
 /// A verification link works for a day.
 pub const VERIFY_HOURS: i64 = 24;
 /// A reset link works for 45 minutes.
