@@ -1,5 +1,6 @@
 //! The Users screen: listing, searching and filtering members within what the viewer's
-//! `members.view` scope lets them see, and one member's detail.
+//! `members.view` scope lets them see, and one member's detail. The list's queries and
+//! their performance rules live in `models::member::search`.
 
 use std::collections::HashMap;
 
