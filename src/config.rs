@@ -20,13 +20,6 @@ pub struct Config {
     pub workers: usize,
 }
 
-/// Absolute lifetime of a session, whatever its activity (SPEC §4.7).
-pub const SESSION_ABSOLUTE_HOURS: i64 = 12;
-
-/// Live sessions one account may hold (SPEC §4.10): a new sign-in beyond it ends the
-/// longest-idle ones, in the transaction that creates the new session.
-pub const MAX_SESSIONS_PER_ACCOUNT: usize = 10;
-
 impl Config {
     /// A configuration for the given database with every other setting at its default.
     pub fn for_database(database: DbTarget) -> Self {

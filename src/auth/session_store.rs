@@ -11,10 +11,10 @@ use actix_web::cookie::time::Duration;
 use actix_web::web;
 use chrono::{NaiveDateTime, TimeDelta};
 
-use crate::config::{MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS};
 use crate::db::{write_transaction, DbPool};
 use crate::models::account::Account;
 use crate::models::{self, session};
+use crate::services::account::{MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS};
 use crate::tokens;
 
 /// The session cookie's name.

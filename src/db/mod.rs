@@ -300,6 +300,27 @@ where
 
 impl<T, Conn> diesel::query_dsl::RunQueryDsl<Conn> for Cached<T> {}
 
+/// `.first(conn).optional()` for a lookup by a unique key, kept prepared: diesel's `.first()`
+/// adds `LIMIT ?`, and SQLite expires a statement whose bare `LIMIT ?` is re-bound (its
+/// planner looked at the value), so it would prepare it again on every execution. A unique
+/// key needs no limit: this loads the (at most one) row instead. Only for queries that
+/// match at most one row (a primary or unique key); it loads every row it matches.
+pub trait FirstByKey: diesel::query_dsl::RunQueryDsl<DbConn> + Sized {
+    fn first_by_key<'query, U>(self, conn: &mut DbConn) -> QueryResult<Option<U>>
+    where
+        Self: diesel::query_dsl::LoadQuery<'query, DbConn, U>,
+    {
+        let mut rows = diesel::query_dsl::RunQueryDsl::load(self, conn)?;
+        debug_assert!(
+            rows.len() <= 1,
+            "first_by_key on a query that matched several rows"
+        );
+        Ok(rows.pop())
+    }
+}
+
+impl<T: diesel::query_dsl::RunQueryDsl<DbConn>> FirstByKey for T {}
+
 /// Runs database work on the blocking pool; a pooled connection never crosses an `.await`.
 pub async fn run<T, F>(pool: &DbPool, work: F) -> AppResult<T>
 where

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::domains;
-use crate::db::DbConn;
+use crate::db::{DbConn, FirstByKey};
 
 pub const PENDING: &str = "pending";
 pub const VERIFIED: &str = "verified";
@@ -57,8 +57,7 @@ impl Domain {
             .filter(domains::workspace_id.eq(workspace_id))
             .filter(domains::domain.eq(domain))
             .select(Domain::as_select())
-            .load(conn)
-            .map(|mut rows| rows.pop())
+            .first_by_key(conn)
     }
 
     /// Whether any workspace has verified this domain.

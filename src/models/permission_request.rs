@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{accounts, members, permission_requests};
-use crate::db::DbConn;
+use crate::db::{DbConn, FirstByKey};
 
 pub const PENDING: &str = "pending";
 pub const APPROVED: &str = "approved";
@@ -61,8 +61,7 @@ impl PermissionRequest {
             .filter(permission_requests::workspace_id.eq(workspace_id))
             .filter(permission_requests::id.eq(id))
             .select(PermissionRequest::as_select())
-            .load(conn)
-            .map(|mut rows| rows.pop())
+            .first_by_key(conn)
     }
 
     pub fn pending_for(conn: &mut DbConn, member_id: i64, permission: &str) -> QueryResult<bool> {

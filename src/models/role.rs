@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{member_roles, permission_grants, role_permissions, roles};
-use crate::db::{cached, ids_in, DbConn};
+use crate::db::{cached, ids_in, DbConn, FirstByKey};
 use crate::permissions::{BuiltinRole, Grant};
 use diesel::dsl::sql;
 use diesel::sql_types::{Bool, Text};
@@ -106,8 +106,7 @@ impl Role {
             .filter(roles::workspace_id.eq(workspace_id))
             .filter(roles::id.eq(id))
             .select(Role::as_select())
-            .load(conn)
-            .map(|mut rows| rows.pop())
+            .first_by_key(conn)
     }
 
     /// Whether another role of the workspace already has this (lower-cased) name.

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::sessions;
-use crate::db::DbConn;
+use crate::db::{DbConn, FirstByKey};
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = sessions)]
@@ -40,10 +40,7 @@ pub fn find_live(
         .filter(sessions::expires_at.gt(now))
         .filter(sessions::created_at.gt(created_after))
         .select(SessionRow::as_select())
-        // `.load`, not `.first`: the primary key needs no `LIMIT ?`, whose re-bind makes
-        // SQLite prepare the statement again on every request.
-        .load(conn)
-        .map(|mut rows| rows.pop())
+        .first_by_key(conn)
 }
 
 pub fn insert(

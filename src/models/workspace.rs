@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{members, workspaces};
-use crate::db::DbConn;
+use crate::db::{is_postgres, DbConn, FirstByKey};
 use crate::domain::Plan;
 use crate::models::member::Member;
 
@@ -60,6 +60,23 @@ impl Workspace {
             .select(Workspace::as_select())
             .first(conn)
             .optional()
+    }
+
+    /// The workspace, its row locked for the rest of the transaction on PostgreSQL (SQLite's
+    /// write transaction already holds the database's write lock). `FOR NO KEY UPDATE`: it
+    /// excludes every other holder of this lock (and any update of the row), but not a
+    /// transaction that merely inserts a row referencing the workspace (an audit event, a
+    /// session), whose foreign-key check takes a `KEY SHARE` lock.
+    pub fn lock_for_update(conn: &mut DbConn, id: i64) -> QueryResult<Option<Workspace>> {
+        if is_postgres(conn) {
+            diesel::sql_query("SELECT id FROM workspaces WHERE id = $1 FOR NO KEY UPDATE")
+                .bind::<diesel::sql_types::BigInt, _>(id)
+                .execute(conn)?;
+        }
+        workspaces::table
+            .find(id)
+            .select(Workspace::as_select())
+            .first_by_key(conn)
     }
 
     /// Saves the general settings (name, slug, invitation expiry) and returns the row.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use crate::db::schema::{accounts, email_addresses};
-use crate::db::DbConn;
+use crate::db::{DbConn, FirstByKey};
 use crate::error::AppResult;
 use crate::models;
 use crate::models::member::Member;
@@ -56,10 +56,7 @@ pub fn account_summary(conn: &mut DbConn, account_id: i64) -> AppResult<Option<A
             accounts::name,
             email_addresses::address.nullable(),
         ))
-        // `.load`, not `.first`: a unique key needs no `LIMIT ?`, whose re-bind makes SQLite
-        // prepare the statement again on every request.
-        .load(conn)?
-        .pop();
+        .first_by_key(conn)?;
     Ok(row.map(|(id, name, email)| AccountSummary {
         id,
         name,

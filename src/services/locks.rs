@@ -9,34 +9,17 @@
 //! deadlock: nobody holds a member's rows while waiting for the workspace), and everything
 //! read after it — the member, the actor's own roles — is what the write will be based on.
 
-use diesel::prelude::*;
-
-use crate::db::{is_postgres, write_transaction, DbConn};
+use crate::db::{write_transaction, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::models::member::{Member, MemberStatus};
 use crate::models::workspace::Workspace;
 use crate::services::access::{self, Access};
 
-/// Locks the workspace row for the rest of the transaction (PostgreSQL); on SQLite the
-/// write transaction already holds the database's write lock. `FOR NO KEY UPDATE`: it
-/// excludes every other holder of this lock (and any update of the row), but not a
-/// transaction that merely inserts a row referencing the workspace (an audit event, a
-/// session), whose foreign-key check takes a `KEY SHARE` lock.
+/// Locks the workspace row for the rest of the transaction (`Workspace::lock_for_update`:
+/// PostgreSQL's row lock; on SQLite the write transaction already holds the database's
+/// write lock) and returns it.
 pub(crate) fn lock_workspace(conn: &mut DbConn, workspace_id: i64) -> AppResult<Workspace> {
-    if is_postgres(conn) {
-        diesel::sql_query(crate::db::dialect(
-            conn,
-            "SELECT id FROM workspaces WHERE id = ? FOR NO KEY UPDATE",
-        ))
-        .bind::<diesel::sql_types::BigInt, _>(workspace_id)
-        .execute(conn)?;
-    }
-    crate::db::schema::workspaces::table
-        .find(workspace_id)
-        .select(Workspace::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(AppError::NotFound)
+    Workspace::lock_for_update(conn, workspace_id)?.ok_or(AppError::NotFound)
 }
 
 /// A write transaction that holds the workspace's member lock from its start.

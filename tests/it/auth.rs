@@ -668,7 +668,7 @@ fn live_sessions_of(app: &TestApp, email: &str) -> Vec<String> {
 async fn sign_ins_beyond_the_session_cap_end_the_oldest_sessions_and_the_account_page_stays_short(
     app: TestApp,
 ) {
-    use gatehouse::config::MAX_SESSIONS_PER_ACCOUNT as CAP;
+    use gatehouse::services::account::MAX_SESSIONS_PER_ACCOUNT as CAP;
     app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
     let mut clients = Vec::new();
     for _ in 0..CAP + 5 {

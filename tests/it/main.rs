@@ -9,6 +9,7 @@
 mod support;
 
 mod account;
+mod architecture;
 mod auth;
 mod bad_input;
 mod browser;
@@ -86,6 +87,13 @@ fn main() {
         })
         .with_ignored_flag(!pg_ok),
     );
+    trials.push(Trial::test(
+        "architecture::lower_layers_never_name_web_or_startup",
+        || {
+            architecture::lower_layers_never_name_web_or_startup();
+            Ok(())
+        },
+    ));
     trials.extend(browser::trials(ci));
     libtest_mimic::run(&args, trials).exit();
 }

@@ -35,7 +35,8 @@ async fn the_users_screen_pages_through_members_fifty_at_a_time(app: TestApp) {
     let first = client.get(&format!("/w/{slug}/users")).await;
     assert_eq!(first.status, 200);
     first.assert_contains("118 members · page 1 of 3");
-    first.assert_contains("118 seats used (unlimited)");
+    // The one seat label (`Seats::label`): members + pending invitations, as on Invites.
+    first.assert_contains("118 seats used (unlimited; 118 members, 0 pending invitations)");
     assert_eq!(first.member_rows(), 50);
     first.assert_contains("href=\"/w/acme/users?page=2\" rel=\"next\"");
     let third = client.get(&format!("/w/{slug}/users?page=3")).await;

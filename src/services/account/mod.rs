@@ -29,7 +29,10 @@ pub use reset::{
     request_reset, reset_link, reset_password, MAX_RESETS_PER_ADDRESS, MAX_RESETS_PER_CLIENT,
     RESET_MINUTES, RESET_REQUESTED, RESET_WINDOW_MINUTES,
 };
-pub use sessions::{device_label, end_other_sessions, end_session, EndedSession, SessionView};
+pub use sessions::{
+    device_label, end_other_sessions, end_session, EndedSession, SessionView,
+    MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS,
+};
 
 use chrono::NaiveDateTime;
 

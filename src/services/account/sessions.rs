@@ -3,13 +3,18 @@
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::json;
 
-use crate::config::{MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS};
 use crate::db::{write_transaction, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::session::{self, SessionRow};
 use crate::tokens;
+
+/// Absolute lifetime of a session, whatever its activity (SPEC §4.7).
+pub const SESSION_ABSOLUTE_HOURS: i64 = 12;
+/// Live sessions one account may hold (SPEC §4.10): a new sign-in beyond it ends the
+/// longest-idle ones, in the transaction that creates the new session.
+pub const MAX_SESSIONS_PER_ACCOUNT: usize = 10;
 
 use super::primary_of;
 

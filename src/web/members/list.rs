@@ -1,19 +1,22 @@
-//! The Users screen: the member list (search, filters, sort, pages).
+//! The Users screen: the member list (search, filters, sort, pages) and member detail.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::DbConn;
 use crate::error::AppResult;
 use crate::models;
 use crate::models::member::{MemberStatus, SeatType};
 use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, Permission};
+use crate::services::access::Access;
 use crate::services::members::directory::{self, MemberFilter, MemberPage, MemberRow, Sort};
 use crate::services::members::Act;
 use crate::services::roles;
 use crate::services::seats::Seats;
+use crate::state::AppState;
 use crate::text;
 use crate::web::forms::FieldErrors;
 use crate::web::WorkspaceCtx;
@@ -122,6 +125,63 @@ struct RowActions {
     viewer_is_owner: bool,
 }
 
+impl RowActions {
+    /// The viewer's rights, before `grantable` is loaded.
+    fn of(access: &Access) -> Self {
+        RowActions {
+            edit: access.perms.allows(Permission::MembersEdit),
+            remove: access.perms.allows(Permission::MembersRemove),
+            grantable: None,
+            viewer: access.member.id,
+            viewer_is_owner: access.perms.is_owner(),
+        }
+    }
+
+    /// Row actions appear for members whose every role the viewer could hand out (so they
+    /// hold nothing more); the Owner holds everything, which needs no query.
+    fn needs_grantable(&self) -> bool {
+        (self.edit || self.remove) && !self.viewer_is_owner
+    }
+}
+
+/// What the list page reads from the database, in one blocking call.
+struct Listing {
+    result: MemberPage,
+    departments: std::sync::Arc<Vec<String>>,
+    grantable: Option<Vec<i64>>,
+    seats: Seats,
+}
+
+impl Listing {
+    fn load(
+        conn: &mut DbConn,
+        state: &AppState,
+        access: &Access,
+        filter: &MemberFilter,
+        needs_grantable: bool,
+    ) -> AppResult<Self> {
+        let result = directory::list(conn, access, filter)?;
+        let departments = state.departments.get(conn, access.workspace.id)?;
+        let grantable = if needs_grantable {
+            Some(
+                roles::grantable_among(conn, access, &result.roles)?
+                    .into_iter()
+                    .map(|r| r.id)
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let seats = Seats::load(conn, &access.workspace, models::now())?;
+        Ok(Listing {
+            result,
+            departments,
+            grantable,
+            seats,
+        })
+    }
+}
+
 impl UsersPage {
     fn is_role_selected(&self, id: &i64) -> bool {
         self.filter.role == Some(*id)
@@ -187,79 +247,70 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
     ctx.require(Permission::MembersView)?;
     let errors = query.refusals();
     let filter = query.filter(&errors);
-    let access = ctx.access.clone();
-    let perms = &ctx.access.perms;
-    let (can_edit, can_remove) = (
-        perms.allows(Permission::MembersEdit),
-        perms.allows(Permission::MembersRemove),
-    );
-    // Row actions appear for members whose every role the viewer could hand out (so they
-    // hold nothing more); the Owner holds everything, which needs no query.
-    let needs_grantable = (can_edit || can_remove) && !perms.is_owner();
-    let (mut result, departments, grantable, seats) = {
-        let filter = filter.clone();
-        let state = ctx.state.clone();
+    let actions = RowActions::of(&ctx.access);
+    let needs_grantable = actions.needs_grantable();
+    let listing = {
+        let (access, state, filter) = (ctx.access.clone(), ctx.state.clone(), filter.clone());
         db(ctx.db_pool(), move |conn| {
-            let page = directory::list(conn, &access, &filter)?;
-            let departments = state.departments.get(conn, access.workspace.id)?;
-            let grantable = if needs_grantable {
-                Some(
-                    roles::grantable_among(conn, &access, &page.roles)?
-                        .into_iter()
-                        .map(|r| r.id)
-                        .collect(),
-                )
-            } else {
-                None
-            };
-            let seats = Seats::load(conn, &access.workspace, models::now())?;
-            Ok((page, departments, grantable, seats))
+            Listing::load(conn, &state, &access, &filter, needs_grantable)
         })
         .await?
     };
-    let roles = std::mem::take(&mut result.roles);
-    let base = ctx.path("/users");
-    let status_key = filter.status.map(|s| s.key()).unwrap_or("all").to_string();
-    let first = (result.page - 3).max(1);
-    let last = (first + 6).min(result.pages);
-    let page_links = (first..=last)
-        .map(|n| PageLink {
-            number: n,
-            href: page_href(&base, &filter, &status_key, n),
-            current: n == result.page,
-        })
-        .collect();
-    let prev_href =
-        (result.page > 1).then(|| page_href(&base, &filter, &status_key, result.page - 1));
-    let next_href = (result.page < result.pages)
-        .then(|| page_href(&base, &filter, &status_key, result.page + 1));
-    let page = UsersPage {
-        chrome: ctx.chrome("Users", "users")?,
-        seats_label: seats.label(),
-        base,
-        filter,
-        status_key,
-        result,
-        roles,
-        departments,
-        page_links,
-        prev_href,
-        next_href,
-        statuses: MemberStatus::ALL,
-        seat_types: SeatType::ALL,
-        actions: RowActions {
-            edit: can_edit,
-            remove: can_remove,
-            grantable,
-            viewer: ctx.access.member.id,
-            viewer_is_owner: ctx.access.perms.is_owner(),
-        },
-        status: if errors.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        },
-        errors,
-    };
+    let page = UsersPage::new(&ctx, filter, listing, actions, errors)?;
     render_status(&page, page.status)
+}
+
+impl UsersPage {
+    fn new(
+        ctx: &WorkspaceCtx,
+        filter: MemberFilter,
+        listing: Listing,
+        mut actions: RowActions,
+        errors: FieldErrors,
+    ) -> AppResult<Self> {
+        let Listing {
+            mut result,
+            departments,
+            grantable,
+            seats,
+        } = listing;
+        actions.grantable = grantable;
+        let roles = std::mem::take(&mut result.roles);
+        let base = ctx.path("/users");
+        let status_key = filter.status.map(|s| s.key()).unwrap_or("all").to_string();
+        let href = |n: i64| page_href(&base, &filter, &status_key, n);
+        let first = (result.page - 3).max(1);
+        let last = (first + 6).min(result.pages);
+        let page_links = (first..=last)
+            .map(|n| PageLink {
+                number: n,
+                href: href(n),
+                current: n == result.page,
+            })
+            .collect();
+        let prev_href = (result.page > 1).then(|| href(result.page - 1));
+        let next_href = (result.page < result.pages).then(|| href(result.page + 1));
+        Ok(UsersPage {
+            chrome: ctx.chrome("Users", "users")?,
+            seats_label: seats.label(),
+            base,
+            filter,
+            status_key,
+            result,
+            roles,
+            departments,
+            page_links,
+            prev_href,
+            next_href,
+            statuses: MemberStatus::ALL,
+            seat_types: SeatType::ALL,
+            actions,
+            status: if errors.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            },
+            errors,
+        })
+    }
 }

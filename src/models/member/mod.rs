@@ -1,11 +1,14 @@
-//! Members: an account's membership of one workspace.
+//! Members: an account's membership of one workspace. The Users list's queries (search,
+//! pages, rows, departments) and their performance rules are in [`search`].
+
+pub mod search;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::db::schema::members;
-use crate::db::{cached, dialect, ids_in, DbConn};
+use crate::db::{dialect, DbConn};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemberStatus {
@@ -87,18 +90,6 @@ pub struct Member {
     pub updated_at: NaiveDateTime,
 }
 
-/// A row of the Users list: id, account name, primary address, status, seat type,
-/// department, joined (see `Member::list_rows`).
-pub type ListedMember = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    NaiveDateTime,
-);
-
 #[derive(Insertable)]
 #[diesel(table_name = members)]
 pub struct NewMember<'a> {
@@ -124,12 +115,6 @@ impl NewMember<'_> {
 }
 
 #[derive(QueryableByName)]
-struct NameRow {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    name: String,
-}
-
-#[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = BigInt)]
     id: i64,
@@ -142,41 +127,6 @@ impl Member {
 
     pub fn seat(&self) -> SeatType {
         SeatType::from_key(&self.seat_type).unwrap_or(SeatType::Member)
-    }
-
-    /// What the Users list shows of each member of a page of ids: id, account name, primary
-    /// address, status, seat type, department, joined. Only these columns (no metadata, one
-    /// timestamp), one JSON array bind, and a statement kept prepared.
-    pub fn list_rows(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<ListedMember>> {
-        use crate::db::schema::{accounts, email_addresses};
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (before, json, after) = ids_in(conn, "members.id", ids);
-        cached(
-            members::table
-                .inner_join(accounts::table)
-                .inner_join(
-                    email_addresses::table.on(email_addresses::account_id
-                        .eq(members::account_id)
-                        .and(email_addresses::is_primary)),
-                )
-                .filter(
-                    diesel::dsl::sql::<diesel::sql_types::Bool>(&before)
-                        .bind::<diesel::sql_types::Text, _>(json)
-                        .sql(after),
-                )
-                .select((
-                    members::id,
-                    accounts::name,
-                    email_addresses::address,
-                    members::status,
-                    members::seat_type,
-                    members::department,
-                    members::joined_at,
-                )),
-        )
-        .load(conn)
     }
 
     /// `(id, name, primary address)` of a few members (impact and confirmation pages,
@@ -295,6 +245,31 @@ impl Member {
             .load(conn)
     }
 
+    /// How many active members report directly to this one.
+    pub fn active_reports(conn: &mut DbConn, id: i64) -> QueryResult<i64> {
+        members::table
+            .filter(members::manager_id.eq(id))
+            .filter(members::status.eq(MemberStatus::Active.key()))
+            .count()
+            .get_result(conn)
+    }
+
+    /// `(id, account name)` of a member, only within the given workspace.
+    pub fn name_in_workspace(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<(i64, String)>> {
+        use crate::db::schema::accounts;
+        members::table
+            .inner_join(accounts::table)
+            .filter(members::id.eq(id))
+            .filter(members::workspace_id.eq(workspace_id))
+            .select((members::id, accounts::name))
+            .first(conn)
+            .optional()
+    }
+
     /// Members who reported to this one now report to nobody; returns how many.
     pub fn clear_manager_of_reports(
         conn: &mut DbConn,
@@ -342,25 +317,6 @@ impl Member {
             .bind::<BigInt, _>(workspace_id)
             .load(conn)?;
         Ok(rows.into_iter().map(|r| r.id).collect())
-    }
-
-    /// Distinct departments in use, for filters and suggestions: an index skip-scan
-    /// (one seek per department) rather than a walk over every member.
-    pub fn departments(conn: &mut DbConn, workspace_id: i64) -> QueryResult<Vec<String>> {
-        let sql = dialect(
-            conn,
-            "WITH RECURSIVE d(name, n) AS ( \
-                 SELECT MIN(department), 1 FROM members WHERE workspace_id = ? AND department IS NOT NULL \
-                 UNION ALL \
-                 SELECT (SELECT MIN(department) FROM members WHERE workspace_id = ? AND department > d.name), n + 1 \
-                 FROM d WHERE d.name IS NOT NULL AND n < 500 \
-             ) SELECT name FROM d WHERE name IS NOT NULL",
-        );
-        let rows: Vec<NameRow> = diesel::sql_query(sql)
-            .bind::<BigInt, _>(workspace_id)
-            .bind::<BigInt, _>(workspace_id)
-            .load(conn)?;
-        Ok(rows.into_iter().map(|r| r.name).collect())
     }
 }
 
