@@ -36,7 +36,7 @@ async fn the_users_screen_pages_through_members_fifty_at_a_time(app: TestApp) {
     assert_eq!(first.status, 200);
     first.assert_contains("118 members · page 1 of 3");
     // The one seat label (`Seats::label`): members + pending invitations, as on Invites.
-    first.assert_contains("118 seats used (unlimited; 118 members, 0 pending invitations)");
+    first.assert_contains("118 seats used (unlimited): 118 members, 0 pending invitations");
     assert_eq!(first.member_rows(), 50);
     first.assert_contains("href=\"/w/acme/users?page=2\" rel=\"next\"");
     let third = client.get(&format!("/w/{slug}/users?page=3")).await;
