@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{accounts, email_addresses};
-use crate::db::DbConn;
+use crate::db::{DbConn, FirstByKey};
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
 #[diesel(table_name = accounts)]
@@ -47,6 +47,27 @@ pub fn search_text<'a>(name: &str, addresses: impl IntoIterator<Item = &'a str>)
 }
 
 impl Account {
+    /// (id, name, primary address) of an account: the signed-in summary every request
+    /// reads, by key (kept prepared).
+    pub fn name_and_primary(
+        conn: &mut DbConn,
+        account_id: i64,
+    ) -> QueryResult<Option<(i64, String, Option<String>)>> {
+        accounts::table
+            .left_join(
+                email_addresses::table.on(email_addresses::account_id
+                    .eq(accounts::id)
+                    .and(email_addresses::is_primary)),
+            )
+            .filter(accounts::id.eq(account_id))
+            .select((
+                accounts::id,
+                accounts::name,
+                email_addresses::address.nullable(),
+            ))
+            .first_by_key(conn)
+    }
+
     pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Account>> {
         accounts::table
             .find(id)

@@ -2,12 +2,10 @@
 
 use std::collections::HashMap;
 
-use diesel::prelude::*;
-
-use crate::db::schema::{accounts, email_addresses};
-use crate::db::{DbConn, FirstByKey};
+use crate::db::DbConn;
 use crate::error::AppResult;
 use crate::models;
+use crate::models::account::Account;
 use crate::models::member::Member;
 use crate::models::role::{PermissionRow, Role};
 use crate::models::workspace::Workspace;
@@ -44,19 +42,7 @@ pub enum Loaded {
 }
 
 pub fn account_summary(conn: &mut DbConn, account_id: i64) -> AppResult<Option<AccountSummary>> {
-    let row: Option<(i64, String, Option<String>)> = accounts::table
-        .left_join(
-            email_addresses::table.on(email_addresses::account_id
-                .eq(accounts::id)
-                .and(email_addresses::is_primary)),
-        )
-        .filter(accounts::id.eq(account_id))
-        .select((
-            accounts::id,
-            accounts::name,
-            email_addresses::address.nullable(),
-        ))
-        .first_by_key(conn)?;
+    let row = Account::name_and_primary(conn, account_id)?;
     Ok(row.map(|(id, name, email)| AccountSummary {
         id,
         name,

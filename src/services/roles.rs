@@ -94,7 +94,7 @@ fn may_grant_role(
 ///
 /// Used when an invite is created (against the inviter now), when the role pickers are
 /// built (`grantable_among`), and when an invite is redeemed (against its inviter at that
-/// moment, through `author_may_still_offer`). It is meant for every stored offer whose
+/// moment, through `offer_withdrawn`). It is meant for every stored offer whose
 /// default roles must be checked against their author when the offer is used — invite
 /// links, domain join policies, join-request approvals — so that no path has its own copy.
 pub fn may_grant_roles(
@@ -199,17 +199,19 @@ pub fn authors_may_still_offer(
         .collect())
 }
 
-/// `authors_may_still_offer` for one offer (the redeeming transaction's check).
-pub fn author_may_still_offer(
+/// `authors_may_still_offer` for one offer (the redeeming transaction's check): why the
+/// offer is withdrawn, or `None` while its author may still make it.
+pub fn offer_withdrawn(
     conn: &mut DbConn,
     workspace_id: i64,
     required: Permission,
     offer: Offer,
-) -> AppResult<Result<(), OfferRefused>> {
+) -> AppResult<Option<OfferRefused>> {
     Ok(
         authors_may_still_offer(conn, workspace_id, required, &[offer])?
             .pop()
-            .unwrap_or(Err(OfferRefused::AuthorNotActive)),
+            .unwrap_or(Err(OfferRefused::AuthorNotActive))
+            .err(),
     )
 }
 
@@ -523,6 +525,21 @@ pub fn find(conn: &mut DbConn, workspace_id: i64, role_id: i64) -> AppResult<(Ro
     let role = Role::find_in_workspace(conn, workspace_id, role_id)?.ok_or(AppError::NotFound)?;
     let grants = role::grants_of(conn, role.id)?;
     Ok((role, grants))
+}
+
+/// How many members hold the role.
+pub fn holders(conn: &mut DbConn, workspace_id: i64, role_id: i64) -> AppResult<i64> {
+    Ok(Role::member_counts(conn, workspace_id)?
+        .into_iter()
+        .find(|(id, _)| *id == role_id)
+        .map_or(0, |(_, n)| n))
+}
+
+/// Every role of the workspace, and those among them the member may grant.
+pub fn with_grantable(conn: &mut DbConn, access: &Access) -> AppResult<(Vec<Role>, Vec<Role>)> {
+    let all = Role::for_workspace(conn, access.workspace.id)?;
+    let grantable = grantable_among(conn, access, &all)?;
+    Ok((all, grantable))
 }
 
 /// Edits a custom role. When the change alters any holder's effective permissions and

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::db::DbConn;
 use crate::domain::{InviteExpiryDays, ModuleList, Slug, WorkspaceName};
-use crate::error::{AppError, ServiceError, ServiceResult};
+use crate::error::{AppError, AppResult, ServiceError, ServiceResult};
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::module::Module;
@@ -13,6 +13,7 @@ use crate::models::workspace::Workspace;
 use crate::permissions::Permission;
 use crate::services::access::Access;
 use crate::services::locks;
+use crate::services::seats::Seats;
 
 /// The general settings, each value already parsed.
 #[derive(Clone, Debug)]
@@ -21,6 +22,13 @@ pub struct GeneralInput {
     pub slug: Slug,
     pub invite_expiry_days: InviteExpiryDays,
     pub modules: ModuleList,
+}
+
+/// What the Settings page shows besides the workspace: its modules and its seats.
+pub fn overview(conn: &mut DbConn, workspace: &Workspace) -> AppResult<(Vec<Module>, Seats)> {
+    let modules = Module::for_workspace(conn, workspace.id)?;
+    let seats = Seats::load(conn, workspace, models::now())?;
+    Ok((modules, seats))
 }
 
 /// Saves the general settings in one transaction with one audit event. Modules keep their

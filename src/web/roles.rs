@@ -355,10 +355,7 @@ async fn render_role(
     let workspace_id = ctx.access.workspace.id;
     let (role, grants, members) = db(ctx.db_pool(), move |conn| {
         let (role, grants) = roles::find(conn, workspace_id, id)?;
-        let members = Role::member_counts(conn, workspace_id)?
-            .into_iter()
-            .find(|(id, _)| *id == role.id)
-            .map_or(0, |(_, n)| n);
+        let members = roles::holders(conn, workspace_id, role.id)?;
         Ok((role, grants, members))
     })
     .await?;

@@ -10,7 +10,6 @@ use validator::Validate;
 use crate::domain::{InviteExpiryDays, ModuleList, Plan, Slug, WorkspaceName};
 use crate::error::{AppError, AppResult};
 use crate::models;
-use crate::models::module::Module;
 use crate::permissions::Permission;
 use crate::services::seats::Seats;
 use crate::services::settings::{self, GeneralInput};
@@ -88,9 +87,7 @@ async fn render_page(
     let (modules, seats) = {
         let workspace = workspace.clone();
         db(ctx.db_pool(), move |conn| {
-            let modules = Module::for_workspace(conn, workspace.id)?;
-            let seats = Seats::load(conn, &workspace, models::now())?;
-            Ok((modules, seats))
+            settings::overview(conn, &workspace)
         })
         .await?
     };

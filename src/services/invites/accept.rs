@@ -122,13 +122,12 @@ fn ensure_still_offered(
         return Err(gone());
     }
     let offer = offer_of(conn, invite)?;
-    let offered =
-        roles::author_may_still_offer(conn, workspace.id, Permission::MembersInvite, offer)?;
-    offered.map_err(|_| {
-        ServiceError::general(
+    match roles::offer_withdrawn(conn, workspace.id, Permission::MembersInvite, offer)? {
+        None => Ok(()),
+        Some(_) => Err(ServiceError::general(
             "Nothing was changed: the person who sent this invitation can no longer offer these roles.",
-        )
-    })
+        )),
+    }
 }
 
 /// A new account only for an address nobody holds; an existing account only for its own

@@ -57,8 +57,7 @@ pub fn lookup(conn: &mut DbConn, token: &str) -> AppResult<LinkState> {
     let account_id = address_claimant(conn, &invite.canonical, kind)?.map(|a| a.id);
     let status = invite.status_at(models::now());
     let refused = if status == InviteStatus::Pending {
-        roles::author_may_still_offer(conn, invite.workspace_id, Permission::MembersInvite, offer)?
-            .err()
+        roles::offer_withdrawn(conn, invite.workspace_id, Permission::MembersInvite, offer)?
     } else {
         None
     };

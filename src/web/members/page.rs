@@ -8,7 +8,6 @@ use askama::Template;
 
 use crate::error::{AppError, AppResult, Refusal};
 use crate::models::member::{MemberStatus, SeatType};
-use crate::models::role::Role;
 use crate::permissions::{BuiltinRole, Effective, Permission};
 use crate::services::access::Access;
 use crate::services::members::directory::{self, MemberDetail};
@@ -248,8 +247,7 @@ fn edit_forms(
     state: &AppState,
     detail: &MemberDetail,
 ) -> AppResult<EditForms> {
-    let all = Role::for_workspace(conn, access.workspace.id)?;
-    let grantable = roles::grantable_among(conn, access, &all)?;
+    let (all, grantable) = roles::with_grantable(conn, access)?;
     let roles = all
         .into_iter()
         .filter_map(|role| {
