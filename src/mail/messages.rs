@@ -5,6 +5,7 @@
 //! subject as the HTML part's title), and take the button and small print of the HTML part
 //! from `emails/macros.html`.
 
+use crate::models::outbox::NewMail;
 use askama::Template;
 
 /// A rendered message: subject, plain text and HTML.
@@ -12,6 +13,22 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+}
+
+impl Rendered {
+    /// The outbox row sending this message to `recipient` (outside any workspace or
+    /// invite; set those with struct update syntax).
+    pub fn mail(self, kind: &'static str, recipient: impl Into<String>) -> NewMail {
+        NewMail {
+            workspace_id: None,
+            invite_id: None,
+            kind,
+            recipient: recipient.into(),
+            subject: self.subject,
+            text_body: self.text,
+            html_body: self.html,
+        }
+    }
 }
 
 /// The two templates of one mail, for its data type `$mail`: `$mail::render(subject)`.

@@ -259,12 +259,7 @@ fn tell_and_record(
         conn,
         &NewMail {
             workspace_id: Some(access.workspace.id),
-            invite_id: None,
-            kind: "permission_decision",
-            recipient: email.clone(),
-            subject: rendered.subject,
-            text_body: rendered.text,
-            html_body: rendered.html,
+            ..rendered.mail("permission_decision", email.as_str())
         },
         outcome.at,
     )?;

@@ -16,7 +16,7 @@ use crate::models::account::Account;
 use crate::models::account_token::{AccountToken, NewAccountToken, Purpose};
 use crate::models::audit::{self, Actor, Event};
 use crate::models::email_address::{EmailAddressRow, NewEmailAddress, Verification};
-use crate::models::outbox::{self, NewMail};
+use crate::models::outbox;
 use crate::tokens;
 
 use super::link::{find_token, state_problem, Link, LinkProblem};
@@ -205,19 +205,7 @@ fn mail_verification_link(
         expires: expires_at.format("%-d %B %Y, %H:%M").to_string(),
         added_by: added_by.as_deref(),
     })?;
-    outbox::enqueue(
-        conn,
-        &NewMail {
-            workspace_id: None,
-            invite_id: None,
-            kind: "verify_email",
-            recipient: email.canonical().to_string(),
-            subject: rendered.subject,
-            text_body: rendered.text,
-            html_body: rendered.html,
-        },
-        now,
-    )?;
+    outbox::enqueue(conn, &rendered.mail("verify_email", email.canonical()), now)?;
     Ok(())
 }
 

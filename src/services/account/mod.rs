@@ -42,7 +42,7 @@ use crate::links::Links;
 use crate::mail::messages::{self, AccountNoticeMail};
 use crate::models::account::Account;
 use crate::models::email_address::EmailAddressRow;
-use crate::models::outbox::{self, NewMail};
+use crate::models::outbox;
 use crate::models::workspace::Workspace;
 use crate::services::members::join;
 
@@ -140,19 +140,7 @@ pub(crate) fn notice(
         what,
         link: &link,
     })?;
-    outbox::enqueue(
-        conn,
-        &NewMail {
-            workspace_id: None,
-            invite_id: None,
-            kind: "account_notice",
-            recipient: recipient.to_string(),
-            subject: rendered.subject,
-            text_body: rendered.text,
-            html_body: rendered.html,
-        },
-        now,
-    )?;
+    outbox::enqueue(conn, &rendered.mail("account_notice", recipient), now)?;
     Ok(())
 }
 

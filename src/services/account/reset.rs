@@ -15,7 +15,7 @@ use crate::models::account::Account;
 use crate::models::account_token::{AccountToken, NewAccountToken, Purpose};
 use crate::models::audit::{self, Actor, Event};
 use crate::models::email_address::EmailAddressRow;
-use crate::models::outbox::{self, NewMail};
+use crate::models::outbox;
 use crate::models::session;
 use crate::tokens;
 
@@ -115,15 +115,7 @@ fn mail_reset_link(
     })?;
     outbox::enqueue(
         conn,
-        &NewMail {
-            workspace_id: None,
-            invite_id: None,
-            kind: "password_reset",
-            recipient: address.canonical.clone(),
-            subject: rendered.subject,
-            text_body: rendered.text,
-            html_body: rendered.html,
-        },
+        &rendered.mail("password_reset", address.canonical.as_str()),
         now,
     )?;
     Ok(())

@@ -332,11 +332,7 @@ fn tell_inviter(
         &NewMail {
             workspace_id: Some(joined.workspace.id),
             invite_id: Some(joined.invite.id),
-            kind: "invite_accepted",
-            recipient: address.canonical,
-            subject: rendered.subject,
-            text_body: rendered.text,
-            html_body: rendered.html,
+            ..rendered.mail("invite_accepted", address.canonical)
         },
         now,
     )?;

@@ -110,11 +110,7 @@ fn invitation_mail(
     Ok(NewMail {
         workspace_id: Some(workspace_id),
         invite_id: Some(invite_id),
-        kind: "invitation",
-        recipient: recipient.to_string(),
-        subject: rendered.subject,
-        text_body: rendered.text,
-        html_body: rendered.html,
+        ..rendered.mail("invitation", recipient)
     })
 }
 

@@ -253,12 +253,7 @@ fn tell_about_ownership(
         })?;
         mails.push(NewMail {
             workspace_id: Some(workspace.id),
-            invite_id: None,
-            kind: "ownership",
-            recipient: recipient.clone(),
-            subject: rendered.subject,
-            text_body: rendered.text,
-            html_body: rendered.html,
+            ..rendered.mail("ownership", recipient)
         });
     }
     outbox::enqueue_all(conn, &mails, models::now())?;
