@@ -68,6 +68,8 @@ pub struct InvitationMail<'a> {
     pub inviter: &'a str,
     pub invitee_name: Option<&'a str>,
     pub roles: &'a [String],
+    /// The seat the invitation offers ("Member", "Builder").
+    pub seat: &'a str,
     pub message: Option<&'a str>,
     pub expires_on: String,
     pub link: &'a str,

@@ -60,7 +60,16 @@ impl Mailer {
             .recipient
             .parse()
             .map_err(|e| SendError::Permanent(format!("recipient address: {e}")))?;
+        // One Message-ID per outbox row, the same on every retry, so a receiver that got
+        // an attempt the server reported as failed can recognise the repeat.
+        let message_id = format!(
+            "<gatehouse.outbox.{}.{}@{}>",
+            row.id,
+            row.created_at.and_utc().timestamp(),
+            from.email.domain()
+        );
         let message = Message::builder()
+            .message_id(Some(message_id))
             .from(from)
             .to(to)
             .subject(row.subject.clone())

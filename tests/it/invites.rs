@@ -110,6 +110,18 @@ async fn a_batch_of_three_sends_three_mails_with_working_links(app: TestApp) {
     assert_eq!(page.body.matches("class=\"copy-link\"").count(), 3);
     assert_eq!(app.count("invites"), 3);
     let mails = app.mail.wait_for(3).await;
+    // Every mail has its own Message-ID (SpamAssassin's MISSING_MID), on the sender's domain.
+    let mut ids: Vec<&str> = mails
+        .iter()
+        .filter_map(|m| m.message_id.as_deref())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "{mails:?}");
+    assert!(
+        ids.iter().all(|id| id.starts_with("gatehouse.outbox.")),
+        "{ids:?}"
+    );
     let mut to: Vec<&str> = mails.iter().map(|m| m.to.as_str()).collect();
     to.sort();
     assert_eq!(
@@ -123,7 +135,8 @@ async fn a_batch_of_three_sends_three_mails_with_working_links(app: TestApp) {
             "{}",
             mail.text
         );
-        assert!(mail.text.contains("as Member"));
+        assert!(mail.text.contains("as Member, with a Member seat."));
+        assert!(mail.html.contains("with a Member seat."));
         assert!(mail.text.contains(&app.base_url), "links use the base URL");
         let landing = app.client().get(&mail.invite_path()).await;
         assert_eq!(landing.status, 200);

@@ -194,6 +194,8 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The `Message-ID` header, without its angle brackets.
+    pub message_id: Option<String>,
 }
 
 impl Mail {
@@ -296,6 +298,7 @@ impl MailServer {
                         .body_html(0)
                         .map(|t| t.to_string())
                         .unwrap_or_default(),
+                    message_id: message.message_id().map(str::to_string),
                 }
             })
             .collect()

@@ -218,6 +218,7 @@ impl Batch<'_> {
             inviter: &self.access.account.name,
             invitee_name: request.name.as_ref().map(PersonName::as_str),
             roles: &self.role_names,
+            seat: request.seat.label(),
             message: request.message.as_ref().map(InviteMessage::as_str),
             expires_on: expiry_date(self.expires_at),
             link: &link,

@@ -14,6 +14,7 @@ use crate::mail::messages::InvitationMail;
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::invite::{self, Invite, Renewal};
+use crate::models::member::SeatType;
 use crate::models::outbox::{self, NewMail};
 use crate::models::role::Role;
 use crate::services::access::Access;
@@ -119,6 +120,9 @@ fn mail_again(
         inviter: &access.account.name,
         invitee_name: invite.name.as_deref(),
         roles: role_names,
+        seat: SeatType::from_key(&invite.seat_type)
+            .unwrap_or(SeatType::Member)
+            .label(),
         message: invite.message.as_deref(),
         expires_on: expiry_date(expires_at),
         link: &link,
