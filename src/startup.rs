@@ -8,7 +8,7 @@ use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, DefaultHeaders, Logger};
+use actix_web::middleware::{from_fn, Compress, DefaultHeaders, Logger};
 use actix_web::{web, App, HttpServer};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -180,6 +180,9 @@ impl Application {
                         .custom_request_replace("method", |req| req.method().to_string())
                         .custom_request_replace("path", |req| redact_path(req.path())),
                 )
+                // gzip or brotli, as the client accepts. Safe for pages carrying the CSRF
+                // token because it is masked afresh for every page (`csrf::token`).
+                .wrap(Compress::default())
         })
         .workers(config.workers.max(1))
         // As many blocking threads per worker as it has pooled connections: database work

@@ -13,7 +13,12 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::web::{self, BytesMut};
 use actix_web::HttpMessage;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use futures_util::StreamExt;
+use rand::rngs::OsRng;
+use rand::RngCore;
+use subtle::ConstantTimeEq;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -24,16 +29,54 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const SESSION_KEY: &str = "csrf";
 pub const FIELD: &str = "csrf_token";
 
-/// The session's CSRF token, created on first use.
+/// The session's CSRF token (created on first use) as a page carries it: masked afresh
+/// for every page, so the bytes of the secret never repeat from one response to the next.
+/// Pages are compressed; an unmasked token beside reflected input (a search) would let
+/// someone who sees only compressed sizes guess it byte by byte (BREACH).
 pub fn token(session: &Session) -> Result<String, AppError> {
-    if let Ok(Some(existing)) = session.get::<String>(SESSION_KEY) {
-        return Ok(existing);
+    let secret = match session.get::<String>(SESSION_KEY) {
+        Ok(Some(existing)) => existing,
+        _ => {
+            let fresh = tokens::generate();
+            session
+                .insert(SESSION_KEY, &fresh)
+                .map_err(AppError::internal)?;
+            fresh
+        }
+    };
+    mask(&secret).ok_or_else(|| AppError::internal("malformed CSRF secret in the session"))
+}
+
+/// `random ‖ (random XOR secret)`, base64url: 64 bytes, 86 characters.
+fn mask(secret: &str) -> Option<String> {
+    let secret: [u8; 32] = URL_SAFE_NO_PAD.decode(secret).ok()?.try_into().ok()?;
+    let mut pad = [0u8; 32];
+    OsRng.fill_bytes(&mut pad);
+    let mut masked = pad.to_vec();
+    masked.extend(pad.iter().zip(secret).map(|(p, s)| p ^ s));
+    Some(URL_SAFE_NO_PAD.encode(masked))
+}
+
+/// The secret a submitted (masked) token carries.
+fn unmask(given: &str) -> Option<[u8; 32]> {
+    let bytes = URL_SAFE_NO_PAD.decode(given).ok()?;
+    if bytes.len() != 64 {
+        return None;
     }
-    let fresh = tokens::generate();
-    session
-        .insert(SESSION_KEY, &fresh)
-        .map_err(AppError::internal)?;
-    Ok(fresh)
+    let (pad, masked) = bytes.split_at(32);
+    let mut secret = [0u8; 32];
+    for (i, byte) in secret.iter_mut().enumerate() {
+        *byte = pad[i] ^ masked[i];
+    }
+    Some(secret)
+}
+
+/// Whether a submitted token carries the session's secret (constant time).
+fn carries(expected: &str, given: &str) -> bool {
+    match (URL_SAFE_NO_PAD.decode(expected), unmask(given)) {
+        (Ok(expected), Some(given)) => expected.ct_eq(&given).into(),
+        _ => false,
+    }
 }
 
 /// A new token, for a new session at sign-in.
@@ -128,7 +171,7 @@ pub async fn protect(
             .filter(|(k, _)| k == FIELD)
             .map(|(_, v)| v);
         let valid = match (expected, provided.next(), provided.next()) {
-            (Some(expected), Some(given), None) => tokens::constant_time_eq(&expected, &given),
+            (Some(expected), Some(given), None) => carries(&expected, &given),
             _ => false,
         };
         if !valid {
@@ -137,4 +180,25 @@ pub async fn protect(
         req.set_payload(Payload::from(body));
     }
     next.call(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_tokens_differ_every_time_and_carry_the_secret() {
+        let secret = tokens::generate();
+        let (a, b) = (
+            mask(&secret).unwrap_or_default(),
+            mask(&secret).unwrap_or_default(),
+        );
+        assert_eq!(a.len(), 86);
+        assert_ne!(a, b);
+        assert!(carries(&secret, &a) && carries(&secret, &b));
+        assert!(!carries(&tokens::generate(), &a));
+        // The bare secret (what an old page carried) and anything malformed are refused.
+        assert!(!carries(&secret, &secret));
+        assert!(!carries(&secret, "not a token"));
+    }
 }

@@ -1,6 +1,6 @@
 //! Sign-in, sessions, CSRF, security headers.
 
-use crate::support::{Client, TestApp, PASSWORD};
+use crate::support::{account_name, Client, TestApp, PASSWORD};
 use crate::tests;
 
 tests![
@@ -26,6 +26,7 @@ tests![
     sign_ins_are_recorded_in_the_audit_trail,
     health_check_answers_when_the_database_does,
     viewing_pages_does_not_rewrite_the_session,
+    pages_and_styles_are_compressed_and_every_page_masks_the_csrf_token_afresh,
 ];
 
 async fn anonymous_visitors_are_sent_to_sign_in_with_next(app: TestApp) {
@@ -881,4 +882,72 @@ async fn viewing_pages_does_not_rewrite_the_session(app: TestApp) {
             "{path} rewrote the session"
         );
     }
+}
+
+async fn pages_and_styles_are_compressed_and_every_page_masks_the_csrf_token_afresh(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    let client = app.client();
+    client.sign_in("olivia@acme.example", PASSWORD).await;
+    // The stylesheet is linked by a content-hashed name and cached for good.
+    let users = client.get(&format!("/w/{}/users", ws.slug)).await;
+    let start = users.body.find("/static/app.").expect("stylesheet link");
+    let end = start + users.body[start..].find('"').expect("end of link");
+    let stylesheet = users.body[start..end].to_string();
+    assert!(stylesheet.ends_with(".css") && stylesheet.len() > "/static/app.css".len());
+    let styles = client.get(&stylesheet).await;
+    assert_eq!(styles.status, 200);
+    assert_eq!(
+        styles
+            .headers
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(client.get("/static/app.0000dead.css").await.status, 404);
+    for (path, encoding) in [
+        (format!("/w/{}/users?q=olivia", ws.slug), "gzip"),
+        (stylesheet.clone(), "br"),
+        ("/account".to_string(), "gzip"),
+    ] {
+        let response = client
+            .http
+            .get(format!("{}{path}", client.base))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok()),
+            Some(encoding),
+            "{path}"
+        );
+    }
+    // The token differs on every page (so compressed sizes reveal nothing of it), and
+    // each of them is accepted.
+    let (a, b) = (
+        client.get("/account").await.csrf(),
+        client.get("/account").await.csrf(),
+    );
+    assert_ne!(a, b);
+    for token in [a, b] {
+        let renamed = client
+            .post_raw(
+                "/account/name",
+                &[("csrf_token", &token), ("name", "Olivia O.")],
+            )
+            .await;
+        assert_eq!(renamed.status, 303);
+    }
+    let forged = client
+        .post_raw(
+            "/account/name",
+            &[("csrf_token", &"A".repeat(86)), ("name", "Mallory")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(account_name(&app, "olivia@acme.example"), "Olivia O.");
 }

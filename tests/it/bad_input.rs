@@ -10,7 +10,7 @@ use gatehouse::permissions::BuiltinRole;
 use gatehouse::services::domains;
 use scraper::{ElementRef, Html, Selector};
 
-use crate::support::{link, mail_to, Backend, Client, TestApp, PASSWORD};
+use crate::support::{account_name, link, mail_to, Backend, Client, TestApp, PASSWORD};
 use crate::tests;
 
 tests![
@@ -763,19 +763,6 @@ async fn every_query_parameter_and_path_segment_with_bad_text_answers_without_a_
         &fingerprint(&app),
         "bad query parameters and paths",
     );
-}
-
-fn account_name(app: &TestApp, email: &str) -> String {
-    use diesel::prelude::*;
-    use gatehouse::db::schema::{accounts, email_addresses as e};
-    app.with_db(|conn| {
-        accounts::table
-            .inner_join(e::table)
-            .filter(e::canonical.eq(email))
-            .select(accounts::name)
-            .first(conn)
-            .unwrap()
-    })
 }
 
 async fn a_name_that_hides_its_extension_behind_a_direction_override_is_refused_on_every_name_path(

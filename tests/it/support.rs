@@ -715,3 +715,17 @@ pub fn form_body(fields: &[(&str, &str)]) -> String {
 fn url_encoded() -> form_urlencoded::Serializer<'static, String> {
     form_urlencoded::Serializer::new(String::new())
 }
+
+/// The name of the account that has this address.
+pub fn account_name(app: &TestApp, email: &str) -> String {
+    use diesel::prelude::*;
+    use gatehouse::db::schema::{accounts, email_addresses as e};
+    app.with_db(|conn| {
+        accounts::table
+            .inner_join(e::table)
+            .filter(e::canonical.eq(email))
+            .select(accounts::name)
+            .first(conn)
+            .unwrap()
+    })
+}
