@@ -187,15 +187,71 @@ impl From<askama::Error> for AppError {
     }
 }
 
+/// What an error page says: built from the error alone, so it can be rendered bare here
+/// (no request at hand) and again with the page chrome by `web::error_pages`.
+#[derive(Clone, Debug)]
+pub struct ErrorView {
+    pub status: u16,
+    pub title: &'static str,
+    pub message: String,
+    pub missing: Option<Permission>,
+    pub reason: Option<String>,
+    pub request_href: Option<String>,
+}
+
+/// The error page as it is without a request at hand. `web::error_pages` replaces it with
+/// the full page (the layout, who is signed in, the workspace's navigation); this is what is
+/// left should a response ever skip that middleware.
 #[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    status: u16,
-    title: &'a str,
-    message: String,
-    missing: Option<Permission>,
-    reason: Option<&'a str>,
-    request_href: Option<String>,
+#[template(
+    source = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{{ view.title }} · Gatehouse</title></head><body><main><h1>{{ view.title }}</h1><p>{{ view.message }}</p><p><a href=\"/\">Gatehouse</a></p></main></body></html>",
+    ext = "html"
+)]
+struct BareErrorPage<'a> {
+    view: &'a ErrorView,
+}
+
+impl AppError {
+    /// What the error's page says.
+    pub fn view(&self) -> ErrorView {
+        let status = self.status_code();
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::BAD_REQUEST => "Bad request",
+            StatusCode::TOO_MANY_REQUESTS => "Slow down",
+            StatusCode::CONFLICT => "Changed meanwhile",
+            StatusCode::SERVICE_UNAVAILABLE => "Busy",
+            _ => "Something went wrong",
+        };
+        let message = match self {
+            AppError::NotFound => {
+                "There is nothing here, or you do not have access to it.".to_string()
+            }
+            concurrent if concurrent.is_concurrent_conflict() => CONCURRENT_CHANGE.to_string(),
+            other => other.to_string(),
+        };
+        let refused = match self {
+            AppError::Forbidden(refused) => Some(refused.as_ref()),
+            _ => None,
+        };
+        let missing = refused.and_then(|r| r.missing);
+        let request_href = match (refused.and_then(|r| r.workspace.as_deref()), missing) {
+            (Some(slug), Some(permission)) => Some(format!(
+                "/w/{slug}/requests/new?permission={}",
+                permission.key()
+            )),
+            _ => None,
+        };
+        ErrorView {
+            status: status.as_u16(),
+            title,
+            message,
+            missing,
+            reason: refused.and_then(|r| r.reason.clone()),
+            request_href,
+        }
+    }
 }
 
 impl ResponseError for AppError {
@@ -229,45 +285,10 @@ impl ResponseError for AppError {
         } else if self.is_concurrent_conflict() {
             tracing::warn!(error = ?self, "concurrent change refused");
         }
-        let title = match status {
-            StatusCode::NOT_FOUND => "Not found",
-            StatusCode::FORBIDDEN => "Not allowed",
-            StatusCode::BAD_REQUEST => "Bad request",
-            StatusCode::TOO_MANY_REQUESTS => "Slow down",
-            StatusCode::CONFLICT => "Changed meanwhile",
-            StatusCode::SERVICE_UNAVAILABLE => "Busy",
-            _ => "Something went wrong",
-        };
-        let message = match self {
-            AppError::NotFound => {
-                "There is nothing here, or you do not have access to it.".to_string()
-            }
-            concurrent if concurrent.is_concurrent_conflict() => CONCURRENT_CHANGE.to_string(),
-            other => other.to_string(),
-        };
-        let refused = match self {
-            AppError::Forbidden(refused) => Some(refused.as_ref()),
-            _ => None,
-        };
-        let missing = refused.and_then(|r| r.missing);
-        let request_href = match (refused.and_then(|r| r.workspace.as_deref()), missing) {
-            (Some(slug), Some(permission)) => Some(format!(
-                "/w/{slug}/requests/new?permission={}",
-                permission.key()
-            )),
-            _ => None,
-        };
-        let page = ErrorPage {
-            status: status.as_u16(),
-            title,
-            message,
-            missing,
-            reason: refused.and_then(|r| r.reason.as_deref()),
-            request_href,
-        };
-        let body = page
+        let view = self.view();
+        let body = BareErrorPage { view: &view }
             .render()
-            .unwrap_or_else(|_| format!("{} {}", status.as_u16(), title));
+            .unwrap_or_else(|_| format!("{} {}", view.status, view.title));
         HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .body(body)

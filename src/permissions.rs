@@ -75,6 +75,25 @@ impl Permission {
         )
     }
 
+    /// What a person reads first; the key is shown beside it, second.
+    pub fn label(self) -> &'static str {
+        match self {
+            Permission::MembersView => "View members",
+            Permission::MembersInvite => "Invite people",
+            Permission::MembersEdit => "Edit members",
+            Permission::MembersRemove => "Archive and remove members",
+            Permission::RolesManage => "Manage roles",
+            Permission::SettingsManage => "Manage settings",
+            Permission::BillingManage => "Manage the plan",
+            Permission::AuditView => "View the audit log",
+            Permission::RecordsView => "View records",
+            Permission::RecordsCreate => "Create records",
+            Permission::RecordsEdit => "Edit records",
+            Permission::RecordsDelete => "Delete records",
+            Permission::RecordsExport => "Export records",
+        }
+    }
+
     pub fn description(self) -> &'static str {
         match self {
             Permission::MembersView => "See members in the Users screen and their details",
@@ -119,6 +138,15 @@ impl Scope {
         }
     }
 
+    /// How the scope reads beside a permission's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Scope::Own => "own",
+            Scope::Team => "their team",
+            Scope::All => "everyone",
+        }
+    }
+
     pub fn from_key(key: &str) -> Option<Self> {
         match key {
             "own" => Some(Scope::Own),
@@ -143,7 +171,15 @@ pub struct Grant {
 }
 
 impl Grant {
-    /// `records.export (all)` or `roles.manage`.
+    /// What a person reads: `Export records (everyone)` or `Manage roles`.
+    pub fn title(&self) -> String {
+        match self.scope {
+            Some(scope) => format!("{} ({})", self.permission.label(), scope.label()),
+            None => self.permission.label().to_string(),
+        }
+    }
+
+    /// The keys, as stored and audited: `records.export (all)` or `roles.manage`.
     pub fn label(&self) -> String {
         match self.scope {
             Some(scope) => format!("{} ({scope})", self.permission),

@@ -173,6 +173,8 @@ impl Application {
                 .configure(pages::routes)
                 .default_service(web::to(system::not_found))
                 .wrap(from_fn(csrf::protect))
+                // Inside the session middleware: error pages read who is signed in.
+                .wrap(from_fn(pages::error_pages::dress))
                 .wrap(sessions)
                 .wrap(security_headers(&app_state.config))
                 .wrap(

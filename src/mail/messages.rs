@@ -104,8 +104,10 @@ pub fn accepted(m: &AcceptedMail<'_>) -> Result<Rendered, askama::Error> {
 
 pub struct DecisionMail<'a> {
     pub workspace: &'a str,
-    /// `records.export (all)`.
+    /// `Export records (everyone)`.
     pub permission: &'a str,
+    /// `records.export (all)`.
+    pub keys: &'a str,
     pub approved: bool,
     pub decided_by: &'a str,
     /// The last day of an expiring grant.
@@ -126,6 +128,33 @@ pub fn decision(m: &DecisionMail<'_>) -> Result<Rendered, askama::Error> {
     m.render(format!(
         "Your request for {} in {} was {outcome}",
         m.permission, m.workspace
+    ))
+}
+
+pub struct RequestMail<'a> {
+    pub workspace: &'a str,
+    /// Who asks.
+    pub who: &'a str,
+    /// `Export records (everyone)`.
+    pub permission: &'a str,
+    /// `records.export (all)`.
+    pub keys: &'a str,
+    pub reason: &'a str,
+    /// The Requests page, where it is decided.
+    pub link: &'a str,
+}
+
+mail_templates!(
+    RequestMail,
+    RequestText = "emails/request.txt",
+    RequestHtml = "emails/request.html"
+);
+
+/// A new permission request, for whoever may decide it.
+pub fn request(m: &RequestMail<'_>) -> Result<Rendered, askama::Error> {
+    m.render(format!(
+        "{} asks for {} in {}",
+        m.who, m.permission, m.workspace
     ))
 }
 

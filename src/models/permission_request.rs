@@ -52,6 +52,24 @@ impl NewPermissionRequest<'_> {
 pub type RequestWithName = (PermissionRequest, String);
 
 impl PermissionRequest {
+    /// What was asked for, as a person reads it (`Edit members (their team)`), then as keys
+    /// (`members.edit (team)`); a key no longer known reads as itself.
+    pub fn asked_for(&self) -> (String, String) {
+        match crate::permissions::Grant::from_keys(&self.permission, self.scope.as_deref()) {
+            Some(grant) => (grant.title(), grant.label()),
+            None => (self.permission.clone(), self.permission.clone()),
+        }
+    }
+
+    /// The status as shown: `Pending`, `Approved`, `Denied`.
+    pub fn status_label(&self) -> &'static str {
+        match self.status.as_str() {
+            PENDING => "Pending",
+            APPROVED => "Approved",
+            _ => "Denied",
+        }
+    }
+
     pub fn find_in_workspace(
         conn: &mut DbConn,
         workspace_id: i64,
@@ -62,6 +80,15 @@ impl PermissionRequest {
             .filter(permission_requests::id.eq(id))
             .select(PermissionRequest::as_select())
             .first_by_key(conn)
+    }
+
+    /// How many requests of the workspace wait for a decision.
+    pub fn pending_in(conn: &mut DbConn, workspace_id: i64) -> QueryResult<i64> {
+        permission_requests::table
+            .filter(permission_requests::workspace_id.eq(workspace_id))
+            .filter(permission_requests::status.eq(PENDING))
+            .count()
+            .get_result(conn)
     }
 
     pub fn pending_for(conn: &mut DbConn, member_id: i64, permission: &str) -> QueryResult<bool> {

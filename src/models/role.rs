@@ -323,6 +323,46 @@ impl Role {
             .load(conn)
     }
 
+    /// The accounts of the workspace's active members who hold `permission` (at any
+    /// scope) through a role or a live direct grant: whom to tell about a request.
+    pub fn accounts_holding(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        permission: &str,
+        now: NaiveDateTime,
+    ) -> QueryResult<Vec<i64>> {
+        use crate::db::schema::members;
+        let active = crate::models::member::MemberStatus::Active.key();
+        let mut accounts: Vec<i64> = member_roles::table
+            .inner_join(members::table)
+            .inner_join(
+                role_permissions::table.on(role_permissions::role_id.eq(member_roles::role_id)),
+            )
+            .filter(members::workspace_id.eq(workspace_id))
+            .filter(members::status.eq(active))
+            .filter(role_permissions::permission.eq(permission))
+            .select(members::account_id)
+            .distinct()
+            .load(conn)?;
+        let granted: Vec<i64> = permission_grants::table
+            .inner_join(members::table)
+            .filter(members::workspace_id.eq(workspace_id))
+            .filter(members::status.eq(active))
+            .filter(permission_grants::permission.eq(permission))
+            .filter(
+                permission_grants::expires_at
+                    .is_null()
+                    .or(permission_grants::expires_at.gt(now)),
+            )
+            .select(members::account_id)
+            .distinct()
+            .load(conn)?;
+        accounts.extend(granted);
+        accounts.sort_unstable();
+        accounts.dedup();
+        Ok(accounts)
+    }
+
     /// `permission_rows` for several members at once: `(member id, row)`, one query.
     pub fn permission_rows_of(
         conn: &mut DbConn,

@@ -7,9 +7,10 @@ use crate::error::AppResult;
 use crate::models;
 use crate::models::account::Account;
 use crate::models::member::Member;
+use crate::models::permission_request::PermissionRequest;
 use crate::models::role::{PermissionRow, Role};
 use crate::models::workspace::Workspace;
-use crate::permissions::{BuiltinRole, EffectivePermissions};
+use crate::permissions::{BuiltinRole, EffectivePermissions, Permission};
 
 #[derive(Clone, Debug)]
 pub struct AccountSummary {
@@ -33,6 +34,9 @@ pub struct Access {
     pub perms: EffectivePermissions,
     /// Every workspace the account is an active member of (the switcher).
     pub workspaces: Vec<WorkspaceLink>,
+    /// Permission requests waiting for a decision, counted only for those who decide them
+    /// (the Requests tab's count); 0 for everyone else.
+    pub pending_requests: i64,
 }
 
 pub enum Loaded {
@@ -96,7 +100,7 @@ fn fold(rows: &[PermissionRow]) -> EffectivePermissions {
     )
 }
 
-/// Loads everything the gate needs: four queries, whatever the request.
+/// Loads everything the gate needs: five queries, whatever the request.
 pub fn load(conn: &mut DbConn, account_id: i64, slug: &str) -> AppResult<Loaded> {
     let Some(account) = account_summary(conn, account_id)? else {
         return Ok(Loaded::NoAccount);
@@ -113,12 +117,21 @@ pub fn load(conn: &mut DbConn, account_id: i64, slug: &str) -> AppResult<Loaded>
         return Ok(Loaded::NotAMember);
     };
     let perms = effective_permissions(conn, member.id)?;
+    // Counted for everyone (an index-only count), so the queries a request takes never
+    // depend on what the member holds; kept only for those who decide requests.
+    let waiting = PermissionRequest::pending_in(conn, workspace.id)?;
+    let pending_requests = if perms.allows(Permission::SettingsManage) {
+        waiting
+    } else {
+        0
+    };
     Ok(Loaded::Member(Box::new(Access {
         account,
         workspace,
         member,
         perms,
         workspaces,
+        pending_requests,
     })))
 }
 

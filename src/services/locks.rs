@@ -63,5 +63,6 @@ fn actor_now(conn: &mut DbConn, access: &Access, workspace: Workspace) -> AppRes
         member,
         perms,
         workspaces: access.workspaces.clone(),
+        pending_requests: access.pending_requests,
     })
 }

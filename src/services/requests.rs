@@ -27,6 +27,7 @@ pub fn ask(
     conn: &mut DbConn,
     access: &Access,
     actor: &Actor,
+    links: &Links,
     grant: &Grant,
     reason: &RequestReason,
 ) -> ServiceResult<i64> {
@@ -34,7 +35,7 @@ pub fn ask(
         if access.perms.covers(grant) {
             return Err(ServiceError::field(
                 "permission",
-                format!("You already hold {}", grant.label()),
+                format!("You already hold {}", grant.title()),
             ));
         }
         if PermissionRequest::pending_for(conn, access.member.id, grant.permission.key())? {
@@ -42,7 +43,7 @@ pub fn ask(
                 "permission",
                 format!(
                     "You already asked for {}: an admin has not answered yet",
-                    grant.permission
+                    grant.permission.label()
                 ),
             ));
         }
@@ -65,8 +66,54 @@ pub fn ask(
                 .target("permission_request", id, &access.account.email)
                 .changes(json!({"after": {"permission": grant.label(), "reason": reason}})),
         )?;
+        tell_deciders(conn, access, links, grant, reason)?;
         Ok(id)
     })
+}
+
+/// Mails the request to everyone who may decide it (`settings.manage`, the Requests
+/// page's permission), but not to the one asking; in the request's transaction.
+fn tell_deciders(
+    conn: &mut DbConn,
+    access: &Access,
+    links: &Links,
+    grant: &Grant,
+    reason: &str,
+) -> AppResult<()> {
+    let now = models::now();
+    let link = links.workspace(&access.workspace.slug, "/requests");
+    let deciders = Role::accounts_holding(
+        conn,
+        access.workspace.id,
+        Permission::SettingsManage.key(),
+        now,
+    )?;
+    let (permission, keys) = (grant.title(), grant.label());
+    for account_id in deciders.into_iter().filter(|id| *id != access.account.id) {
+        let Some(decider) = access::account_summary(conn, account_id)? else {
+            continue;
+        };
+        if decider.email.is_empty() {
+            continue;
+        }
+        let rendered = messages::request(&messages::RequestMail {
+            workspace: &access.workspace.name,
+            who: &access.account.name,
+            permission: &permission,
+            keys: &keys,
+            reason,
+            link: &link,
+        })?;
+        outbox::enqueue(
+            conn,
+            &NewMail {
+                workspace_id: Some(access.workspace.id),
+                ..rendered.mail("permission_request", decider.email.as_str())
+            },
+            now,
+        )?;
+    }
+    Ok(())
 }
 
 pub enum Decision {
@@ -150,7 +197,7 @@ pub fn decide(
         let who = tell_and_record(conn, access, actor, links, &outcome)?;
         Ok(Decided {
             who,
-            grant: grant.label(),
+            grant: grant.title(),
             approved,
         })
     })
@@ -199,7 +246,7 @@ fn approve(
     if !access.perms.covers(grant) {
         return Err(AppError::forbidden_because(format!(
             "You can't grant {}: you don't hold it at that scope yourself.",
-            grant.label()
+            grant.title()
         ))
         .into());
     }
@@ -248,7 +295,8 @@ fn tell_and_record(
     });
     let rendered = messages::decision(&DecisionMail {
         workspace: &access.workspace.name,
-        permission: &grant.label(),
+        permission: &grant.title(),
+        keys: &grant.label(),
         approved,
         decided_by: &access.account.name,
         until: until.as_deref(),

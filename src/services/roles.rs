@@ -444,7 +444,7 @@ fn check_definition(
                 permission_field(grant.permission),
                 format!(
                     "You can't grant {}: you don't hold it at that scope",
-                    grant.label()
+                    grant.title()
                 ),
             ));
         }

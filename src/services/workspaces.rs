@@ -19,6 +19,7 @@ use crate::permissions::{BuiltinRole, Permission};
 use crate::services::access::Access;
 use crate::services::locks;
 use crate::services::members::join;
+use crate::services::seats::Seats;
 use crate::tokens;
 
 /// A workspace and its Owner, each value already parsed: from the setup page or the
@@ -239,19 +240,40 @@ pub fn set_plan(
     access: &Access,
     actor: &Actor,
     plan: Plan,
-) -> ServiceResult<Workspace> {
+    confirmed: bool,
+) -> ServiceResult<PlanChange> {
     locks::acting(conn, access, |conn, access| {
         if !access.perms.allows(Permission::BillingManage) {
             return Err(
                 AppError::forbidden_in(&access.workspace.slug, Permission::BillingManage).into(),
             );
         }
+        // Counted under the lock, so the question shown is about the seats as they are.
+        let seats = Seats::load(conn, &access.workspace, crate::models::now())?;
+        if let Some(limit) = plan.seat_limit() {
+            if !confirmed && seats.used() > i64::from(limit) {
+                return Ok(PlanChange::ToConfirm { seats, plan });
+            }
+        }
         let change = LimitsChange {
             plan: Some(plan),
             ..LimitsChange::default()
         };
-        write_limits(conn, actor, access.workspace.clone(), &change)
+        let workspace = write_limits(conn, actor, access.workspace.clone(), &change)?;
+        Ok(PlanChange::Applied(workspace))
     })
+}
+
+/// What choosing a plan did.
+#[derive(Debug)]
+pub enum PlanChange {
+    Applied(Workspace),
+    /// Nothing changed: the plan allows fewer seats than are in use, which the person
+    /// confirms first (`confirm=yes`).
+    ToConfirm {
+        seats: Seats,
+        plan: Plan,
+    },
 }
 
 /// Applies a change to the workspace as read under the member lock (seat checks read the
@@ -308,12 +330,35 @@ pub fn issue_setup_token(conn: &mut DbConn) -> AppResult<Option<String>> {
     })
 }
 
+/// What a setup link leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetupLink {
+    /// First run, and the token matches: the setup form.
+    Open,
+    /// Setup is done (an account exists): the link has nothing left to do.
+    Complete,
+    /// Not a setup link of this instance.
+    Unknown,
+}
+
+/// What the setup link `token` leads to now.
+pub fn setup_link(conn: &mut DbConn, token: &str) -> AppResult<SetupLink> {
+    if Account::exists_any(conn)? {
+        return Ok(SetupLink::Complete);
+    }
+    let Some(stored) = setting::get(conn, setting::SETUP_TOKEN_HASH)? else {
+        return Ok(SetupLink::Unknown);
+    };
+    Ok(if tokens::constant_time_eq(&stored, &tokens::hash(token)) {
+        SetupLink::Open
+    } else {
+        SetupLink::Unknown
+    })
+}
+
 /// Whether the setup link is still good (first run, token matches).
 pub fn setup_token_valid(conn: &mut DbConn, token: &str) -> AppResult<bool> {
-    let Some(stored) = setting::get(conn, setting::SETUP_TOKEN_HASH)? else {
-        return Ok(false);
-    };
-    Ok(tokens::constant_time_eq(&stored, &tokens::hash(token)) && !Account::exists_any(conn)?)
+    Ok(setup_link(conn, token)? == SetupLink::Open)
 }
 
 /// Completes first-run setup; the token is consumed by a conditional delete in the same

@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult, Refusal};
 use crate::models::audit::Actor;
 use crate::services::access::{self, WorkspaceLink};
 use crate::services::signin::{self, Outcome};
-use crate::services::workspaces::{self, Created, NewOwnedWorkspace};
+use crate::services::workspaces::{self, Created, NewOwnedWorkspace, SetupLink};
 use crate::state::AppState;
 use crate::web::account::beside;
 use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
@@ -228,9 +228,9 @@ async fn try_password(
 }
 
 /// POST /logout — deletes the session row, so a copied cookie stops working too.
-pub async fn logout(session: AppSession) -> HttpResponse {
-    session.sign_out();
-    see_other("/login")
+pub async fn logout(session: AppSession) -> AppResult<HttpResponse> {
+    session.sign_out_with_notice()?;
+    Ok(see_other("/login"))
 }
 
 #[derive(Deserialize)]
@@ -337,15 +337,38 @@ async fn create_first_workspace(
     .await
 }
 
-/// The setup link's token, if it is still good (first run, token matches); else 404.
-async fn setup_token(req: &HttpRequest, state: &AppState) -> AppResult<String> {
-    let token = query_token(req).ok_or(AppError::NotFound)?;
-    let probe = token.clone();
-    let valid = db(&state.pool, move |conn| {
-        workspaces::setup_token_valid(conn, &probe)
+/// The setup link's token while it is still good (first run, token matches); otherwise
+/// the page that says why not: setup already done (410, with the way to sign in), or 404.
+async fn setup_token(
+    req: &HttpRequest,
+    session: &AppSession,
+    state: &AppState,
+) -> AppResult<Result<String, HttpResponse>> {
+    let token = query_token(req);
+    let probe = token.clone().unwrap_or_default();
+    let link = db(&state.pool, move |conn| {
+        workspaces::setup_link(conn, &probe)
     })
     .await?;
-    valid.then_some(token).ok_or(AppError::NotFound)
+    match (link, token) {
+        (SetupLink::Open, Some(token)) => Ok(Ok(token)),
+        (SetupLink::Complete, _) => {
+            let chrome = Chrome::public("Setup is complete", session.csrf_token()?, None);
+            let page = SetupDonePage {
+                chrome,
+                signed_in: session.account_id().is_some(),
+            };
+            Ok(Err(render_status(&page, StatusCode::GONE)?))
+        }
+        _ => Err(AppError::NotFound),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "setup_done.html")]
+struct SetupDonePage {
+    chrome: Chrome,
+    signed_in: bool,
 }
 
 fn setup_page(
@@ -375,7 +398,10 @@ pub async fn setup_form(
     query: web::Query<TokenQuery>,
 ) -> AppResult<HttpResponse> {
     let _ = query.into_inner().token;
-    let token = setup_token(&req, &state).await?;
+    let token = match setup_token(&req, &session, &state).await? {
+        Ok(token) => token,
+        Err(closed) => return Ok(closed),
+    };
     let form = SetupForm::default();
     setup_page(
         &session,
@@ -395,7 +421,10 @@ pub async fn setup(
     form: StrictForm<SetupForm>,
 ) -> AppResult<HttpResponse> {
     let _ = query.into_inner().token;
-    let token = setup_token(&req, &state).await?;
+    let token = match setup_token(&req, &session, &state).await? {
+        Ok(token) => token,
+        Err(closed) => return Ok(closed),
+    };
     let form = form.0;
     let input = match form.input() {
         Ok(input) => input,

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod auth_pages;
+pub mod error_pages;
 pub mod forms;
 pub mod gate;
 pub mod invites;
@@ -161,6 +162,8 @@ pub fn render_status<T: Template>(
 
 pub struct NavItem {
     pub label: &'static str,
+    /// Things waiting there (the Requests tab), shown beside the label when any.
+    pub waiting: i64,
     pub href: String,
     pub current: bool,
 }
@@ -207,6 +210,7 @@ impl Chrome {
         if access.perms.allows(Permission::MembersView) {
             nav.push(NavItem {
                 label: "Users",
+                waiting: 0,
                 href: format!("{base}/users"),
                 current: section == "users",
             });
@@ -214,6 +218,7 @@ impl Chrome {
         if access.perms.allows(Permission::MembersInvite) {
             nav.push(NavItem {
                 label: "Invites",
+                waiting: 0,
                 href: format!("{base}/invites"),
                 current: section == "invites",
             });
@@ -221,6 +226,7 @@ impl Chrome {
         if access.perms.allows(Permission::MembersView) {
             nav.push(NavItem {
                 label: "Roles",
+                waiting: 0,
                 href: format!("{base}/roles"),
                 current: section == "roles",
             });
@@ -228,11 +234,13 @@ impl Chrome {
         if access.perms.allows(Permission::SettingsManage) {
             nav.push(NavItem {
                 label: "Settings",
+                waiting: 0,
                 href: format!("{base}/settings"),
                 current: section == "settings",
             });
             nav.push(NavItem {
                 label: "Requests",
+                waiting: access.pending_requests,
                 href: format!("{base}/requests"),
                 current: section == "requests",
             });

@@ -130,14 +130,19 @@ pub async fn ask(ctx: WorkspaceCtx, form: StrictForm<AskForm>) -> AppResult<Http
         Ok(input) => input,
         Err(errors) => return render_ask(&ctx, form, errors, REFUSED).await,
     };
-    let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
-    let label = grant.label();
+    let (access, actor, links) = (
+        ctx.access.clone(),
+        ctx.actor.clone(),
+        ctx.state.links.clone(),
+    );
+    let label = grant.title();
     match attempt(ctx.db_pool(), move |conn| {
-        requests::ask(conn, &access, &actor, &grant, &reason)
+        requests::ask(conn, &access, &actor, &links, &grant, &reason)
     })
     .await?
     {
         Ok(_) => {
+            ctx.state.mail_wakeup.notify_one();
             let message =
                 format!("Request for {label} sent. You'll get an email when an admin decides.");
             set_flash(&ctx.session, FlashKind::Success, message)?;
@@ -200,12 +205,6 @@ impl TriagePage {
             .as_ref()
             .filter(|r| r.request == *request && r.field == field)
             .map_or("", |r| r.typed.as_str())
-    }
-
-    fn grant_label(&self, request: &PermissionRequest) -> String {
-        Grant::from_keys(&request.permission, request.scope.as_deref())
-            .map(|g| g.label())
-            .unwrap_or_else(|| request.permission.clone())
     }
 
     fn fmt_date(&self, at: &chrono::NaiveDateTime) -> String {

@@ -187,6 +187,7 @@ fn fingerprint(grants: &[Grant]) -> String {
 /// One permission line of the form.
 pub struct PermField {
     pub key: &'static str,
+    pub label: &'static str,
     pub description: &'static str,
     pub scoped: bool,
     pub value: String,
@@ -214,6 +215,7 @@ fn perm_fields(ctx: &WorkspaceCtx, form: &RoleForm, errors: &FieldErrors) -> Vec
             let held = ctx.access.perms.scope(permission);
             PermField {
                 key: permission.key(),
+                label: permission.label(),
                 description: permission.description(),
                 scoped: permission.is_scoped(),
                 value: form.value(permission).to_string(),

@@ -107,6 +107,14 @@ impl AppSession {
         self.0.purge();
     }
 
+    /// Signs out and says so on the next page: the session's row is deleted (as by
+    /// [`Self::sign_out`]) and the browser goes on under a new, anonymous session that
+    /// holds only the notice.
+    pub fn sign_out_with_notice(&self) -> AppResult<()> {
+        self.start_over();
+        self.flash(FlashKind::Info, "You are signed out.")
+    }
+
     /// Forgets everything this browser held and goes on as a fresh, anonymous session
     /// (after a password reset ended every session of the account).
     pub fn start_over(&self) {

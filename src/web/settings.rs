@@ -13,7 +13,7 @@ use crate::models;
 use crate::permissions::Permission;
 use crate::services::seats::Seats;
 use crate::services::settings::{self, GeneralInput};
-use crate::services::workspaces;
+use crate::services::workspaces::{self, PlanChange};
 use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
 use crate::web::WorkspaceCtx;
 use crate::web::{
@@ -40,6 +40,9 @@ pub struct SettingsForm {
     modules: String,
     #[serde(default)]
     plan: String,
+    /// `yes` once a plan that allows fewer seats than are in use was confirmed.
+    #[serde(default)]
+    confirm: String,
 }
 
 impl SettingsForm {
@@ -74,6 +77,8 @@ struct SettingsPage {
     can_bill: bool,
     plans: Vec<PlanOption>,
     plan_name: String,
+    /// False until a plan is chosen: the select then starts on "No plan yet".
+    plan_chosen: bool,
     seats: Seats,
 }
 
@@ -102,6 +107,7 @@ async fn render_page(
             .collect::<Vec<_>>()
             .join("\n"),
         plan: workspace.plan.clone().unwrap_or_default(),
+        confirm: String::new(),
     });
     let plans = Plan::ALL
         .into_iter()
@@ -122,6 +128,7 @@ async fn render_page(
         can_bill: ctx.access.perms.allows(Permission::BillingManage),
         plans,
         plan_name: workspace.plan_name().to_string(),
+        plan_chosen: workspace.plan().is_some(),
         seats,
     };
     render_status(&page, status)
@@ -172,23 +179,57 @@ async fn save_general(ctx: WorkspaceCtx, form: SettingsForm) -> AppResult<HttpRe
 
 impl SettingsForm {
     /// The plan chosen: a select, so any other value is a request no page of ours sends.
-    fn plan(&self) -> AppResult<Plan> {
+    /// Empty is the "no plan yet" line the select starts on when none was chosen.
+    fn plan(&self) -> AppResult<Result<Plan, FieldErrors>> {
+        if self.plan.trim().is_empty() {
+            let mut errors = FieldErrors::default();
+            errors.add("plan", "Choose a plan");
+            return Ok(Err(errors));
+        }
         Plan::from_key(self.plan.trim())
+            .map(Ok)
             .ok_or_else(|| AppError::BadRequest("Choose one of the plans offered.".into()))
     }
 }
 
+/// The question asked before a plan that allows fewer seats than are in use.
+#[derive(Template)]
+#[template(path = "settings/confirm_plan.html")]
+struct ConfirmPlanPage {
+    chrome: Chrome,
+    action: String,
+    plan: Plan,
+    limit: i32,
+    seats: Seats,
+}
+
 async fn save_plan(ctx: WorkspaceCtx, form: SettingsForm) -> AppResult<HttpResponse> {
     ctx.require(Permission::BillingManage)?;
-    let plan = form.plan()?;
+    let plan = match form.plan()? {
+        Ok(plan) => plan,
+        Err(errors) => return render_page(&ctx, None, errors, REFUSED).await,
+    };
+    let confirmed = form.confirm == "yes";
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
     match attempt(ctx.db_pool(), move |conn| {
-        let workspace = workspaces::set_plan(conn, &access, &actor, plan)?;
-        Ok(Seats::load(conn, &workspace, models::now())?)
+        match workspaces::set_plan(conn, &access, &actor, plan, confirmed)? {
+            PlanChange::Applied(workspace) => Ok(Ok(Seats::load(conn, &workspace, models::now())?)),
+            PlanChange::ToConfirm { seats, plan } => Ok(Err((seats, plan))),
+        }
     })
     .await?
     {
-        Ok(seats) => {
+        Ok(Err((seats, plan))) => {
+            let page = ConfirmPlanPage {
+                chrome: ctx.chrome("Change the plan?", "settings")?,
+                action: ctx.path("/settings"),
+                limit: plan.seat_limit().unwrap_or_default(),
+                plan,
+                seats,
+            };
+            render_status(&page, StatusCode::OK)
+        }
+        Ok(Ok(seats)) => {
             let mut message = format!("Plan set to {}.", plan.label());
             if seats.over_limit() {
                 message.push_str(&format!(

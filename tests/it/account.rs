@@ -900,7 +900,17 @@ async fn a_member_leaves_frees_the_seat_and_loses_the_workspace(app: TestApp) {
     assert_eq!(before, 2);
     let page = ada.get("/account").await;
     page.assert_contains("action=\"/w/acme/leave\"");
-    let left = ada.submit("/account", "/w/acme/leave", &[]).await;
+    // Leaving asks first (SPEC: "after a confirmation"): the question changes nothing.
+    let asked = ada.submit("/account", "/w/acme/leave", &[]).await;
+    assert_eq!(asked.status, 200);
+    asked.assert_contains("<h1>Leave Acme?</h1>");
+    asked.assert_contains("has to invite you again");
+    asked.assert_contains("name=\"confirm\" value=\"yes\"");
+    assert_eq!(app.workspace(&ws.slug).active_members, 2);
+    assert_eq!(app.count_audit("member.left"), 0);
+    let left = ada
+        .submit("/account", "/w/acme/leave", &[("confirm", "yes")])
+        .await;
     assert_eq!(left.location.as_deref(), Some("/account"));
     let page = ada.get("/account").await;
     page.assert_contains("You left Acme.");

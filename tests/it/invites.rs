@@ -969,7 +969,7 @@ async fn members_and_viewers_cannot_open_the_invites_screen_or_post_to_it(app: T
         client.sign_in(email, PASSWORD).await;
         let page = client.get("/w/acme/invites").await;
         assert_eq!(page.status, 403, "{email}");
-        page.assert_contains("<code>members.invite</code>");
+        page.assert_contains("<code class=\"perm-key\">members.invite</code>");
         let users = client.get("/w/acme/users").await;
         users.assert_lacks(">Invites</a>");
         let token = users.csrf();

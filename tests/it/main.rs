@@ -14,6 +14,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod cli;
+mod guidance;
 mod invites;
 mod invites_redeem;
 mod lifecycle;
@@ -66,6 +67,7 @@ fn main() {
         ("reauth", reauth::tests()),
         ("member_races", member_races::tests()),
         ("self_edits", self_edits::tests()),
+        ("guidance", guidance::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

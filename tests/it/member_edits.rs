@@ -350,15 +350,36 @@ async fn only_the_owner_changes_the_plan_and_a_downgrade_blocks_new_invites(app:
     assert_eq!(refused.status, 403);
     assert_eq!(app.workspace("acme").plan, None);
 
-    let downgraded = client
+    let audit_before = app.count_audit("workspace.limits_changed");
+    // The select starts on where the workspace stands: no plan chosen yet.
+    client
+        .get("/w/acme/settings")
+        .await
+        .assert_contains("<option value=\"\" selected>No plan yet — 10 seats</option>");
+    // Below the seats in use, the plan change asks first and changes nothing.
+    let asked = client
         .submit(
             "/w/acme/settings",
             "/w/acme/settings",
             &[("section", "plan"), ("plan", "starter")],
         )
         .await;
+    assert_eq!(asked.status, 200);
+    asked.assert_contains("<h1>Change to Starter?</h1>");
+    asked.assert_contains("Starter allows 5 seats; 7 of 10 seats used");
+    asked.assert_contains("name=\"confirm\" value=\"yes\"");
+    assert_eq!(app.workspace("acme").plan, None);
+    assert_eq!(app.count_audit("workspace.limits_changed"), audit_before);
+    let downgraded = client
+        .submit(
+            "/w/acme/settings",
+            "/w/acme/settings",
+            &[("section", "plan"), ("plan", "starter"), ("confirm", "yes")],
+        )
+        .await;
     assert_eq!(downgraded.status, 303);
     let page = client.get("/w/acme/settings").await;
+    page.assert_contains("<option value=\"starter\" selected>");
     page.assert_contains("7 of 5 seats used (7 members, 0 pending invitations), more than the plan allows. Everyone stays");
     page.assert_contains("Over the limit");
     assert_eq!(app.workspace("acme").seat_limit, Some(5));

@@ -201,7 +201,9 @@ async fn authorization_is_recomputed_on_every_request(app: TestApp) {
         refused.status, 403,
         "without roles there is no members.view"
     );
-    refused.assert_contains("<code>members.view</code>");
+    refused.assert_contains(
+        "<strong>View members</strong> permission (<code class=\"perm-key\">members.view</code>",
+    );
 }
 
 /// Runs `work` on one pooled connection and counts the SQL statements it sends.

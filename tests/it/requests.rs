@@ -72,7 +72,10 @@ async fn a_refused_member_asks_an_admin_approves_and_the_grant_works_until_it_ex
     member.sign_in("mia@acme.example", PASSWORD).await;
     let refused = member.get("/w/acme/invites").await;
     assert_eq!(refused.status, 403);
-    refused.assert_contains("<code>members.invite</code>");
+    // The permission reads by its label first, its key second.
+    refused.assert_contains(
+        "<strong>Invite people</strong> permission (<code class=\"perm-key\">members.invite</code>",
+    );
     refused.assert_contains("href=\"/w/acme/requests/new?permission=members.invite\"");
     // The account page offers the same, per workspace.
     member
@@ -92,14 +95,33 @@ async fn a_refused_member_asks_an_admin_approves_and_the_grant_works_until_it_ex
     assert_eq!(asked.status, 303, "{}", asked.body);
     let twice = ask(&member, "members.invite", "again").await;
     assert_eq!(twice.status, 422);
-    twice.assert_contains("You already asked for members.invite");
+    twice.assert_contains("You already asked for Invite people");
     assert_eq!(app.count("permission_requests"), 1);
+    // Whoever decides requests is mailed that one arrived (the Owner here; not Mia).
+    let mails = app.mail.wait_for(1).await;
+    assert_eq!(mails.len(), 1, "one decider, one mail: {mails:?}");
+    assert_eq!(mails[0].to, "olivia@acme.example");
+    assert_eq!(
+        mails[0].subject,
+        "Mia Member asks for Invite people in Acme"
+    );
+    assert!(mails[0].text.contains("I onboard the <new> hires"));
+    assert!(mails[0].text.contains("/w/acme/requests"));
 
     let owner = app.client();
     owner.sign_in("olivia@acme.example", PASSWORD).await;
     let triage = owner.get("/w/acme/requests").await;
     assert_eq!(triage.status, 200);
+    // The Requests tab says one is waiting, on every page.
+    triage.assert_contains("Requests <span class=\"nav-count\">1<span class=\"visually-hidden\"> waiting</span></span>");
+    owner
+        .get("/w/acme/users")
+        .await
+        .assert_contains("<span class=\"nav-count\">1<");
     triage.assert_contains("Mia Member");
+    triage.assert_contains(
+        "<strong>Invite people</strong> <code class=\"perm-key\">members.invite</code>",
+    );
     triage.assert_contains("I onboard the &#60;new&#62; hires");
     let id = first_request_id(&app);
     let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1))
@@ -116,12 +138,14 @@ async fn a_refused_member_asks_an_admin_approves_and_the_grant_works_until_it_ex
     assert_eq!(request_status(&app), ["approved"]);
     assert_eq!(grants(&app), 1);
     assert_eq!(app.count_audit("permission_request.approved"), 1);
-    let mails = app.mail.wait_for(1).await;
+    let mails = app.mail.wait_for(2).await;
     let mail = mails.iter().find(|m| m.to == "mia@acme.example").unwrap();
     assert_eq!(
         mail.subject,
-        "Your request for members.invite in Acme was approved"
+        "Your request for Invite people in Acme was approved"
     );
+    assert!(mail.text.contains("Invite people (members.invite)"));
+    owner.get("/w/acme/users").await.assert_lacks("nav-count");
     assert!(mail.text.contains("Olivia Owner approved your request"));
 
     assert_eq!(member.get("/w/acme/invites").await.status, 200);
@@ -180,14 +204,15 @@ async fn a_denied_request_tells_the_member_why_and_grants_nothing(app: TestApp) 
     assert_eq!(denied.status, 303);
     assert_eq!(request_status(&app), ["denied"]);
     assert_eq!(grants(&app), 0);
-    let mails = app.mail.wait_for(1).await;
+    let mails = app.mail.wait_for(2).await;
+    let decision = mails.iter().find(|m| m.to == "mia@acme.example").unwrap();
     assert_eq!(
-        mails[0].subject,
-        "Your request for records.export (all) in Acme was denied"
+        decision.subject,
+        "Your request for Export records (everyone) in Acme was denied"
     );
-    assert!(mails[0].text.contains("Ask your manager for the export"));
+    assert!(decision.text.contains("Ask your manager for the export"));
     let mine = member.get("/w/acme/requests/new").await;
-    mine.assert_contains("denied — Ask your manager for the export");
+    mine.assert_contains("Denied — Ask your manager for the export");
 }
 
 async fn an_admin_cannot_approve_beyond_their_own_rights(app: TestApp) {
@@ -218,10 +243,19 @@ async fn an_admin_cannot_approve_beyond_their_own_rights(app: TestApp) {
         )
         .await;
     assert_eq!(approve.status, 403);
-    approve.assert_contains("You can&#39;t grant billing.manage");
+    approve.assert_contains("You can&#39;t grant Manage the plan");
     assert_eq!(request_status(&app), ["pending"]);
     assert_eq!(grants(&app), 0);
-    assert!(app.mail.received().is_empty());
+    // Both deciders (Olivia and Ada) were told of the request; Mia got no decision.
+    let mut told: Vec<String> = app
+        .mail
+        .wait_for(2)
+        .await
+        .into_iter()
+        .map(|m| m.to)
+        .collect();
+    told.sort();
+    assert_eq!(told, ["ada@acme.example", "olivia@acme.example"]);
     // Another workspace's admin cannot see or decide it at all.
     app.create_workspace("Other", "zed@other.example", "Zed Other");
     let stranger = app.client();

@@ -75,7 +75,7 @@ async fn the_roles_screen_shows_every_role_with_members_and_the_matrix(app: Test
     page.assert_contains("Built-in");
     page.assert_contains("2 members");
     page.assert_contains("Permission matrix");
-    page.assert_contains("<code>billing.manage</code>");
+    page.assert_contains("Manage the plan <code class=\"perm-key\">billing.manage</code>");
     page.assert_contains("href=\"/w/acme/roles/new\"");
     // A Viewer sees the screen read-only: no way to create a role.
     app.add_member(ws, "vic@acme.example", "Vic Viewer", BuiltinRole::Viewer);
@@ -341,7 +341,7 @@ async fn an_admin_cannot_create_a_role_with_billing_or_assign_owner_or_edit_the_
         )
         .await;
     assert_eq!(escalate.status, 422);
-    escalate.assert_contains("You can&#39;t grant billing.manage");
+    escalate.assert_contains("You can&#39;t grant Manage the plan");
     assert_eq!(app.count("roles"), roles_before);
 
     let owner_role = app.role_id(id, BuiltinRole::Owner);

@@ -46,8 +46,16 @@ async fn the_setup_link_creates_the_first_workspace_and_signs_in_once(app: TestA
     assert_eq!(app.count("accounts"), 1);
     assert_eq!(app.count("roles"), 5);
     assert_eq!(app.count_audit("setup.completed"), 1);
-    // The link dies after use, for everyone.
-    assert_eq!(app.client().get(&link).await.status, 404);
+    // The link dies after use, for everyone, and says why: setup is complete.
+    let used = app.client().get(&link).await;
+    assert_eq!(used.status, 410);
+    used.assert_contains("<h1>Setup is complete</h1>");
+    used.assert_contains("href=\"/login\"");
+    used.assert_lacks("name=\"password\"");
+    // Signed in, the page leads to the workspace instead.
+    let done = client.get(&link).await;
+    assert_eq!(done.status, 410);
+    done.assert_contains("Open your workspace");
     let again = app.client();
     let replay = again.post_raw(&link, &[]).await;
     assert_eq!(
