@@ -13,6 +13,7 @@ tests![
     a_used_invitation_leads_a_signed_in_person_to_the_workspace,
     permissions_read_by_their_label_first_and_their_key_second,
     settings_call_the_slug_the_url_name,
+    the_invitation_names_the_seat_who_wrote_the_message_and_has_a_title,
 ];
 
 async fn signing_out_says_so_and_being_sent_to_sign_in_says_why(app: TestApp) {
@@ -144,4 +145,51 @@ async fn settings_call_the_slug_the_url_name(app: TestApp) {
     let settings = client.get("/w/acme/settings").await;
     settings.assert_contains(">URL name</label>");
     settings.assert_lacks(">Address</label>");
+}
+
+async fn the_invitation_names_the_seat_who_wrote_the_message_and_has_a_title(app: TestApp) {
+    let ws = workspace(&app);
+    let client = owner(&app).await;
+    let member = app.role_id(ws.id, BuiltinRole::Member).to_string();
+    let sent = client
+        .submit(
+            "/w/acme/invites",
+            "/w/acme/invites",
+            &[
+                ("emails", "grace@example.com"),
+                ("role", &member),
+                ("seat_type", "builder"),
+                ("message", "Welcome <aboard>!"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let mails = app.mail.wait_for(1).await;
+    let mail = &mails[0];
+    assert!(mail.text.contains("with a Builder seat"), "{}", mail.text);
+    assert!(
+        mail.text
+            .replace("\r\n", "\n")
+            .contains("Olivia Owner wrote:\n  Welcome <aboard>!"),
+        "{}",
+        mail.text
+    );
+    assert!(
+        mail.html
+            .contains("<title>You&#39;ve been invited to Acme</title>")
+            || mail
+                .html
+                .contains("<title>You've been invited to Acme</title>"),
+        "{}",
+        mail.html
+    );
+    assert!(mail.html.contains("Olivia Owner wrote:"), "{}", mail.html);
+    assert!(
+        mail.html.contains("Welcome &#60;aboard&#62;!"),
+        "{}",
+        mail.html
+    );
+    assert!(mail.html.contains("Builder"), "{}", mail.html);
+    let id = mail.message_id.as_deref().expect("a Message-ID");
+    assert!(id.starts_with("gatehouse.outbox."), "{id}");
 }
