@@ -19,6 +19,7 @@ mod invites_redeem;
 mod lifecycle;
 mod member_edits;
 mod member_emails;
+mod member_page;
 mod member_races;
 mod permissions;
 mod reauth;
@@ -66,6 +67,7 @@ fn main() {
         ("reauth", reauth::tests()),
         ("member_races", member_races::tests()),
         ("self_edits", self_edits::tests()),
+        ("member_page", member_page::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {
