@@ -363,5 +363,9 @@ pub fn revoke_grant(
 
 /// A member's live direct grants, for the member page.
 pub fn grants_of(conn: &mut DbConn, member_id: i64) -> AppResult<Vec<DirectGrant>> {
-    Ok(DirectGrant::live_for_member(conn, member_id, models::now())?)
+    Ok(DirectGrant::live_for_member(
+        conn,
+        member_id,
+        models::now(),
+    )?)
 }

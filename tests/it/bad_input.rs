@@ -192,7 +192,8 @@ fn per_field_forms(form: &Form) -> Vec<Form> {
                 .filter(|f| {
                     f.name == "csrf_token"
                         || (names.contains(&f.name.as_str())
-                            && !(f.value.is_empty() && matches!(f.name.as_str(), "role" | "module")))
+                            && !(f.value.is_empty()
+                                && matches!(f.name.as_str(), "role" | "module")))
                 })
                 .cloned()
                 .collect(),

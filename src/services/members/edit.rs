@@ -216,7 +216,14 @@ fn write_manager(
         "before": {"manager_id": target.member.manager_id},
         "after": {"manager_id": manager_id},
     });
-    record(conn, actor, access, target, "member.manager_changed", changes)
+    record(
+        conn,
+        actor,
+        access,
+        target,
+        "member.manager_changed",
+        changes,
+    )
 }
 
 /// Refused unless `manager_id` may manage the target: an active member the actor can see,
@@ -278,7 +285,14 @@ fn write_department(
         "before": {"department": target.member.department},
         "after": {"department": department},
     });
-    record(conn, actor, access, target, "member.department_changed", changes)
+    record(
+        conn,
+        actor,
+        access,
+        target,
+        "member.department_changed",
+        changes,
+    )
 }
 
 /// Replaces a member's metadata (the host product's JSON object).
@@ -307,7 +321,14 @@ fn write_metadata(
         "before": {"metadata": target.member.metadata},
         "after": {"metadata": metadata.as_str()},
     });
-    record(conn, actor, access, target, "member.metadata_changed", changes)
+    record(
+        conn,
+        actor,
+        access,
+        target,
+        "member.metadata_changed",
+        changes,
+    )
 }
 
 /// Gives a member exactly the listed modules of the catalogue; the rest are revoked.
@@ -365,7 +386,14 @@ fn write_modules(
         "before": {"revoked": keys(before)},
         "after": {"revoked": keys(revoked)},
     });
-    record(conn, actor, access, target, "member.modules_changed", changes)
+    record(
+        conn,
+        actor,
+        access,
+        target,
+        "member.modules_changed",
+        changes,
+    )
 }
 
 /// Why admins may not edit this member's name, or `None` when they may: only for a member
@@ -512,7 +540,15 @@ pub fn apply(
         let mut applied = Applied::new();
         if let Some(target) = &membership {
             if let Some((wanted, primary)) = roles {
-                write_roles(conn, actor, access, target, &changed.all_roles, &wanted, primary)?;
+                write_roles(
+                    conn,
+                    actor,
+                    access,
+                    target,
+                    &changed.all_roles,
+                    &wanted,
+                    primary,
+                )?;
                 applied.push("roles");
             }
             if let Some(seat) = changed.seat {
@@ -539,7 +575,14 @@ pub fn apply(
             }
         }
         if let (Some(target), Some(name)) = (&identity, changed.name) {
-            write_name(conn, actor, access, target, &changed.name_before, name.as_str())?;
+            write_name(
+                conn,
+                actor,
+                access,
+                target,
+                &changed.name_before,
+                name.as_str(),
+            )?;
             applied.push("name");
         }
         Ok(applied)

@@ -134,7 +134,9 @@ impl DetailPage {
     fn ticked(&self, field: &str, id: &i64, stored: &bool) -> bool {
         if self.typed.iter().any(|(f, _)| *f == field) {
             let id = id.to_string();
-            self.typed.iter().any(|(f, v)| *f == field && v.trim() == id)
+            self.typed
+                .iter()
+                .any(|(f, v)| *f == field && v.trim() == id)
         } else {
             *stored
         }
