@@ -222,7 +222,7 @@ async fn a_refused_save_applies_nothing_and_keeps_every_typed_value(app: TestApp
             .collect()
     };
     assert_eq!(values("role"), ["".to_string(), viewer.clone()]);
-    assert_eq!(values("primary_role"), [member.clone()]);
+    assert_eq!(values("primary_role"), [member]);
     assert_eq!(stored(&app, mia), before);
     assert_eq!(roles_of(&app, mia), [("Member".to_string(), true)]);
     assert_eq!(member_edits(&app), 0);
