@@ -157,3 +157,93 @@ impl PermissionRequest {
         .execute(conn)
     }
 }
+
+/// A direct grant as the member page lists it (a `permission_grants` row), with the name
+/// of the admin who granted it.
+#[derive(Clone, Debug)]
+pub struct DirectGrant {
+    pub id: i64,
+    pub member_id: i64,
+    pub permission: String,
+    pub scope: Option<String>,
+    /// The moment it ends (the end of its last day); `None` for no end date.
+    pub expires_at: Option<NaiveDateTime>,
+    pub granted_by: Option<String>,
+}
+
+impl DirectGrant {
+    /// A member's grants that have not expired at `now`, oldest first.
+    pub fn live_for_member(
+        conn: &mut DbConn,
+        member_id: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<Vec<DirectGrant>> {
+        use crate::db::schema::permission_grants as g;
+        let rows: Vec<GrantRow> = g::table
+            .left_join(accounts::table.on(g::granted_by.eq(accounts::id.nullable())))
+            .filter(g::member_id.eq(member_id))
+            .filter(g::expires_at.is_null().or(g::expires_at.gt(now)))
+            .order(g::id)
+            .select((
+                g::id,
+                g::member_id,
+                g::permission,
+                g::scope,
+                g::expires_at,
+                accounts::name.nullable(),
+            ))
+            .load(conn)?;
+        Ok(rows.into_iter().map(DirectGrant::from_row).collect())
+    }
+
+    /// One grant by id, whoever holds it (the caller checks it is the member's).
+    pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<DirectGrant>> {
+        use crate::db::schema::permission_grants as g;
+        let row: Option<GrantRow> = g::table
+            .left_join(accounts::table.on(g::granted_by.eq(accounts::id.nullable())))
+            .filter(g::id.eq(id))
+            .select((
+                g::id,
+                g::member_id,
+                g::permission,
+                g::scope,
+                g::expires_at,
+                accounts::name.nullable(),
+            ))
+            .first_by_key(conn)?;
+        Ok(row.map(DirectGrant::from_row))
+    }
+
+    /// Deletes this member's grant `id`; how many rows went (0 when it was already gone).
+    pub fn revoke(conn: &mut DbConn, member_id: i64, id: i64) -> QueryResult<usize> {
+        use crate::db::schema::permission_grants as g;
+        diesel::delete(
+            g::table
+                .filter(g::id.eq(id))
+                .filter(g::member_id.eq(member_id)),
+        )
+        .execute(conn)
+    }
+
+    fn from_row(
+        (id, member_id, permission, scope, expires_at, granted_by): GrantRow,
+    ) -> DirectGrant {
+        DirectGrant {
+            id,
+            member_id,
+            permission,
+            scope,
+            expires_at,
+            granted_by,
+        }
+    }
+}
+
+type GrantRow = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<NaiveDateTime>,
+    Option<String>,
+);

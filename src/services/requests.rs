@@ -15,7 +15,9 @@ use crate::models::audit::{self, Actor, Event};
 use crate::models::email_address::EmailAddressRow;
 use crate::models::member::{Member, MemberStatus};
 use crate::models::outbox::{self, NewMail};
-use crate::models::permission_request::{self as request, NewPermissionRequest, PermissionRequest};
+use crate::models::permission_request::{
+    self as request, DirectGrant, NewPermissionRequest, PermissionRequest,
+};
 use crate::models::role::Role;
 use crate::permissions::{Grant, Permission};
 use crate::services::access::{self, Access};
@@ -353,4 +355,65 @@ pub fn triage(conn: &mut DbConn, workspace_id: i64) -> AppResult<Triage> {
 /// The acting member's own requests (the "ask" page).
 pub fn mine(conn: &mut DbConn, access: &Access) -> AppResult<Vec<PermissionRequest>> {
     Ok(PermissionRequest::for_member(conn, access.member.id, 20)?)
+}
+
+/// Revokes a member's direct grant (`settings.manage`, the permission that approves
+/// requests, re-checked under the member lock) by the rule for acting on a member
+/// (`members::authorize`, `Act::Grant`: never one's own, never for a member who holds
+/// more). A grant of another member or workspace is a 404. Audited; the member's next
+/// request no longer holds it (permissions are read afresh on every request). Returns
+/// the grant's label, for the flash.
+pub fn revoke_grant(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    member_id: i64,
+    grant_id: i64,
+) -> ServiceResult<String> {
+    locks::acting(conn, access, |conn, access| {
+        if !access.perms.allows(Permission::SettingsManage) {
+            return Err(
+                AppError::forbidden_in(&access.workspace.slug, Permission::SettingsManage).into(),
+            );
+        }
+        let member = Member::find_in_workspace(conn, access.workspace.id, member_id)?
+            .ok_or(AppError::NotFound)?;
+        let grant = DirectGrant::find(conn, grant_id)?
+            .filter(|g| g.member_id == member.id)
+            .ok_or(AppError::NotFound)?;
+        let perms = access::effective_permissions(conn, member.id)?;
+        members::authorize(conn, access, &member, &perms, Act::Grant)?;
+        let label = match Grant::from_keys(&grant.permission, grant.scope.as_deref()) {
+            Some(g) => g.label(),
+            None => grant.permission.clone(),
+        };
+        if DirectGrant::revoke(conn, member.id, grant.id)? == 0 {
+            return Err(ServiceError::general("This grant was already revoked."));
+        }
+        let target = EmailAddressRow::primary_for(conn, member.account_id)?
+            .map(|e| e.canonical)
+            .unwrap_or_default();
+        audit::record(
+            conn,
+            actor,
+            Event::new("permission_grant.revoked")
+                .workspace(access.workspace.id)
+                .target("member", member.id, &target)
+                .changes(json!({
+                    "grant_id": grant.id,
+                    "permission": label,
+                    "expires_at": grant.expires_at.map(|t| t.to_string()),
+                })),
+        )?;
+        Ok(label)
+    })
+}
+
+/// A member's live direct grants, for the member page.
+pub fn grants_of(conn: &mut DbConn, member_id: i64) -> AppResult<Vec<DirectGrant>> {
+    Ok(DirectGrant::live_for_member(
+        conn,
+        member_id,
+        models::now(),
+    )?)
 }

@@ -312,6 +312,8 @@ route_table! {
     POST "/w/{ws}/users/{id}/restore" => members::lifecycle::restore,
     POST "/w/{ws}/users/{id}/remove" => members::lifecycle::remove,
     POST "/w/{ws}/users/{id}/transfer-ownership" => members::lifecycle::transfer_ownership,
+    POST "/w/{ws}/users/{id}" => members::edit::save,
+    POST "/w/{ws}/users/{id}/grants/{gid}/revoke" => members::edit::revoke_grant,
     GET "/w/{ws}/invites" => invites::list,
     POST "/w/{ws}/invites" => invites::create,
     POST "/w/{ws}/invites/{id}/resend" => invites::resend,

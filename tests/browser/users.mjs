@@ -272,7 +272,7 @@ async function run() {
     await must('a member page opens from the Users screen with its edit forms', async () => {
       await page.locator('a.member-name').first().click();
       await page.getByRole('heading', { level: 2, name: 'Effective permissions', exact: true }).waitFor({ state: 'visible' });
-      await page.getByRole('button', { name: 'Save roles', exact: true }).waitFor({ state: 'visible' });
+      await page.getByRole('button', { name: 'Save changes', exact: true }).waitFor({ state: 'visible' });
     });
     await axeScan(page, 'member page');
     await page.setViewportSize(PHONE);

@@ -161,6 +161,46 @@ fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// The per-field routes of SPEC §5 (`/roles`, `/seat`, …) that the member page's one
+/// "Edit member" form (`POST /w/{ws}/users/{id}`) replaced on the page but which scripts
+/// still post: each as the form it was, that form's fields for it (and the CSRF token).
+fn per_field_forms(form: &Form) -> Vec<Form> {
+    const ROUTES: &[(&str, &[&str])] = &[
+        ("roles", &["role", "primary_role"]),
+        ("seat", &["seat_type"]),
+        ("manager", &["manager_id"]),
+        ("department", &["department"]),
+        ("modules", &["module"]),
+        ("metadata", &["metadata"]),
+        ("name", &["name"]),
+    ];
+    let is_edit_form = matches("/w/{ws}/users/{id}", &form.action)
+        && form.fields.iter().any(|f| f.name == "seat_type");
+    if !is_edit_form {
+        return Vec::new();
+    }
+    ROUTES
+        .iter()
+        .filter(|(_, names)| form.fields.iter().any(|f| names.contains(&f.name.as_str())))
+        .map(|(suffix, names)| Form {
+            page: format!("{} (per-field route)", form.page),
+            action: format!("{}/{suffix}", form.action),
+            fields: form
+                .fields
+                .iter()
+                // The one form also sends its lists once empty; the old forms did not.
+                .filter(|f| {
+                    f.name == "csrf_token"
+                        || (names.contains(&f.name.as_str())
+                            && !(f.value.is_empty()
+                                && matches!(f.name.as_str(), "role" | "module")))
+                })
+                .cloned()
+                .collect(),
+        })
+        .collect()
+}
+
 /// The form's body with every value of `target` replaced by one raw (encoded) value.
 fn body_with(form: &Form, target: &str, raw: &str) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -317,6 +357,22 @@ async fn world(app: &TestApp) -> World {
         BuiltinRole::Member,
     );
     let member_role = app.role_id(ws.workspace_id, BuiltinRole::Member);
+    // A direct grant, so Mia's page offers its Revoke button.
+    app.with_db(|conn| {
+        use gatehouse::permissions::{Grant, Permission};
+        gatehouse::models::role::Role::grant(
+            conn,
+            mia,
+            &Grant {
+                permission: Permission::RecordsDelete,
+                scope: None,
+            },
+            None,
+            ws.account_id,
+            gatehouse::models::now(),
+        )
+        .unwrap()
+    });
 
     let owner = app.client();
     assert_eq!(
@@ -554,6 +610,9 @@ async fn walk_forms(app: &TestApp, pages: &[(&Client, String)]) -> (usize, Vec<F
         let (status, body) = get_status(client, page).await;
         assert_eq!(status, 200, "GET {page}: {body}");
         for form in forms(page, &body) {
+            for per_field in per_field_forms(&form) {
+                found.push((client, per_field));
+            }
             found.push((client, form));
         }
     }

@@ -20,6 +20,7 @@ mod invites_redeem;
 mod lifecycle;
 mod member_edits;
 mod member_emails;
+mod member_page;
 mod member_races;
 mod permissions;
 mod reauth;
@@ -68,6 +69,7 @@ fn main() {
         ("member_races", member_races::tests()),
         ("self_edits", self_edits::tests()),
         ("guidance", guidance::tests()),
+        ("member_page", member_page::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

@@ -147,6 +147,8 @@ async fn modules_come_from_the_catalogue_and_revocations_show_in_permissions_jso
         .split("name=\"module\" value=\"")
         .skip(1)
         .map(|s| s.split('"').next().unwrap().to_string())
+        // The form also sends `module` once empty (an unticked list is still a list).
+        .filter(|id| !id.is_empty())
         .collect();
     assert_eq!(ids.len(), 3);
     // Keep CRM only: Reports and Billing Portal are revoked for Mia.
@@ -194,7 +196,7 @@ async fn a_members_name_is_editable_only_with_an_address_on_a_verified_domain(ap
     let mia_page = format!("/w/acme/users/{mia}");
     let before = client.get(&mia_page).await;
     before.assert_contains("Read-only: The name belongs to the member");
-    before.assert_lacks("Save name");
+    before.assert_lacks("name=\"name\"");
     let refused = client
         .submit(
             &mia_page,
@@ -217,7 +219,7 @@ async fn a_members_name_is_editable_only_with_an_address_on_a_verified_domain(ap
     assert_eq!(app.count_audit("domain.verified"), 1);
 
     let editable = client.get(&mia_page).await;
-    editable.assert_contains("Save name");
+    editable.assert_contains("id=\"member-name\" name=\"name\"");
     let empty = client
         .submit(&mia_page, &format!("{mia_page}/name"), &[("name", "  ")])
         .await;

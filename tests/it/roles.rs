@@ -366,6 +366,7 @@ async fn an_admin_cannot_create_a_role_with_billing_or_assign_owner_or_edit_the_
     let seen = admin.get(&owner_page).await;
     assert_eq!(seen.status, 200);
     seen.assert_lacks("Save roles");
+    seen.assert_lacks("Save changes");
     let token = seen.csrf();
     let edit_owner = admin
         .post_raw(
@@ -569,6 +570,7 @@ async fn a_manager_edits_only_their_team_and_only_with_roles_they_hold(app: Test
     let view = client.get(&page).await;
     assert_eq!(view.status, 200);
     view.assert_lacks("Save seat");
+    view.assert_lacks("Save changes");
     let token = view.csrf();
     let refused = client
         .post_raw(

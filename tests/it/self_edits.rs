@@ -302,8 +302,10 @@ async fn the_owner_changes_their_own_seat_modules_and_metadata_but_not_their_nam
     let (acme, owner) = acme(&app).await;
     let own_page = page(acme.owner);
     let own = owner.get(&own_page).await;
-    own.assert_contains(&format!("action=\"{own_page}/seat\""));
-    own.assert_lacks(&format!("action=\"{own_page}/name\""));
+    // The member page's one form offers their seat, and never their name.
+    own.assert_contains(&format!("action=\"{own_page}\""));
+    own.assert_contains("name=\"seat_type\"");
+    own.assert_lacks("name=\"name\"");
     own.assert_contains(
         "Read-only: <a href=\"/account\">Change your name and addresses on your Account page.</a>",
     );

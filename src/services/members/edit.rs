@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::db::DbConn;
 use crate::domain::{Department, Metadata, PersonName};
-use crate::error::{AppResult, ServiceError, ServiceResult};
+use crate::error::{refuse_any, AppError, AppResult, Refusal, ServiceError, ServiceResult};
 use crate::models;
 use crate::models::account::Account;
 use crate::models::audit::{self, Actor, Event};
@@ -16,7 +16,7 @@ use crate::models::domain::Domain;
 use crate::models::email_address::EmailAddressRow;
 use crate::models::member::{Member, MemberStatus, SeatType};
 use crate::models::module::Module;
-use crate::models::role::Role;
+use crate::models::role::{HeldRole, Role};
 use crate::permissions::{BuiltinRole, Permission};
 use crate::services::access::Access;
 use crate::services::members::{in_scope, target, Act, Target};
@@ -55,45 +55,41 @@ pub fn set_roles(
     locks::acting(conn, access, |conn, access| {
         let target = target(conn, access, member_id, Act::Membership)?;
         let all = Role::for_workspace(conn, access.workspace.id)?;
-        let wanted = wanted_roles(conn, access, &target, &all, role_ids)?;
-        let primary = match primary {
-            Some(p) if wanted.contains(&p) => p,
-            Some(_) => {
-                return Err(ServiceError::field(
-                    "primary_role",
-                    "The primary role must be one of the roles ticked",
-                ))
-            }
-            None => wanted[0],
-        };
-        let before = Role::held_by(conn, &[target.member.id])?;
-        let rows: Vec<(i64, bool)> = wanted.iter().map(|id| (*id, *id == primary)).collect();
-        Role::replace_for_member(conn, target.member.id, &rows)?;
-        let name_of = |id: &i64| {
-            all.iter()
-                .find(|r| r.id == *id)
-                .map(|r| r.name.clone())
-                .unwrap_or_default()
-        };
-        let changes = json!({
-            "before": {
-                "roles": before.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
-                "primary": before.iter().find(|r| r.is_primary).map(|r| r.name.clone()),
-            },
-            "after": {
-                "roles": wanted.iter().map(name_of).collect::<Vec<_>>(),
-                "primary": name_of(&primary),
-            },
-        });
-        record(
-            conn,
-            actor,
-            access,
-            &target,
-            "member.roles_changed",
-            changes,
-        )
+        let (wanted, primary) = checked_roles(conn, access, &target, &all, role_ids, primary)?;
+        write_roles(conn, actor, access, &target, &all, &wanted, primary)
     })
+}
+
+/// Writes the member's roles (`wanted`, `primary` among them) and records the change.
+fn write_roles(
+    conn: &mut DbConn,
+    actor: &Actor,
+    access: &Access,
+    target: &Target,
+    all: &[Role],
+    wanted: &[i64],
+    primary: i64,
+) -> ServiceResult<()> {
+    let before = Role::held_by(conn, &[target.member.id])?;
+    let rows: Vec<(i64, bool)> = wanted.iter().map(|id| (*id, *id == primary)).collect();
+    Role::replace_for_member(conn, target.member.id, &rows)?;
+    let name_of = |id: &i64| {
+        all.iter()
+            .find(|r| r.id == *id)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    };
+    let changes = json!({
+        "before": {
+            "roles": before.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+            "primary": before.iter().find(|r| r.is_primary).map(|r| r.name.clone()),
+        },
+        "after": {
+            "roles": wanted.iter().map(name_of).collect::<Vec<_>>(),
+            "primary": name_of(&primary),
+        },
+    });
+    record(conn, actor, access, target, "member.roles_changed", changes)
 }
 
 /// The roles the member will hold, in the order asked, without repeats: roles of this
@@ -168,13 +164,23 @@ pub fn set_seat(
         if target.member.seat() == seat {
             return Ok(());
         }
-        Member::set_seat(conn, target.member.id, seat, models::now())?;
-        let changes = json!({
-            "before": {"seat_type": target.member.seat_type},
-            "after": {"seat_type": seat.key()},
-        });
-        record(conn, actor, access, &target, "member.seat_changed", changes)
+        write_seat(conn, actor, access, &target, seat)
     })
+}
+
+fn write_seat(
+    conn: &mut DbConn,
+    actor: &Actor,
+    access: &Access,
+    target: &Target,
+    seat: SeatType,
+) -> ServiceResult<()> {
+    Member::set_seat(conn, target.member.id, seat, models::now())?;
+    let changes = json!({
+        "before": {"seat_type": target.member.seat_type},
+        "after": {"seat_type": seat.key()},
+    });
+    record(conn, actor, access, target, "member.seat_changed", changes)
 }
 
 /// Sets who a member reports to. The manager must be an active member the actor can see,
@@ -194,20 +200,30 @@ pub fn set_manager(
         if let Some(manager_id) = manager_id {
             check_manager(conn, access, &target, manager_id)?;
         }
-        Member::set_manager(conn, target.member.id, manager_id, models::now())?;
-        let changes = json!({
-            "before": {"manager_id": target.member.manager_id},
-            "after": {"manager_id": manager_id},
-        });
-        record(
-            conn,
-            actor,
-            access,
-            &target,
-            "member.manager_changed",
-            changes,
-        )
+        write_manager(conn, actor, access, &target, manager_id)
     })
+}
+
+fn write_manager(
+    conn: &mut DbConn,
+    actor: &Actor,
+    access: &Access,
+    target: &Target,
+    manager_id: Option<i64>,
+) -> ServiceResult<()> {
+    Member::set_manager(conn, target.member.id, manager_id, models::now())?;
+    let changes = json!({
+        "before": {"manager_id": target.member.manager_id},
+        "after": {"manager_id": manager_id},
+    });
+    record(
+        conn,
+        actor,
+        access,
+        target,
+        "member.manager_changed",
+        changes,
+    )
 }
 
 /// Refused unless `manager_id` may manage the target: an active member the actor can see,
@@ -253,20 +269,30 @@ pub fn set_department(
         if target.member.department.as_deref() == department {
             return Ok(());
         }
-        Member::set_department(conn, target.member.id, department, models::now())?;
-        let changes = json!({
-            "before": {"department": target.member.department},
-            "after": {"department": department},
-        });
-        record(
-            conn,
-            actor,
-            access,
-            &target,
-            "member.department_changed",
-            changes,
-        )
+        write_department(conn, actor, access, &target, department)
     })
+}
+
+fn write_department(
+    conn: &mut DbConn,
+    actor: &Actor,
+    access: &Access,
+    target: &Target,
+    department: Option<&str>,
+) -> ServiceResult<()> {
+    Member::set_department(conn, target.member.id, department, models::now())?;
+    let changes = json!({
+        "before": {"department": target.member.department},
+        "after": {"department": department},
+    });
+    record(
+        conn,
+        actor,
+        access,
+        target,
+        "member.department_changed",
+        changes,
+    )
 }
 
 /// Replaces a member's metadata (the host product's JSON object).
@@ -279,20 +305,30 @@ pub fn set_metadata(
 ) -> ServiceResult<()> {
     locks::acting(conn, access, |conn, access| {
         let target = target(conn, access, member_id, Act::Membership)?;
-        Member::set_metadata(conn, target.member.id, metadata.as_str(), models::now())?;
-        let changes = json!({
-            "before": {"metadata": target.member.metadata},
-            "after": {"metadata": metadata.as_str()},
-        });
-        record(
-            conn,
-            actor,
-            access,
-            &target,
-            "member.metadata_changed",
-            changes,
-        )
+        write_metadata(conn, actor, access, &target, metadata)
     })
+}
+
+fn write_metadata(
+    conn: &mut DbConn,
+    actor: &Actor,
+    access: &Access,
+    target: &Target,
+    metadata: &Metadata,
+) -> ServiceResult<()> {
+    Member::set_metadata(conn, target.member.id, metadata.as_str(), models::now())?;
+    let changes = json!({
+        "before": {"metadata": target.member.metadata},
+        "after": {"metadata": metadata.as_str()},
+    });
+    record(
+        conn,
+        actor,
+        access,
+        target,
+        "member.metadata_changed",
+        changes,
+    )
 }
 
 /// Gives a member exactly the listed modules of the catalogue; the rest are revoked.
@@ -324,27 +360,40 @@ pub fn set_modules(
         if before == revoked {
             return Ok(());
         }
-        Module::set_revoked(conn, target.member.id, &revoked)?;
-        let keys = |ids: &[i64]| -> Vec<String> {
-            catalogue
-                .iter()
-                .filter(|m| ids.contains(&m.id))
-                .map(|m| m.key.clone())
-                .collect()
-        };
-        let changes = json!({
-            "before": {"revoked": keys(&before)},
-            "after": {"revoked": keys(&revoked)},
-        });
-        record(
-            conn,
-            actor,
-            access,
-            &target,
-            "member.modules_changed",
-            changes,
-        )
+        write_modules(conn, actor, access, &target, &catalogue, &before, &revoked)
     })
+}
+
+/// Revokes `revoked` (the rest of `catalogue` is granted) and records the change.
+fn write_modules(
+    conn: &mut DbConn,
+    actor: &Actor,
+    access: &Access,
+    target: &Target,
+    catalogue: &[Module],
+    before: &[i64],
+    revoked: &[i64],
+) -> ServiceResult<()> {
+    Module::set_revoked(conn, target.member.id, revoked)?;
+    let keys = |ids: &[i64]| -> Vec<String> {
+        catalogue
+            .iter()
+            .filter(|m| ids.contains(&m.id))
+            .map(|m| m.key.clone())
+            .collect()
+    };
+    let changes = json!({
+        "before": {"revoked": keys(before)},
+        "after": {"revoked": keys(revoked)},
+    });
+    record(
+        conn,
+        actor,
+        access,
+        target,
+        "member.modules_changed",
+        changes,
+    )
 }
 
 /// Why admins may not edit this member's name, or `None` when they may: only for a member
@@ -392,8 +441,273 @@ pub fn set_name(
         if before == name {
             return Ok(());
         }
-        Account::rename(conn, account_id, name, models::now())?;
-        let changes = json!({"before": {"name": before}, "after": {"name": name}});
-        record(conn, actor, access, &target, "member.name_changed", changes)
+        write_name(conn, actor, access, &target, &before, name)
     })
+}
+
+fn write_name(
+    conn: &mut DbConn,
+    actor: &Actor,
+    access: &Access,
+    target: &Target,
+    before: &str,
+    name: &str,
+) -> ServiceResult<()> {
+    Account::rename(conn, target.member.account_id, name, models::now())?;
+    let changes = json!({"before": {"name": before}, "after": {"name": name}});
+    record(conn, actor, access, target, "member.name_changed", changes)
+}
+
+/// The member page's one "Edit member" form, parsed: every field it sent. `None` is a
+/// field not sent (not offered to this viewer, or a script leaving it as it is).
+#[derive(Debug, Default)]
+pub struct Edits {
+    /// The roles ticked and the primary one.
+    pub roles: Option<(Vec<i64>, Option<i64>)>,
+    pub seat: Option<SeatType>,
+    /// `Some(None)` clears the manager.
+    pub manager: Option<Option<i64>>,
+    /// `Some(None)` clears the department.
+    pub department: Option<Option<Department>>,
+    /// The modules ticked.
+    pub modules: Option<Vec<i64>>,
+    pub metadata: Option<Metadata>,
+    pub name: Option<PersonName>,
+}
+
+/// What [`apply`] changed, in the form's order: the fields' labels, for the flash.
+pub type Applied = Vec<&'static str>;
+
+/// The one form's save: every field that differs from what is stored, in one transaction
+/// under the member lock, each by the same rule as its own route (`set_roles`, `set_seat`,
+/// …) and with its own audit event. The rule for acting on a member is checked for what
+/// is changed (`Act::Membership` for roles, seat, manager, department, modules, metadata;
+/// `Act::Identity` for the name), so a field the viewer may not change is refused however
+/// it was sent. Every field's refusal is collected before anything is written: if any
+/// field is refused, nothing is.
+pub fn apply(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    member_id: i64,
+    edits: &Edits,
+) -> ServiceResult<Applied> {
+    locks::acting(conn, access, |conn, access| {
+        let member = Member::find_in_workspace(conn, access.workspace.id, member_id)?
+            .ok_or(AppError::NotFound)?;
+        let visible = match access.perms.scope(Permission::MembersView) {
+            Some(scope) => in_scope(conn, access, scope, member.id)?,
+            None => false,
+        };
+        if !visible {
+            return Err(AppError::NotFound.into());
+        }
+        let changed = Changed::read(conn, access, &member, edits)?;
+        let membership = match changed.touches_membership() {
+            true => Some(target(conn, access, member_id, Act::Membership)?),
+            false => None,
+        };
+        let identity = match changed.name {
+            Some(_) => Some(target(conn, access, member_id, Act::Identity)?),
+            None => None,
+        };
+        let mut refusals = Vec::new();
+        let mut roles = None;
+        if let (Some(target), Some((ids, primary))) = (&membership, changed.roles) {
+            match checked_roles(conn, access, target, &changed.all_roles, ids, *primary) {
+                Ok(chosen) => roles = Some(chosen),
+                Err(ServiceError::Refused(found)) => refusals.extend(found),
+                Err(fatal) => return Err(fatal),
+            }
+        }
+        if let (Some(target), Some(Some(manager_id))) = (&membership, changed.manager) {
+            match check_manager(conn, access, target, manager_id) {
+                Ok(()) => {}
+                Err(ServiceError::Refused(found)) => refusals.extend(found),
+                Err(fatal) => return Err(fatal),
+            }
+        }
+        if changed.unknown_module {
+            refusals.push(Refusal::field("module", "Choose modules of this workspace"));
+        }
+        if identity.is_some() {
+            if let Some(reason) = name_read_only(conn, access.workspace.id, member.account_id)? {
+                refusals.push(Refusal::field("name", reason));
+            }
+        }
+        refuse_any(refusals)?;
+
+        let mut applied = Applied::new();
+        if let Some(target) = &membership {
+            if let Some((wanted, primary)) = roles {
+                write_roles(
+                    conn,
+                    actor,
+                    access,
+                    target,
+                    &changed.all_roles,
+                    &wanted,
+                    primary,
+                )?;
+                applied.push("roles");
+            }
+            if let Some(seat) = changed.seat {
+                write_seat(conn, actor, access, target, seat)?;
+                applied.push("seat type");
+            }
+            if let Some(manager_id) = changed.manager {
+                write_manager(conn, actor, access, target, manager_id)?;
+                applied.push("manager");
+            }
+            if let Some(department) = changed.department {
+                let department = department.as_ref().map(Department::as_str);
+                write_department(conn, actor, access, target, department)?;
+                applied.push("department");
+            }
+            if let Some(revoked) = &changed.revoked {
+                let (catalogue, before) = (&changed.catalogue, &changed.revoked_before);
+                write_modules(conn, actor, access, target, catalogue, before, revoked)?;
+                applied.push("modules");
+            }
+            if let Some(metadata) = changed.metadata {
+                write_metadata(conn, actor, access, target, metadata)?;
+                applied.push("metadata");
+            }
+        }
+        if let (Some(target), Some(name)) = (&identity, changed.name) {
+            write_name(
+                conn,
+                actor,
+                access,
+                target,
+                &changed.name_before,
+                name.as_str(),
+            )?;
+            applied.push("name");
+        }
+        Ok(applied)
+    })
+}
+
+/// The fields of an [`Edits`] that differ from what is stored, read inside the lock.
+struct Changed<'a> {
+    roles: Option<&'a (Vec<i64>, Option<i64>)>,
+    seat: Option<SeatType>,
+    manager: Option<Option<i64>>,
+    department: Option<&'a Option<Department>>,
+    /// The modules to revoke, when that differs from those revoked now.
+    revoked: Option<Vec<i64>>,
+    /// A module id ticked that is not in the catalogue.
+    unknown_module: bool,
+    metadata: Option<&'a Metadata>,
+    name: Option<&'a PersonName>,
+    all_roles: Vec<Role>,
+    catalogue: Vec<Module>,
+    revoked_before: Vec<i64>,
+    name_before: String,
+}
+
+impl<'a> Changed<'a> {
+    fn read(
+        conn: &mut DbConn,
+        access: &Access,
+        member: &Member,
+        edits: &'a Edits,
+    ) -> ServiceResult<Changed<'a>> {
+        let held = Role::held_by(conn, &[member.id])?;
+        let roles = edits
+            .roles
+            .as_ref()
+            .filter(|(ids, primary)| !same_roles(&held, ids, *primary));
+        let catalogue = Module::for_workspace(conn, access.workspace.id)?;
+        let revoked_before = Module::revoked_for(conn, member.id)?;
+        let (mut revoked, mut unknown_module) = (None, false);
+        if let Some(granted) = &edits.modules {
+            unknown_module = granted
+                .iter()
+                .any(|id| !catalogue.iter().any(|m| m.id == *id));
+            let wanted: Vec<i64> = catalogue
+                .iter()
+                .filter(|m| !granted.contains(&m.id))
+                .map(|m| m.id)
+                .collect();
+            let (mut now, mut then) = (wanted.clone(), revoked_before.clone());
+            now.sort_unstable();
+            then.sort_unstable();
+            if now != then || unknown_module {
+                revoked = Some(wanted);
+            }
+        }
+        let name_before = match edits.name {
+            Some(_) => Account::find(conn, member.account_id)?
+                .map(|a| a.name)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        Ok(Changed {
+            roles,
+            seat: edits.seat.filter(|seat| *seat != member.seat()),
+            manager: edits.manager.filter(|m| *m != member.manager_id),
+            department: edits
+                .department
+                .as_ref()
+                .filter(|d| d.as_ref().map(Department::as_str) != member.department.as_deref()),
+            revoked,
+            unknown_module,
+            metadata: edits
+                .metadata
+                .as_ref()
+                .filter(|m| m.as_str() != member.metadata),
+            name: edits.name.as_ref().filter(|n| n.as_str() != name_before),
+            all_roles: Role::for_workspace(conn, access.workspace.id)?,
+            catalogue,
+            revoked_before,
+            name_before,
+        })
+    }
+
+    fn touches_membership(&self) -> bool {
+        self.roles.is_some()
+            || self.seat.is_some()
+            || self.manager.is_some()
+            || self.department.is_some()
+            || self.revoked.is_some()
+            || self.unknown_module
+            || self.metadata.is_some()
+    }
+}
+
+/// Whether the roles asked (`ids`, `primary`) are those held: the same set, and the same
+/// primary role when one is named.
+fn same_roles(held: &[HeldRole], ids: &[i64], primary: Option<i64>) -> bool {
+    let mut asked: Vec<i64> = ids.to_vec();
+    asked.sort_unstable();
+    asked.dedup();
+    let mut now: Vec<i64> = held.iter().map(|h| h.role_id).collect();
+    now.sort_unstable();
+    let primary_now = held.iter().find(|h| h.is_primary).map(|h| h.role_id);
+    asked == now && primary.is_none_or(|p| Some(p) == primary_now)
+}
+
+/// The roles to write and the primary one, by `set_roles`'s rules.
+fn checked_roles(
+    conn: &mut DbConn,
+    access: &Access,
+    target: &Target,
+    all: &[Role],
+    ids: &[i64],
+    primary: Option<i64>,
+) -> ServiceResult<(Vec<i64>, i64)> {
+    let wanted = wanted_roles(conn, access, target, all, ids)?;
+    let primary = match primary {
+        Some(p) if wanted.contains(&p) => p,
+        Some(_) => {
+            return Err(ServiceError::field(
+                "primary_role",
+                "The primary role must be one of the roles ticked",
+            ))
+        }
+        None => wanted[0],
+    };
+    Ok((wanted, primary))
 }

@@ -1,5 +1,6 @@
-//! The member page's per-field edits: roles, seat type, manager, department, modules,
-//! metadata, name. Each form validates every field at once (`#[derive(Validate)]`, the
+//! The member page's edits: its one "Edit member" form ([`save`], every field at once)
+//! and the per-field routes of SPEC §5 (roles, seat type, manager, department, modules,
+//! metadata, name), kept for scripts. Each form validates every field at once (`#[derive(Validate)]`, the
 //! values through `crate::domain`), then one service call (`services::members::edit`)
 //! decides, and `page::answer` ends the request by the refusal rule.
 
@@ -12,8 +13,9 @@ use crate::error::AppResult;
 use crate::models::member::SeatType;
 use crate::permissions::Permission;
 use crate::services::members::edit;
-use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
-use crate::web::members::page::{self, Typed};
+use crate::services::requests;
+use crate::web::forms::{parsed, validated, EmptyForm, FieldErrors, StrictForm};
+use crate::web::members::page::{self, Typed, TypedForm};
 use crate::web::members::{act, path_id};
 use crate::web::WorkspaceCtx;
 
@@ -94,7 +96,7 @@ pub async fn set_roles(
         edit::set_roles(conn, access, actor, id, &role_ids, primary)
     })
     .await?;
-    let done = "Roles saved. They apply from the member's next request.";
+    let done = "Roles saved. They take effect at once, on whatever the member opens next.";
     page::answer(&ctx, id, outcome.map(|()| done.into()), None).await
 }
 
@@ -333,4 +335,181 @@ pub async fn set_name(
     })
     .await?;
     page::answer(&ctx, id, outcome.map(|()| "Name saved.".into()), typed).await
+}
+
+/// The ids of a repeatable field of the "Edit member" form, which also sends the field
+/// once empty (so that unticking every box still says "this list, now empty").
+fn listed_ids(values: &[String]) -> Result<Vec<i64>, Invalid> {
+    let given: Vec<String> = values
+        .iter()
+        .filter(|v| !v.trim().is_empty())
+        .cloned()
+        .collect();
+    ids(&given)
+}
+
+fn validate_listed_ids(values: &[String]) -> Result<(), ValidationError> {
+    validation(listed_ids(values))
+}
+
+/// The member page's one form (`POST /w/{ws}/users/{id}`): the union of the per-field
+/// forms, each field optional. A field not sent is left as it is; see `edit::apply`.
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct MemberForm {
+    #[serde(default)]
+    #[validate(custom(
+        function = "validate_listed_ids",
+        message = "Choose roles of this workspace"
+    ))]
+    role: Vec<String>,
+    #[validate(custom(
+        function = "validate_optional_id",
+        message = "The primary role must be one of the roles ticked"
+    ))]
+    primary_role: Option<String>,
+    #[validate(custom(function = "validate_seat"))]
+    seat_type: Option<String>,
+    #[validate(custom(
+        function = "validate_optional_id",
+        message = "Choose a member of this workspace"
+    ))]
+    manager_id: Option<String>,
+    #[validate(custom(function = "Department::validate_optional"))]
+    department: Option<String>,
+    #[serde(default)]
+    #[validate(custom(
+        function = "validate_listed_ids",
+        message = "Choose modules of this workspace"
+    ))]
+    module: Vec<String>,
+    #[validate(custom(function = "Metadata::validate"))]
+    metadata: Option<String>,
+    #[validate(custom(function = "PersonName::validate"))]
+    name: Option<String>,
+}
+
+impl MemberForm {
+    /// Every value sent, to show again on a 422.
+    fn typed(&self) -> TypedForm {
+        let mut typed: TypedForm = Vec::new();
+        typed.extend(self.role.iter().map(|v| ("role", v.clone())));
+        let single = [
+            ("primary_role", &self.primary_role),
+            ("seat_type", &self.seat_type),
+            ("manager_id", &self.manager_id),
+            ("department", &self.department),
+            ("metadata", &self.metadata),
+            ("name", &self.name),
+        ];
+        for (field, value) in single {
+            if let Some(value) = value {
+                typed.push((field, value.clone()));
+            }
+        }
+        typed.extend(self.module.iter().map(|v| ("module", v.clone())));
+        typed
+    }
+
+    /// Every field's problem at once, or the edits asked for.
+    fn input(&self) -> Result<edit::Edits, FieldErrors> {
+        validated(self)?;
+        let roles = match (self.role.is_empty(), &self.primary_role) {
+            (true, None) => None,
+            (_, primary) => Some((
+                parsed(listed_ids(&self.role), "role")?,
+                match primary {
+                    Some(p) => parsed(optional_id(p), "primary_role")?,
+                    None => None,
+                },
+            )),
+        };
+        Ok(edit::Edits {
+            roles,
+            seat: self
+                .seat_type
+                .as_deref()
+                .map(|v| parsed(seat(v), "seat_type"))
+                .transpose()?,
+            manager: self
+                .manager_id
+                .as_deref()
+                .map(|v| parsed(optional_id(v), "manager_id"))
+                .transpose()?,
+            department: self
+                .department
+                .as_deref()
+                .map(|v| parsed(Department::parse_optional(v), "department"))
+                .transpose()?,
+            modules: match self.module.is_empty() {
+                true => None,
+                false => Some(parsed(listed_ids(&self.module), "module")?),
+            },
+            metadata: self
+                .metadata
+                .as_deref()
+                .map(|v| parsed(Metadata::parse(v), "metadata"))
+                .transpose()?,
+            name: self
+                .name
+                .as_deref()
+                .map(|v| parsed(PersonName::parse(v), "name"))
+                .transpose()?,
+        })
+    }
+}
+
+/// The flash after the one form's save: what changed, or that nothing did.
+fn saved(applied: &edit::Applied) -> String {
+    match applied.as_slice() {
+        [] => "Nothing to save: every field was as stored.".into(),
+        [one] => format!("Saved the {one}."),
+        [first @ .., last] => format!("Saved the {} and {last}.", first.join(", ")),
+    }
+}
+
+/// POST /w/{ws}/users/{id} — the "Edit member" form: requires members.edit over that
+/// member; applies every field that differs from what is stored in one transaction (one
+/// audit event each), or nothing, showing every refusal beside its field and every value
+/// typed (`edit::apply`).
+pub async fn save(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    form: StrictForm<MemberForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::MembersEdit)?;
+    let id = path_id(&path.1)?;
+    let form = form.0;
+    let typed = form.typed();
+    let edits = match form.input() {
+        Ok(edits) => edits,
+        Err(errors) => return page::invalid_form(&ctx, id, errors, typed).await,
+    };
+    let outcome = act(&ctx, move |conn, access, actor| {
+        edit::apply(conn, access, actor, id, &edits)
+    })
+    .await?;
+    if outcome.as_ref().is_ok_and(|a| a.contains(&"department")) {
+        ctx.state.departments.invalidate(ctx.access.workspace.id);
+    }
+    page::answer_form(&ctx, id, outcome.map(|a| saved(&a)), typed).await
+}
+
+/// POST /w/{ws}/users/{id}/grants/{gid}/revoke — requires settings.manage (the permission
+/// that approves requests), re-checked inside the transaction with the rule for acting on
+/// the member (never one's own grant); a grant of another member or workspace is a 404.
+pub async fn revoke_grant(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String, String)>,
+    _form: StrictForm<EmptyForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::SettingsManage)?;
+    let id = path_id(&path.1)?;
+    let grant_id = path_id(&path.2)?;
+    let outcome = act(&ctx, move |conn, access, actor| {
+        requests::revoke_grant(conn, access, actor, id, grant_id)
+    })
+    .await?;
+    let done = |label: String| format!("Revoked the direct grant of {label}.");
+    page::answer(&ctx, id, outcome.map(done), None).await
 }

@@ -1,5 +1,6 @@
 //! The Users screen, one file per concern: the list (`list`), the member page and its
-//! JSON twin (`page`), the per-field edits posted from it (`edit`), its address buttons
+//! JSON twin (`page`), its one "Edit member" form, the per-field routes and grant
+//! revocation (`edit`), its address buttons
 //! (`emails`) and archive, restore, remove and ownership transfer (`lifecycle`). Every POST
 //! checks the permission, parses, calls one service (which applies the rule for acting on
 //! a member inside its transaction) and answers by the refusal rule (`page::answer`): 303

@@ -13,7 +13,7 @@ use crate::services::access::Access;
 use crate::services::members::directory::{self, MemberDetail};
 use crate::services::members::emails::{self, Management};
 use crate::services::members::{self, edit, Act};
-use crate::services::roles;
+use crate::services::{requests, roles};
 use crate::state::AppState;
 use crate::web::forms::FieldErrors;
 use crate::web::members::path_id;
@@ -41,6 +41,22 @@ pub struct RoleOption {
 /// A value typed into the form that was refused, shown again: (field, value).
 pub type Typed = Option<(&'static str, String)>;
 
+/// Every value posted by the "Edit member" form, shown again on a 422: (field, value),
+/// repeatable fields once per value.
+pub type TypedForm = Vec<(&'static str, String)>;
+
+/// A direct grant as the member page lists it.
+pub struct GrantLine {
+    pub id: i64,
+    pub key: String,
+    /// The permission's human label (its description).
+    pub label: &'static str,
+    pub scope: String,
+    pub granted_by: String,
+    /// "Until 12 Jan 2027" or "No end date".
+    pub until: String,
+}
+
 /// The error key of one address's row in the "Email addresses" section.
 pub fn email_row_field(email_id: i64) -> String {
     format!("email-{email_id}")
@@ -60,13 +76,17 @@ struct DetailPage {
     /// The viewer is the Owner and this member is an Admin who could take over.
     can_take_ownership: bool,
     errors: FieldErrors,
-    typed: Vec<(&'static str, String)>,
+    typed: TypedForm,
     seat_types: [SeatType; 2],
     workspace_base: String,
     /// The admin's controls over the member's addresses, when the viewer may use them.
     email_admin: Option<Management>,
     /// On one's own page without the edit forms: why the membership is read-only.
     own_read_only: Option<&'static str>,
+    /// The member's live direct grants.
+    grants: Vec<GrantLine>,
+    /// The viewer may revoke them (`settings.manage`, by `members::Act::Grant`).
+    can_revoke_grants: bool,
 }
 
 /// The edit forms, present only when the viewer may change this member.
@@ -81,8 +101,45 @@ pub struct EditForms {
 }
 
 impl DetailPage {
+    /// The manager option chosen: the one typed into a refused form, else the stored one.
     fn is_manager(&self, id: &i64) -> bool {
-        self.detail.member.manager_id == Some(*id)
+        match self.typed.iter().find(|(f, _)| *f == "manager_id") {
+            Some((_, typed)) => typed.trim() == id.to_string(),
+            None => self.detail.member.manager_id == Some(*id),
+        }
+    }
+
+    /// The manager id field's value (when there are too many members for a list).
+    fn manager_value(&self) -> String {
+        let stored = self
+            .detail
+            .member
+            .manager_id
+            .as_ref()
+            .map(i64::to_string)
+            .unwrap_or_default();
+        self.value_or("manager_id", &stored)
+    }
+
+    /// The seat option chosen: typed, else stored.
+    fn is_seat(&self, seat: &SeatType) -> bool {
+        match self.typed.iter().find(|(f, _)| *f == "seat_type") {
+            Some((_, typed)) => typed == seat.key(),
+            None => self.detail.member.seat() == *seat,
+        }
+    }
+
+    /// Whether a checkbox or radio of a repeatable `field` is ticked: as posted by a
+    /// refused form (which always sends the field, see the template), else as `stored`.
+    fn ticked(&self, field: &str, id: &i64, stored: &bool) -> bool {
+        if self.typed.iter().any(|(f, _)| *f == field) {
+            let id = id.to_string();
+            self.typed
+                .iter()
+                .any(|(f, v)| *f == field && v.trim() == id)
+        } else {
+            *stored
+        }
     }
 
     /// The value typed into a failed form, else the stored one.
@@ -121,7 +178,7 @@ pub async fn detail(
 ) -> AppResult<HttpResponse> {
     ctx.require(Permission::MembersView)?;
     let id = path_id(&path.1)?;
-    render(&ctx, id, FieldErrors::default(), None, StatusCode::OK).await
+    render(&ctx, id, FieldErrors::default(), Vec::new(), StatusCode::OK).await
 }
 
 /// The end of a POST from the member page, by the refusal rule: `Ok(done)` is 303 back to
@@ -131,6 +188,16 @@ pub async fn answer(
     id: i64,
     outcome: Result<String, Vec<Refusal>>,
     typed: Typed,
+) -> AppResult<HttpResponse> {
+    answer_form(ctx, id, outcome, typed.into_iter().collect()).await
+}
+
+/// [`answer`] for the "Edit member" form: on a refusal every posted value is kept.
+pub async fn answer_form(
+    ctx: &WorkspaceCtx,
+    id: i64,
+    outcome: Result<String, Vec<Refusal>>,
+    typed: TypedForm,
 ) -> AppResult<HttpResponse> {
     match outcome {
         Ok(done) => {
@@ -151,6 +218,16 @@ pub async fn invalid(
     errors: FieldErrors,
     typed: Typed,
 ) -> AppResult<HttpResponse> {
+    render(ctx, id, errors, typed.into_iter().collect(), REFUSED).await
+}
+
+/// [`invalid`] for the "Edit member" form, every posted value kept.
+pub async fn invalid_form(
+    ctx: &WorkspaceCtx,
+    id: i64,
+    errors: FieldErrors,
+    typed: TypedForm,
+) -> AppResult<HttpResponse> {
     render(ctx, id, errors, typed, REFUSED).await
 }
 
@@ -160,6 +237,8 @@ struct Offers {
     edit: Option<EditForms>,
     can_end: bool,
     email_admin: Option<Management>,
+    grants: Vec<GrantLine>,
+    can_revoke_grants: bool,
 }
 
 /// The member page with `status`.
@@ -167,7 +246,7 @@ async fn render(
     ctx: &WorkspaceCtx,
     id: i64,
     errors: FieldErrors,
-    typed: Typed,
+    typed: TypedForm,
     status: StatusCode,
 ) -> AppResult<HttpResponse> {
     let (access, state) = (ctx.access.clone(), ctx.state.clone());
@@ -179,6 +258,8 @@ async fn render(
         edit,
         can_end,
         email_admin,
+        grants,
+        can_revoke_grants,
     } = offers;
     let viewer = &ctx.access;
     let is_self = detail.member.id == viewer.member.id;
@@ -199,9 +280,11 @@ async fn render(
         detail,
         edit,
         errors,
-        typed: typed.into_iter().collect(),
+        typed,
         seat_types: SeatType::ALL,
         email_admin,
+        grants,
+        can_revoke_grants,
     };
     render_status(&page, status)
 }
@@ -231,12 +314,40 @@ fn offers(
     } else {
         None
     };
+    let can_revoke_grants =
+        access.perms.allows(Permission::SettingsManage) && may(conn, Act::Grant)?;
+    let grants = requests::grants_of(conn, detail.member.id)?
+        .into_iter()
+        .map(grant_line)
+        .collect();
     Ok(Some(Offers {
         detail,
         edit,
         can_end,
         email_admin,
+        grants,
+        can_revoke_grants,
     }))
+}
+
+/// A grant's line: its permission (label and key), scope, who granted it and its last day
+/// (it ends at the end of that day, `LastDay::end`).
+fn grant_line(grant: crate::models::permission_request::DirectGrant) -> GrantLine {
+    let permission = Permission::from_key(&grant.permission);
+    GrantLine {
+        id: grant.id,
+        label: permission.map(Permission::description).unwrap_or_default(),
+        key: grant.permission,
+        scope: grant.scope.unwrap_or_else(|| "—".into()),
+        granted_by: grant.granted_by.unwrap_or_else(|| "—".into()),
+        until: match grant.expires_at {
+            Some(end) => format!(
+                "Until {}",
+                (end - chrono::TimeDelta::days(1)).format("%-d %b %Y")
+            ),
+            None => "No end date".into(),
+        },
+    }
 }
 
 /// The edit forms' choices: the roles (those held, and those the viewer may give), the
