@@ -16,6 +16,7 @@ mod browser;
 mod cli;
 mod invites;
 mod invites_redeem;
+mod invites_table;
 mod lifecycle;
 mod member_edits;
 mod member_emails;
@@ -56,6 +57,7 @@ fn main() {
         ("cli", cli::tests()),
         ("invites", invites::tests()),
         ("invites", invites_redeem::tests()),
+        ("invites", invites_table::tests()),
         ("roles", roles::tests()),
         ("requests", requests::tests()),
         ("lifecycle", lifecycle::tests()),
