@@ -446,7 +446,9 @@ async fn revoke_asks_first_and_changes_nothing_until_confirmed(app: TestApp) {
         "Revoke the invitation to <span class=\"email-address\">ana@example.com</span>?",
     );
     ask.assert_contains("Its links stop working at once: the one mailed to ana@example.com");
-    ask.assert_contains("Its seat is freed: 1 of");
+    ask.assert_contains(
+        "Its seat is freed; afterwards 1 of 10 seats used (1 member, 0 pending invitations).",
+    );
     ask.assert_contains(&format!("action=\"/w/acme/invites/{id}/revoke\""));
     ask.assert_contains("<input type=\"hidden\" name=\"confirm\" value=\"yes\">");
     ask.assert_contains("<a class=\"button subtle\" href=\"/w/acme/invites\">Cancel</a>");
