@@ -1,6 +1,7 @@
 //! Configuration, read once at start and passed down (no global statics).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crate::db::DbTarget;
 
@@ -14,6 +15,8 @@ pub struct Config {
     pub secret_key: Option<String>,
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    /// Where mail is written as `.eml` files when `smtp_url` is unset.
+    pub mail_dir: PathBuf,
     /// Idle timeout of a signed-in session.
     pub session_idle_minutes: i64,
     /// HTTP worker threads (defaults to the number of cores).
@@ -30,6 +33,7 @@ impl Config {
             secret_key: None,
             smtp_url: None,
             mail_from: "Gatehouse <gatehouse@localhost>".into(),
+            mail_dir: PathBuf::from(crate::mail::DEFAULT_MAIL_DIR),
             session_idle_minutes: 30,
             workers: num_cpus::get(),
         }

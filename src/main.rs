@@ -107,6 +107,9 @@ struct ServeArgs {
     /// SMTP server, e.g. smtp://127.0.0.1:1025 (unset: mail is written as .eml files).
     #[arg(long, env = "GATEHOUSE_SMTP_URL")]
     smtp_url: Option<String>,
+    /// Folder the .eml files are written to when no SMTP server is configured.
+    #[arg(long, env = "GATEHOUSE_MAIL_DIR", default_value = "mail")]
+    mail_dir: std::path::PathBuf,
     #[arg(
         long,
         env = "GATEHOUSE_MAIL_FROM",
@@ -286,6 +289,7 @@ fn serve(target: DbTarget, args: ServeArgs) -> Result<(), String> {
     config.secret_key = args.secret_key;
     config.smtp_url = args.smtp_url;
     config.mail_from = args.mail_from;
+    config.mail_dir = args.mail_dir;
     config.session_idle_minutes = args.session_idle_minutes.clamp(1, 24 * 60);
     if let Some(workers) = args.workers {
         config.workers = workers.max(1);

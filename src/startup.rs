@@ -139,7 +139,7 @@ impl Application {
         };
         let key = session_key(&pool, &config)?;
         let passwords = Passwords::new((num_cpus::get() / 2).max(1));
-        let mailer = Mailer::from_config(config.smtp_url.as_deref())?;
+        let mailer = Mailer::from_settings(config.smtp_url.as_deref(), &config.mail_dir)?;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             config: config.clone(),

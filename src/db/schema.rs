@@ -192,6 +192,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        delivered_via -> Nullable<Text>,
     }
 }
 

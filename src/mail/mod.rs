@@ -5,14 +5,24 @@
 pub mod messages;
 pub mod worker;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::SmtpTransport;
 use lettre::{FileTransport, Message, Transport};
 
-use crate::models::outbox::OutboxRow;
+use crate::models::outbox::{DeliveredVia, OutboxRow};
+
+/// Where `.eml` files go when no SMTP server is configured (relative to the working
+/// directory).
+pub const DEFAULT_MAIL_DIR: &str = "mail";
+
+/// A folder as shown to people: its path with one trailing slash (`mail/`).
+fn folder_label(dir: &Path) -> String {
+    let shown = dir.display().to_string();
+    format!("{}/", shown.trim_end_matches('/'))
+}
 
 /// Where mail goes.
 #[derive(Clone)]
@@ -35,6 +45,12 @@ impl Mailer {
     /// From `GATEHOUSE_SMTP_URL` (`smtp://host:port`, `smtp://host?tls=required` for STARTTLS,
     /// `smtps://host` for TLS); 15 s timeout. No URL: `.eml` files under `mail/`.
     pub fn from_config(smtp_url: Option<&str>) -> Result<Self, String> {
+        Self::from_settings(smtp_url, Path::new(DEFAULT_MAIL_DIR))
+    }
+
+    /// As [`Mailer::from_config`], with the folder `.eml` files go to when there is no URL
+    /// (`Config::mail_dir`).
+    pub fn from_settings(smtp_url: Option<&str>, mail_dir: &Path) -> Result<Self, String> {
         match smtp_url {
             Some(url) => {
                 let transport = SmtpTransport::from_url(url)
@@ -43,12 +59,29 @@ impl Mailer {
                     .build();
                 Ok(Mailer::Smtp(Box::new(transport)))
             }
-            None => Ok(Mailer::Files(PathBuf::from("mail"))),
+            None => Ok(Mailer::Files(mail_dir.to_path_buf())),
         }
     }
 
     pub fn is_files(&self) -> bool {
         matches!(self, Mailer::Files(_))
+    }
+
+    /// The folder mail is written to when there is no SMTP server, as people should read
+    /// it (`mail/`); `None` with SMTP.
+    pub fn files_folder(&self) -> Option<String> {
+        match self {
+            Mailer::Files(dir) => Some(folder_label(dir)),
+            Mailer::Smtp(_) => None,
+        }
+    }
+
+    /// How a message this mailer delivers left, for its outbox row.
+    pub fn via(&self) -> DeliveredVia {
+        match self {
+            Mailer::Smtp(_) => DeliveredVia::Smtp,
+            Mailer::Files(dir) => DeliveredVia::Files(folder_label(dir)),
+        }
     }
 
     /// Builds the message with lettre's typed builders (no header can be injected) and sends it.
@@ -123,6 +156,7 @@ mod tests {
             last_error: None,
             created_at: now,
             sent_at: None,
+            delivered_via: None,
         };
         mailer
             .send("Gatehouse <gatehouse@localhost>", &row)
@@ -140,5 +174,16 @@ mod tests {
         );
         assert!(text.contains("To: ana@example.com"), "{text}");
         assert!(Mailer::from_config(Some("not a url")).is_err());
+        assert_eq!(
+            mailer.via(),
+            DeliveredVia::Files(format!("{}/", dir.path().join("mail").display()))
+        );
+        let default = Mailer::from_config(None).expect("files");
+        assert_eq!(default.files_folder().as_deref(), Some("mail/"));
+        assert_eq!(
+            DeliveredVia::from_key(&default.via().key()),
+            Some(DeliveredVia::Files("mail/".into()))
+        );
+        assert_eq!(DeliveredVia::from_key("smtp"), Some(DeliveredVia::Smtp));
     }
 }

@@ -45,7 +45,9 @@ pub async fn deliver_due(pool: &DbPool, mailer: &Mailer, from: &str) -> Result<u
         if rows.is_empty() {
             return Ok(handled);
         }
+        let via = mailer.via();
         for row in rows {
+            let via = via.clone();
             let (mailer, from_owned) = (mailer.clone(), from.to_string());
             let sent_row = row.clone();
             let result = web::block(move || mailer.send(&from_owned, &sent_row))
@@ -56,7 +58,7 @@ pub async fn deliver_due(pool: &DbPool, mailer: &Mailer, from: &str) -> Result<u
                 let mut conn = record_pool.get().map_err(|e| e.to_string())?;
                 let now = models::now();
                 let outcome = match result {
-                    Ok(()) => outbox::mark_sent(&mut conn, row.id, now),
+                    Ok(()) => outbox::mark_sent(&mut conn, row.id, now, &via),
                     Err(SendError::Permanent(error)) => {
                         tracing::warn!(outbox_id = row.id, %error, "mail refused");
                         outbox::mark_failed(&mut conn, row.id, &error)

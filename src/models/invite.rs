@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{accounts, email_addresses, invite_roles, invites, outbox, roles};
 use crate::db::DbConn;
+use crate::models::outbox::DeliveredVia;
 
 /// What a person sees; `Expired` is computed from the time, never stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,12 +127,16 @@ pub struct InviteListRow {
     pub role_ids: Vec<i64>,
     pub account_exists: bool,
     pub delivery: Option<Delivery>,
+    /// Accepted: the membership it made in this workspace (whatever its status now).
+    pub member_id: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Delivery {
     pub status: String,
     pub last_error: Option<String>,
+    /// How it left, once delivered.
+    pub via: Option<DeliveredVia>,
 }
 
 impl Invite {
@@ -342,12 +347,32 @@ impl Invite {
             )
             .select(email_addresses::canonical)
             .load(conn)?;
-        let deliveries: Vec<(Option<i64>, String, Option<String>)> = outbox::table
+        type DeliveryRow = (Option<i64>, String, Option<String>, Option<String>);
+        let deliveries: Vec<DeliveryRow> = outbox::table
             .filter(outbox::invite_id.eq_any(&ids))
             .filter(outbox::kind.eq("invitation"))
             .order(outbox::id)
-            .select((outbox::invite_id, outbox::status, outbox::last_error))
+            .select((
+                outbox::invite_id,
+                outbox::status,
+                outbox::last_error,
+                outbox::delivered_via,
+            ))
             .load(conn)?;
+        let acceptors: Vec<i64> = rows
+            .iter()
+            .filter_map(|(i, _)| i.accepted_by.filter(|_| i.status == ACCEPTED))
+            .collect();
+        let memberships: Vec<(i64, i64)> = if acceptors.is_empty() {
+            Vec::new()
+        } else {
+            use crate::db::schema::members;
+            members::table
+                .filter(members::workspace_id.eq(workspace_id))
+                .filter(members::account_id.eq_any(&acceptors))
+                .select((members::account_id, members::id))
+                .load(conn)?
+        };
         Ok(rows
             .into_iter()
             .map(|(invite, inviter)| {
@@ -359,12 +384,21 @@ impl Invite {
                 let delivery = deliveries
                     .iter()
                     .rev()
-                    .find(|(id, _, _)| *id == Some(invite.id))
-                    .map(|(_, status, last_error)| Delivery {
+                    .find(|(id, _, _, _)| *id == Some(invite.id))
+                    .map(|(_, status, last_error, via)| Delivery {
                         status: status.clone(),
                         last_error: last_error.clone(),
+                        via: via.as_deref().and_then(DeliveredVia::from_key),
                     });
+                let member_id = match (invite.status.as_str(), invite.accepted_by) {
+                    (ACCEPTED, Some(account)) => memberships
+                        .iter()
+                        .find(|(a, _)| *a == account)
+                        .map(|(_, m)| *m),
+                    _ => None,
+                };
                 InviteListRow {
+                    member_id,
                     account_exists: existing.contains(&invite.canonical),
                     invite,
                     inviter,
@@ -434,6 +468,30 @@ impl Invite {
             ))
             .execute(conn)
             .map(drop)
+    }
+
+    /// Replaces the unproving link of a pending, unexpired invite (the earlier one stops
+    /// working; the proving link is untouched) and makes `invited_by` its inviter. `false`
+    /// when it was no longer pending.
+    pub fn replace_shared_link(
+        conn: &mut DbConn,
+        id: i64,
+        link_token_hash: &str,
+        invited_by: i64,
+        now: NaiveDateTime,
+    ) -> QueryResult<bool> {
+        let changed = diesel::update(
+            invites::table
+                .find(id)
+                .filter(invites::status.eq(PENDING))
+                .filter(invites::expires_at.gt(now)),
+        )
+        .set((
+            invites::link_token_hash.eq(Some(link_token_hash)),
+            invites::invited_by.eq(Some(invited_by)),
+        ))
+        .execute(conn)?;
+        Ok(changed == 1)
     }
 
     /// Revokes the invite if it is still pending; `false` when it no longer was.

@@ -31,6 +31,38 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// How it left once delivered ([`DeliveredVia`]); `None` until then.
+    pub delivered_via: Option<String>,
+}
+
+/// How a delivered mail left, as recorded on its row (`delivered_via`): over SMTP, or only
+/// written as an `.eml` file into a folder because no SMTP server was configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliveredVia {
+    Smtp,
+    /// The folder the file was written to, as configured then.
+    Files(String),
+}
+
+impl DeliveredVia {
+    const FILES_PREFIX: &'static str = "files:";
+
+    /// The stored form: `smtp` or `files:<folder>`.
+    pub fn key(&self) -> String {
+        match self {
+            DeliveredVia::Smtp => "smtp".into(),
+            DeliveredVia::Files(folder) => format!("{}{folder}", Self::FILES_PREFIX),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key {
+            "smtp" => Some(DeliveredVia::Smtp),
+            _ => key
+                .strip_prefix(Self::FILES_PREFIX)
+                .map(|folder| DeliveredVia::Files(folder.to_string())),
+        }
+    }
 }
 
 /// A rendered message waiting for delivery.
@@ -147,12 +179,18 @@ pub fn claim_due(
     Ok(claimed)
 }
 
-/// Delivered: the bodies (which may carry a one-time link) are not kept.
-pub fn mark_sent(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+/// Delivered (`via` says how): the bodies (which may carry a one-time link) are not kept.
+pub fn mark_sent(
+    conn: &mut DbConn,
+    id: i64,
+    now: NaiveDateTime,
+    via: &DeliveredVia,
+) -> QueryResult<()> {
     diesel::update(outbox::table.find(id))
         .set((
             outbox::status.eq(SENT),
             outbox::sent_at.eq(Some(now)),
+            outbox::delivered_via.eq(Some(via.key())),
             outbox::claimed_until.eq(None::<NaiveDateTime>),
             outbox::last_error.eq(None::<String>),
             outbox::text_body.eq(""),
@@ -207,4 +245,14 @@ pub fn cancel_queued_for_invite(conn: &mut DbConn, invite_id: i64) -> QueryResul
         outbox::html_body.eq(""),
     ))
     .execute(conn)
+}
+
+/// How many of an invite's invitation mails are still waiting to go out.
+pub fn queued_for_invite(conn: &mut DbConn, invite_id: i64) -> QueryResult<i64> {
+    outbox::table
+        .filter(outbox::invite_id.eq(invite_id))
+        .filter(outbox::kind.eq("invitation"))
+        .filter(outbox::status.eq_any([QUEUED, SENDING]))
+        .count()
+        .get_result(conn)
 }

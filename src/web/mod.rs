@@ -318,6 +318,7 @@ route_table! {
     POST "/w/{ws}/invites" => invites::create,
     POST "/w/{ws}/invites/{id}/resend" => invites::resend,
     POST "/w/{ws}/invites/{id}/revoke" => invites::revoke,
+    POST "/w/{ws}/invites/{id}/link" => invites::copy_link,
     GET "/w/{ws}/roles" => roles::list,
     GET "/w/{ws}/roles/new" => roles::new_form,
     POST "/w/{ws}/roles/new" => roles::create,

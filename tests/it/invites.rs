@@ -631,7 +631,7 @@ async fn resend_kills_the_old_link_and_revoke_kills_the_new_one(app: TestApp) {
         .submit(
             "/w/acme/invites",
             &format!("/w/acme/invites/{id}/revoke"),
-            &[],
+            &[("confirm", "yes")],
         )
         .await;
     assert_eq!(revoked.status, 303);
@@ -640,10 +640,18 @@ async fn resend_kills_the_old_link_and_revoke_kills_the_new_one(app: TestApp) {
     list.assert_contains("ana@example.com");
     // Its buttons, pressed again from a stale page, are refused on the list (422).
     let audit = app.count("audit_events");
-    for (button, message) in [
-        ("revoke", "This invitation is no longer pending."),
+    for (button, fields, message) in [
+        (
+            "revoke",
+            &[("confirm", "yes")][..],
+            "This invitation is no longer pending.",
+        ),
+        // Revoke's question is refused the same way: there is nothing left to revoke.
+        ("revoke", &[][..], "This invitation is no longer pending."),
+        ("link", &[][..], "This invitation is no longer pending."),
         (
             "resend",
+            &[][..],
             "Only a pending or expired invitation can be resent.",
         ),
     ] {
@@ -651,7 +659,7 @@ async fn resend_kills_the_old_link_and_revoke_kills_the_new_one(app: TestApp) {
             .submit(
                 "/w/acme/invites",
                 &format!("/w/acme/invites/{id}/{button}"),
-                &[],
+                fields,
             )
             .await;
         assert_eq!(again.status, 422, "{button}");
@@ -672,7 +680,11 @@ async fn resend_kills_the_old_link_and_revoke_kills_the_new_one(app: TestApp) {
     let _ = other;
     assert_eq!(
         client
-            .submit("/w/acme/invites", "/w/acme/invites/99999/revoke", &[])
+            .submit(
+                "/w/acme/invites",
+                "/w/acme/invites/99999/revoke",
+                &[("confirm", "yes")]
+            )
             .await
             .status,
         404
@@ -768,7 +780,7 @@ async fn the_seat_limit_refuses_with_numbers_and_revoking_frees_a_seat(app: Test
         .submit(
             "/w/acme/invites",
             &format!("/w/acme/invites/{id}/revoke"),
-            &[],
+            &[("confirm", "yes")],
         )
         .await;
     assert_eq!(
@@ -866,7 +878,7 @@ async fn the_daily_limit_refuses_with_the_time_it_resets(app: TestApp) {
         .submit(
             "/w/acme/invites",
             &format!("/w/acme/invites/{id}/revoke"),
-            &[],
+            &[("confirm", "yes")],
         )
         .await;
     assert_eq!(
@@ -977,6 +989,7 @@ async fn members_and_viewers_cannot_open_the_invites_screen_or_post_to_it(app: T
             "/w/acme/invites".to_string(),
             format!("/w/acme/invites/{id}/resend"),
             format!("/w/acme/invites/{id}/revoke"),
+            format!("/w/acme/invites/{id}/link"),
         ] {
             let refused = client
                 .post_raw(

@@ -17,6 +17,7 @@ mod cli;
 mod guidance;
 mod invites;
 mod invites_redeem;
+mod invites_table;
 mod lifecycle;
 mod member_edits;
 mod member_emails;
@@ -58,6 +59,7 @@ fn main() {
         ("cli", cli::tests()),
         ("invites", invites::tests()),
         ("invites", invites_redeem::tests()),
+        ("invites", invites_table::tests()),
         ("roles", roles::tests()),
         ("requests", requests::tests()),
         ("lifecycle", lifecycle::tests()),

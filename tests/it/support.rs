@@ -358,13 +358,28 @@ impl TestApp {
         mail: MailServer,
         smtp_url: &str,
     ) -> TestApp {
+        let smtp_url = smtp_url.to_string();
+        Self::spawn_configured(db, backend, mail, move |config| {
+            config.smtp_url = Some(smtp_url)
+        })
+        .await
+    }
+
+    /// With the test configuration changed by `configure` (e.g. no SMTP server at all:
+    /// `config.smtp_url = None`, mail then goes to `config.mail_dir`).
+    pub async fn spawn_configured(
+        db: TestDb,
+        backend: Backend,
+        mail: MailServer,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let mut config = Config::for_database(db.target.clone());
         config.base_url = format!("http://127.0.0.1:{port}");
         config.workers = 1;
         config.secret_key = Some("a test secret key that is long enough for sessions".into());
-        config.smtp_url = Some(smtp_url.to_string());
+        configure(&mut config);
         let app = Application::build_with_listener(config, listener).expect("application starts");
         let (pool, setup_token, handle) = (
             app.state.pool.clone(),

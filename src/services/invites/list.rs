@@ -1,10 +1,12 @@
 //! The Invites screen's data: the roles the viewer may offer, the list with each pending
-//! invite's acceptability, and the seats.
+//! invite's acceptability and its buttons, the seats and how mail is delivered.
+
+use chrono::NaiveDateTime;
 
 use crate::db::DbConn;
 use crate::error::AppResult;
 use crate::models;
-use crate::models::invite::{Invite, InviteListRow, InviteStatus};
+use crate::models::invite::{self, Invite, InviteListRow, InviteStatus};
 use crate::models::role::Role;
 use crate::permissions::Permission;
 use crate::services::access::Access;
@@ -19,6 +21,42 @@ pub struct ListLine {
     pub status: InviteStatus,
     /// Pending, but its inviter can no longer offer it: acceptance would be refused.
     pub withdrawn: bool,
+    /// The row's buttons.
+    pub actions: RowActions,
+}
+
+/// The buttons an invite's row offers, decided here once so every list showing invites
+/// (the Invites screen, the Users screen's invited rows) offers the same ones; rendered by
+/// the `row_actions` macro of `templates/invites/rows.html`.
+#[derive(Clone, Debug)]
+pub struct RowActions {
+    pub id: i64,
+    pub email: String,
+    /// Resend: pending, or expired but not replaced (it mails two fresh links).
+    pub resend: bool,
+    /// Copy a new link: pending and unexpired (a fresh shown link, nothing mailed).
+    pub copy_link: bool,
+    /// Revoke…: pending and unexpired (asks to confirm first).
+    pub revoke: bool,
+}
+
+impl RowActions {
+    pub fn of(invite: &Invite, now: NaiveDateTime) -> Self {
+        let status = invite.status_at(now);
+        let live = status == InviteStatus::Pending;
+        RowActions {
+            id: invite.id,
+            email: invite.email.clone(),
+            resend: invite.status == invite::PENDING,
+            copy_link: live,
+            revoke: live,
+        }
+    }
+
+    /// Whether the row has any button at all.
+    pub fn any(&self) -> bool {
+        self.resend || self.copy_link || self.revoke
+    }
 }
 
 pub struct InvitesScreen {
@@ -43,6 +81,7 @@ pub fn screen(
         .zip(withdrawn)
         .map(|(row, withdrawn)| ListLine {
             status: row.invite.status_at(now),
+            actions: RowActions::of(&row.invite, now),
             row,
             withdrawn,
         })
@@ -60,7 +99,7 @@ fn withdrawn(
     conn: &mut DbConn,
     workspace_id: i64,
     rows: &[InviteListRow],
-    now: chrono::NaiveDateTime,
+    now: NaiveDateTime,
 ) -> AppResult<Vec<bool>> {
     let pending: Vec<usize> = (0..rows.len())
         .filter(|i| rows[*i].invite.status_at(now) == InviteStatus::Pending)

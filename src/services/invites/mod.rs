@@ -4,7 +4,8 @@
 //!   already a member, already invited) — what the inviter sees before anything is sent;
 //! - [`create`]: one invite per address, all or none, in the workspace's member lock
 //!   (the inviter's grants, seats and the daily limit decided inside it);
-//! - [`resend`] and [`revoke`], the two buttons of the list; [`list`], the list itself;
+//! - [`resend`] (and its copy-a-new-link twin) and [`revoke`] (with its confirmation), the
+//!   buttons of the list; [`list`], the list itself and which buttons each row offers;
 //! - [`link`]: what an invite link leads to (read-only: mail scanners open links) and whom
 //!   the invited address belongs to through it;
 //! - [`accept`]: redeeming a link, with the inviter's rights checked again inside the
@@ -24,10 +25,10 @@ mod revoke;
 pub use accept::{accept, Accepted, Acceptor};
 pub use create::{create, CreateOutcome, InviteRequest};
 pub use link::{lookup, owns_address, InviteView, LinkState};
-pub use list::{screen, InvitesScreen, ListLine};
-pub use resend::resend;
+pub use list::{screen, InvitesScreen, ListLine, RowActions};
+pub use resend::{copy_link, resend, CopiedLink};
 pub use review::{Review, ReviewLine, Verdict};
-pub use revoke::{revoke, revoke_pending_sent_by};
+pub use revoke::{revoke, revoke_pending_sent_by, revoke_preview, RevokePreview};
 
 use chrono::NaiveDateTime;
 

@@ -1,5 +1,6 @@
 //! Resending an invite: two fresh links (neither old one works any more), a fresh expiry,
-//! and whoever resends makes the offer from now on.
+//! and whoever resends makes the offer from now on. And its quiet twin, a new link to copy:
+//! only the shown link is replaced, nothing is mailed.
 
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::json;
@@ -21,6 +22,7 @@ use crate::services::access::Access;
 use crate::services::locks;
 use crate::services::roles;
 use crate::services::seats::Seats;
+use crate::tokens;
 
 /// Resend: a fresh link (the old one stops working) and a fresh expiry.
 pub fn resend(
@@ -71,6 +73,101 @@ pub fn resend(
     })
 }
 
+/// A fresh link to copy, without mailing anything.
+pub struct CopiedLink {
+    pub invite: CreatedInvite,
+    /// Set when the invitation went to this notification address: the mail there carried
+    /// the link just replaced, so it no longer works.
+    pub notification_email: Option<String>,
+}
+
+/// "Copy a new link": replaces the invite's shown link (the earlier shown link stops
+/// working) and returns the new one, shown once. Nothing is mailed, the expiry stays, and
+/// the link mailed to the invited address keeps working. Like Resend, the one asking makes
+/// the offer from now on and must be able to grant its roles. The link proves nothing about
+/// the address (`LinkKind::Shared`): redeemed, it joins but leaves the address unconfirmed.
+pub fn copy_link(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    links: &Links,
+    invite_id: i64,
+) -> ServiceResult<CopiedLink> {
+    locks::acting(conn, access, |conn, access| {
+        ensure_may_invite(access)?;
+        let now = models::now();
+        let invite = Invite::find_in_workspace(conn, access.workspace.id, invite_id)?
+            .ok_or(AppError::NotFound)?;
+        if invite.status != invite::PENDING {
+            return Err(ServiceError::general(
+                "This invitation is no longer pending.",
+            ));
+        }
+        if invite.expires_at <= now {
+            return Err(ServiceError::general(
+                "This invitation has expired: resend it to send a new link.",
+            ));
+        }
+        ensure_may_offer(conn, access, &invite, "copy a link for")?;
+        let shared = tokens::generate();
+        if !Invite::replace_shared_link(
+            conn,
+            invite.id,
+            &tokens::hash(&shared),
+            access.account.id,
+            now,
+        )? {
+            return Err(ServiceError::general(
+                "This invitation is no longer pending.",
+            ));
+        }
+        if invite.notification_email.is_some() {
+            // The mail to the notification address carries the link just replaced: one
+            // still queued would arrive dead.
+            outbox::cancel_queued_for_invite(conn, invite.id)?;
+        }
+        audit::record(
+            conn,
+            actor,
+            Event::new("invite.link_renewed")
+                .workspace(access.workspace.id)
+                .target("invite", invite.id, &invite.canonical)
+                .changes(json!({
+                    "before": {"invited_by": invite.invited_by},
+                    "after": {"invited_by": access.account.id},
+                    "mailed": false,
+                })),
+        )?;
+        Ok(CopiedLink {
+            invite: CreatedInvite {
+                id: invite.id,
+                email: invite.email,
+                link: links.invite(&shared),
+            },
+            notification_email: invite.notification_email,
+        })
+    })
+}
+
+/// Whoever renews an invite's links makes the offer from now on: they must be able to grant
+/// every role of it, by the same rule as a new invite. Returns the roles and their names.
+fn ensure_may_offer(
+    conn: &mut DbConn,
+    access: &Access,
+    invite: &Invite,
+    doing: &str,
+) -> ServiceResult<Vec<String>> {
+    let roles = Role::for_workspace(conn, access.workspace.id)?;
+    let grants = roles::grants_by_role(conn, access.workspace.id)?;
+    let role_ids = Invite::role_ids(conn, invite.id)?;
+    if !roles::may_grant_roles(&access.perms, &role_ids, &roles, &grants) {
+        return Err(ServiceError::general(format!(
+            "You cannot {doing} this invitation: it offers roles you cannot grant."
+        )));
+    }
+    Ok(role_names(&roles, &role_ids))
+}
+
 /// Refused unless the invite is still pending (or merely expired), the one resending may
 /// grant every role it offers, and — if it expired, so holds no seat — a seat is free.
 /// Returns the names of the roles it offers.
@@ -85,20 +182,12 @@ fn ensure_resendable(
             "Only a pending or expired invitation can be resent.",
         ));
     }
-    // Whoever resends makes the offer from now on (the mail names them): they must be
-    // able to grant every role of it, by the same rule as a new invite.
-    let roles = Role::for_workspace(conn, access.workspace.id)?;
-    let grants = roles::grants_by_role(conn, access.workspace.id)?;
-    let role_ids = Invite::role_ids(conn, invite.id)?;
-    if !roles::may_grant_roles(&access.perms, &role_ids, &roles, &grants) {
-        return Err(ServiceError::general(
-            "You cannot resend this invitation: it offers roles you cannot grant.",
-        ));
-    }
+    // Whoever resends makes the offer from now on (the mail names them).
+    let names = ensure_may_offer(conn, access, invite, "resend")?;
     if invite.expires_at <= now {
         Seats::load(conn, &access.workspace, now)?.ensure_free(1)?;
     }
-    Ok(role_names(&roles, &role_ids))
+    Ok(names)
 }
 
 /// The invitation mail again, with the new link, to where the first one went.

@@ -1,13 +1,13 @@
 //! The Invites screen: the invite form and its review (`form`, `send`), the list with its
-//! Resend and Revoke buttons (`buttons`), all on one page rendered here; and the invitee's
-//! side of a link (`accept`).
+//! Resend, Copy a new link and Revoke buttons (`buttons`, Revoke with its confirmation
+//! page), all on one page rendered here; and the invitee's side of a link (`accept`).
 
 pub mod accept;
 mod buttons;
 mod form;
 mod send;
 
-pub use buttons::{resend, revoke};
+pub use buttons::{copy_link, resend, revoke};
 pub use form::InviteForm;
 pub use send::create;
 
@@ -19,8 +19,9 @@ use chrono::NaiveDateTime;
 use serde::Deserialize;
 
 use crate::error::{AppError, AppResult, Refusal};
-use crate::models::invite::InviteStatus;
+use crate::models::invite::{Delivery, InviteStatus};
 use crate::models::member::SeatType;
+use crate::models::outbox::DeliveredVia;
 use crate::models::role::Role;
 use crate::permissions::Permission;
 use crate::services::invites::{self, CreatedInvite, ListLine, ReviewLine, Verdict};
@@ -47,6 +48,10 @@ struct InvitesPage {
     acceptable: String,
     seats_label: String,
     new_links: Vec<(String, String)>,
+    /// `/w/{ws}/users`: accepted rows link to the member.
+    users_base: String,
+    /// Set when no SMTP server is configured: the folder mail is written to (the banner).
+    mail_folder: Option<String>,
 }
 
 impl InvitesPage {
@@ -67,6 +72,32 @@ impl InvitesPage {
 
     fn fmt_date(&self, at: &NaiveDateTime) -> String {
         at.format("%-d %b %Y").to_string()
+    }
+
+    /// The Delivery cell's word: what happened to the latest invitation mail, as recorded
+    /// on its outbox row ("Sent" only when an SMTP server took it).
+    fn delivery_text(&self, delivery: &Delivery) -> String {
+        match (delivery.status.as_str(), &delivery.via) {
+            ("sent", Some(DeliveredVia::Files(folder))) => {
+                format!("Written to {folder} — no SMTP server configured")
+            }
+            ("sent", _) => "Sent".into(),
+            ("failed", _) => "Failed".into(),
+            _ => "Queued".into(),
+        }
+    }
+
+    /// The Delivery cell's class: `delivery-written` for a file, else the row's status.
+    fn delivery_class(&self, delivery: &Delivery) -> String {
+        match (delivery.status.as_str(), &delivery.via) {
+            ("sent", Some(DeliveredVia::Files(_))) => "delivery-written".into(),
+            (status, _) => format!("delivery-{status}"),
+        }
+    }
+
+    /// The seat type as people read it ("Member", "Builder").
+    fn seat_label(&self, key: &str) -> &'static str {
+        SeatType::from_key(key).unwrap_or(SeatType::Member).label()
     }
 }
 
@@ -119,6 +150,8 @@ async fn render_page(
         acceptable,
         seats_label: screen.seats.label(),
         new_links: take(&ctx.session, NEW_LINKS_KEY).unwrap_or_default(),
+        users_base: ctx.path("/users"),
+        mail_folder: ctx.state.mailer.files_folder(),
     };
     render_status(&page, code)
 }
@@ -152,15 +185,15 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<ListQuery>) -> AppResult<
 /// (shown once), and logged when mail only goes to files (SPEC: local onboarding).
 fn sent(ctx: &WorkspaceCtx, invites: Vec<CreatedInvite>) -> AppResult<()> {
     ctx.state.mail_wakeup.notify_one();
-    if ctx.state.mailer.is_files() {
+    if let Some(folder) = ctx.state.mailer.files_folder() {
         for invite in &invites {
-            tracing::info!(email = %invite.email, link = %invite.link, "no SMTP configured: invitation written to mail/");
+            tracing::info!(email = %invite.email, link = %invite.link, %folder, "no SMTP configured: invitation written as a file");
         }
     }
     remember_links(&ctx.session, invites)
 }
 
-fn remember_links(session: &Session, invites: Vec<CreatedInvite>) -> AppResult<()> {
+pub(super) fn remember_links(session: &Session, invites: Vec<CreatedInvite>) -> AppResult<()> {
     let pairs: Vec<(String, String)> = invites.into_iter().map(|c| (c.email, c.link)).collect();
     session
         .insert(NEW_LINKS_KEY, pairs)
