@@ -176,6 +176,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    replaced_invite_links (token_hash) {
+        token_hash -> Text,
+        invite_id -> BigInt,
+        replaced_by -> Text,
+        replaced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     outbox (id) {
         id -> BigInt,
         workspace_id -> Nullable<BigInt>,
@@ -215,6 +224,7 @@ diesel::joinable!(invites -> workspaces (workspace_id));
 diesel::joinable!(invite_roles -> invites (invite_id));
 diesel::joinable!(invite_roles -> roles (role_id));
 diesel::joinable!(outbox -> invites (invite_id));
+diesel::joinable!(replaced_invite_links -> invites (invite_id));
 
 diesel::table! {
     permission_requests (id) {
@@ -285,6 +295,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     invites,
     invite_roles,
+    replaced_invite_links,
     outbox,
     permission_requests,
     domains,

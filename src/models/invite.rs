@@ -180,6 +180,20 @@ impl Invite {
         }))
     }
 
+    /// The invite a replaced link of it led to, and what replaced it (`REPLACED_BY_…`).
+    pub fn find_by_replaced_hash(
+        conn: &mut DbConn,
+        hash: &str,
+    ) -> QueryResult<Option<(Invite, String)>> {
+        use crate::db::schema::replaced_invite_links as replaced;
+        replaced::table
+            .inner_join(invites::table)
+            .filter(replaced::token_hash.eq(hash))
+            .select((Invite::as_select(), replaced::replaced_by))
+            .first(conn)
+            .optional()
+    }
+
     pub fn find_in_workspace(
         conn: &mut DbConn,
         workspace_id: i64,
@@ -458,6 +472,14 @@ impl Invite {
 
     /// Replaces both links (neither old one works any more), the inviter and the term.
     pub fn renew(conn: &mut DbConn, id: i64, renewal: &Renewal<'_>) -> QueryResult<()> {
+        let (mailed, shown): (String, Option<String>) = invites::table
+            .find(id)
+            .select((invites::token_hash, invites::link_token_hash))
+            .first(conn)?;
+        let old: Vec<&str> = std::iter::once(mailed.as_str())
+            .chain(shown.as_deref())
+            .collect();
+        remember_replaced(conn, id, &old, REPLACED_BY_RESEND, renewal.sent_at)?;
         diesel::update(invites::table.find(id))
             .set((
                 invites::token_hash.eq(renewal.token_hash),
@@ -480,6 +502,16 @@ impl Invite {
         invited_by: i64,
         now: NaiveDateTime,
     ) -> QueryResult<bool> {
+        let shown: Option<Option<String>> = invites::table
+            .find(id)
+            .filter(invites::status.eq(PENDING))
+            .filter(invites::expires_at.gt(now))
+            .select(invites::link_token_hash)
+            .first(conn)
+            .optional()?;
+        if let Some(Some(old)) = &shown {
+            remember_replaced(conn, id, &[old.as_str()], REPLACED_BY_NEW_LINK, now)?;
+        }
         let changed = diesel::update(
             invites::table
                 .find(id)
@@ -565,4 +597,30 @@ pub fn verify_invited_address(
     ))
     .execute(conn)
     .map(drop)
+}
+
+/// What replaced a link: a resend (a new mail) or "Copy a new link".
+pub const REPLACED_BY_RESEND: &str = "resend";
+pub const REPLACED_BY_NEW_LINK: &str = "new_link";
+
+/// Keeps the hashes of links an invite stops answering to, so they can say why.
+fn remember_replaced(
+    conn: &mut DbConn,
+    invite_id: i64,
+    hashes: &[&str],
+    by: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    use crate::db::schema::replaced_invite_links as replaced;
+    for hash in hashes {
+        diesel::insert_into(replaced::table)
+            .values((
+                replaced::token_hash.eq(*hash),
+                replaced::invite_id.eq(invite_id),
+                replaced::replaced_by.eq(by),
+                replaced::replaced_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }

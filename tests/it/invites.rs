@@ -623,8 +623,8 @@ async fn resend_kills_the_old_link_and_revoke_kills_the_new_one(app: TestApp) {
     let (tab, token) = stale_form(&app, &new).await;
     assert_eq!(
         app.client().get(&old).await.status,
-        404,
-        "the old link no longer works"
+        410,
+        "the old link no longer works (and says it was replaced)"
     );
     assert_eq!(app.client().get(&new).await.status, 200);
     let revoked = client

@@ -520,8 +520,35 @@ async fn resend_replaces_both_links_and_kills_both_old_ones(app: TestApp) {
     assert_eq!(resent.status, 303);
     let new_shown = shown_link(&app, &olivia.get("/w/acme/invites").await);
     let new_mailed = app.mail.wait_for(2).await[1].invite_path();
-    assert_eq!(app.client().get(&old_shown).await.status, 404);
-    assert_eq!(app.client().get(&old_mailed).await.status, 404);
+    // The old links say a newer invitation was sent (not "check you copied the link"),
+    // and redeem nothing.
+    for old in [&old_shown, &old_mailed] {
+        let page = app.client().get(old).await;
+        assert_eq!(page.status, 410, "{old}");
+        page.assert_contains("<h1>This invitation link was replaced</h1>");
+        page.assert_contains(
+            "A newer invitation to join <strong>Acme</strong> was sent by Olivia Owner",
+        );
+        page.assert_lacks("name=\"password\"");
+    }
+    let accounts = app.count("accounts");
+    let stranger = app.client();
+    let token = stranger.get("/login").await.csrf();
+    let refused = stranger
+        .post_raw(
+            &old_mailed,
+            &[
+                ("csrf_token", &token),
+                ("name", "Ana"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 410);
+    refused.assert_contains("This invitation link was replaced");
+    assert_eq!(app.count("accounts"), accounts);
+    assert_eq!(invite_status(&app, "ana@example.com"), "pending");
     assert_ne!(new_shown, new_mailed);
     assert_eq!(app.client().get(&new_shown).await.status, 200);
     // The new mailed one is the proving one.
@@ -529,6 +556,11 @@ async fn resend_replaces_both_links_and_kills_both_old_ones(app: TestApp) {
     assert_eq!(done.status, 303);
     assert_eq!(address_state(&app, "ana@example.com"), Some((true, true)));
     assert_eq!(app.client().get(&new_shown).await.status, 410);
+    // Once accepted, an old link says so too.
+    app.client()
+        .get(&old_mailed)
+        .await
+        .assert_contains("This invitation was already used");
 }
 
 /// Every character percent-encoded (`%41%42…`), and that again (`%2541%2542…`).

@@ -258,7 +258,12 @@ async fn copy_a_new_link_shows_a_fresh_link_mails_nothing_and_kills_only_the_sho
     assert_eq!(app.mail.received().len(), 1, "no new mail received");
     assert_eq!(app.count_audit("invite.link_renewed"), 1);
     // The earlier shown link no longer works; the mailed one and the new one do.
-    assert_eq!(app.client().get(&first).await.status, 404);
+    // It says why: a newer link was made.
+    let replaced = app.client().get(&first).await;
+    assert_eq!(replaced.status, 410);
+    replaced.assert_contains("<h1>This invitation link was replaced</h1>");
+    replaced.assert_contains("Olivia Owner made a newer link to join <strong>Acme</strong>");
+    replaced.assert_lacks("check that you copied");
     assert_eq!(app.client().get(&mailed).await.status, 200);
     assert_eq!(app.client().get(&copied).await.status, 200);
     // The copied link proves nothing: the person joins, the address stays unconfirmed.

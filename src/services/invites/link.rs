@@ -24,6 +24,17 @@ pub enum LinkState {
     Pending(Box<InviteView>),
     /// Pending, but its inviter can no longer offer it (SPEC §3): it cannot be accepted.
     Withdrawn(Box<InviteView>, OfferRefused),
+    /// An earlier link of a pending invite, replaced by a resend or a new copied link.
+    Replaced(Box<InviteView>, Replacement),
+}
+
+/// What replaced an earlier link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replacement {
+    /// A newer invitation was mailed.
+    Resent,
+    /// A newer link was copied by whoever invited.
+    NewLink,
 }
 
 #[derive(Clone, Debug)]
@@ -43,8 +54,21 @@ pub struct InviteView {
 /// Reads an invite link without changing anything. `token` is what `tokens::parse` let
 /// through.
 pub fn lookup(conn: &mut DbConn, token: &str) -> AppResult<LinkState> {
-    let Some((invite, kind)) = Invite::find_by_token_hash(conn, &tokens::hash(token))? else {
-        return Ok(LinkState::Unknown);
+    let hash = tokens::hash(token);
+    let (invite, kind, replaced) = match Invite::find_by_token_hash(conn, &hash)? {
+        Some((invite, kind)) => (invite, kind, None),
+        None => match Invite::find_by_replaced_hash(conn, &hash)? {
+            // A replaced link redeems nothing; seen through it, it proves nothing either.
+            Some((invite, by)) => {
+                let by = if by == invite::REPLACED_BY_RESEND {
+                    Replacement::Resent
+                } else {
+                    Replacement::NewLink
+                };
+                (invite, LinkKind::Shared, Some(by))
+            }
+            None => return Ok(LinkState::Unknown),
+        },
     };
     let (workspace_name, workspace_slug) = invite::workspace_label(conn, invite.workspace_id)?;
     let inviter = match invite.invited_by {
@@ -70,14 +94,15 @@ pub fn lookup(conn: &mut DbConn, token: &str) -> AppResult<LinkState> {
         account_id,
         proves_address: kind == LinkKind::Mailed,
     });
-    Ok(match status {
-        InviteStatus::Pending => match refused {
+    Ok(match (status, replaced) {
+        (InviteStatus::Pending, Some(by)) => LinkState::Replaced(view, by),
+        (InviteStatus::Pending, None) => match refused {
             Some(why) => LinkState::Withdrawn(view, why),
             None => LinkState::Pending(view),
         },
-        InviteStatus::Expired => LinkState::Expired(view),
-        InviteStatus::Revoked => LinkState::Revoked(view),
-        InviteStatus::Accepted => LinkState::Accepted(view),
+        (InviteStatus::Expired, _) => LinkState::Expired(view),
+        (InviteStatus::Revoked, _) => LinkState::Revoked(view),
+        (InviteStatus::Accepted, _) => LinkState::Accepted(view),
     })
 }
 

@@ -24,7 +24,7 @@ mod revoke;
 
 pub use accept::{accept, Accepted, Acceptor};
 pub use create::{create, CreateOutcome, InviteRequest};
-pub use link::{lookup, owns_address, InviteView, LinkState};
+pub use link::{lookup, owns_address, InviteView, LinkState, Replacement};
 pub use list::{screen, InvitesScreen, ListLine, RowActions};
 pub use resend::{copy_link, resend, CopiedLink};
 pub use review::{Review, ReviewLine, Verdict};

@@ -11,10 +11,10 @@ use validator::Validate;
 
 use crate::auth::csrf;
 use crate::domain::{NewPassword, PersonName};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
 use crate::services::access;
-use crate::services::invites::{self, Accepted, Acceptor, InviteView, LinkState};
+use crate::services::invites::{self, Accepted, Acceptor, InviteView, LinkState, Replacement};
 use crate::state::AppState;
 use crate::web::auth_pages::begin_session;
 use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
@@ -27,6 +27,8 @@ use crate::web::{
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Step {
     Unknown,
+    /// An earlier link, replaced by a resend or a newer copied link.
+    Replaced(Replacement),
     Expired,
     Revoked,
     Used,
@@ -154,6 +156,7 @@ async fn visit(state: &AppState, token: Option<&str>, account: Option<i64>) -> A
 fn step_of(visit: Visit, account: Option<i64>) -> (Step, Option<InviteView>, StatusCode) {
     match visit.link {
         LinkState::Unknown => (Step::Unknown, None, StatusCode::NOT_FOUND),
+        LinkState::Replaced(v, by) => (Step::Replaced(by), Some(*v), StatusCode::GONE),
         LinkState::Expired(v) => (Step::Expired, Some(*v), StatusCode::GONE),
         LinkState::Revoked(v) => (Step::Revoked, Some(*v), StatusCode::GONE),
         LinkState::Accepted(v) => (Step::Used, Some(*v), StatusCode::GONE),
@@ -244,11 +247,15 @@ pub async fn accept(
         ip: client_ip(&req),
     };
     let (links, probe) = (state.links.clone(), token.clone());
-    match attempt(&state.pool, move |conn| {
+    let outcome = attempt(&state.pool, move |conn| {
         invites::accept(conn, &actor, &links, &probe, &acceptor)
     })
-    .await?
-    {
+    .await;
+    // A link that redeems nothing (replaced, unknown): its own page says why.
+    if let Err(AppError::NotFound) = outcome {
+        return plain_page(&session, &state, Some(&token)).await;
+    }
+    match outcome? {
         Ok(accepted) => welcome(&req, &session, &state, &accepted),
         Err(refusals) => {
             let errors = refused(&session, refusals)?;
