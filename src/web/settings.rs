@@ -75,6 +75,8 @@ struct SettingsPage {
     plans: Vec<PlanOption>,
     plan_name: String,
     seats: Seats,
+    /// The plan section, for whoever may change the plan (as on Users and Invites).
+    plan_href: Option<String>,
 }
 
 async fn render_page(
@@ -123,6 +125,7 @@ async fn render_page(
         plans,
         plan_name: workspace.plan_name().to_string(),
         seats,
+        plan_href: crate::services::seats::plan_link(&ctx.access),
     };
     render_status(&page, status)
 }
