@@ -28,6 +28,7 @@ mod schema;
 mod self_edits;
 mod setup;
 mod users;
+mod users_screen;
 
 use libtest_mimic::{Arguments, Trial};
 use support::{Backend, Test};
@@ -66,6 +67,7 @@ fn main() {
         ("reauth", reauth::tests()),
         ("member_races", member_races::tests()),
         ("self_edits", self_edits::tests()),
+        ("users_screen", users_screen::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {
