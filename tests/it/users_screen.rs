@@ -85,9 +85,15 @@ async fn pending_invitations_appear_on_users_with_their_state_and_actions(app: T
         .await;
     assert_eq!(sent.status, 303, "{}", sent.body);
     assert_eq!(
-        invite(&client, &ws, "jo@elsewhere.example", &[viewer_role], "member")
-            .await
-            .status,
+        invite(
+            &client,
+            &ws,
+            "jo@elsewhere.example",
+            &[viewer_role],
+            "member"
+        )
+        .await
+        .status,
         303
     );
     let ivy = invite_id(&app, "ivy@elsewhere.example");
@@ -272,7 +278,14 @@ async fn only_members_invite_holders_see_invite_people_and_invitation_actions(ap
     app.add_member(ws.id, "vic@acme.example", "Vic Viewer", BuiltinRole::Viewer);
     let client = owner(&app).await;
     let member_role = app.role_id(ws.id, BuiltinRole::Member);
-    invite(&client, &ws, "ivy@elsewhere.example", &[member_role], "member").await;
+    invite(
+        &client,
+        &ws,
+        "ivy@elsewhere.example",
+        &[member_role],
+        "member",
+    )
+    .await;
     let ivy = invite_id(&app, "ivy@elsewhere.example");
     let link = "<a class=\"button primary invite-people\" href=\"/w/acme/invites#invite-h\">Invite people</a>";
     for email in ["olivia@acme.example", "ada@acme.example"] {
@@ -314,7 +327,12 @@ async fn only_members_invite_holders_see_invite_people_and_invitation_actions(ap
 /// team (`members.edit` team): the list offers Edit exactly where the POST is accepted.
 async fn a_manager_gets_edit_only_on_their_reports_as_the_server_decides(app: TestApp) {
     let ws = workspace(&app);
-    let max = app.add_member(ws.id, "max@acme.example", "Max Manager", BuiltinRole::Manager);
+    let max = app.add_member(
+        ws.id,
+        "max@acme.example",
+        "Max Manager",
+        BuiltinRole::Manager,
+    );
     let member_role = app.role_id(ws.id, BuiltinRole::Member);
     app.with_db(|conn| {
         use gatehouse::db::schema::member_roles;
@@ -335,7 +353,12 @@ async fn a_manager_gets_edit_only_on_their_reports_as_the_server_decides(app: Te
         Some(max),
         None,
     );
-    let otto = app.add_member(ws.id, "otto@acme.example", "Otto Outside", BuiltinRole::Member);
+    let otto = app.add_member(
+        ws.id,
+        "otto@acme.example",
+        "Otto Outside",
+        BuiltinRole::Member,
+    );
     let client = signed_in(&app, "max@acme.example").await;
     let list = client.get("/w/acme/users").await;
     list.assert_contains("4 members");
@@ -388,7 +411,12 @@ async fn an_admin_gets_edit_on_everyone_but_the_owner_and_themselves(app: TestAp
     let ws = workspace(&app);
     let ada = app.add_member(ws.id, "ada@acme.example", "Ada Admin", BuiltinRole::Admin);
     let mia = app.add_member(ws.id, "mia@acme.example", "Mia Member", BuiltinRole::Member);
-    let max = app.add_member(ws.id, "max@acme.example", "Max Manager", BuiltinRole::Manager);
+    let max = app.add_member(
+        ws.id,
+        "max@acme.example",
+        "Max Manager",
+        BuiltinRole::Manager,
+    );
     let admin = signed_in(&app, "ada@acme.example").await;
     let list = admin.get("/w/acme/users").await;
     for id in [mia, max] {

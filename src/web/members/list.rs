@@ -135,8 +135,8 @@ struct UsersPage {
 /// with the page's members' effective permissions read at once (no query per row).
 #[derive(Default)]
 struct RowActions {
-    /// The Actions column is shown (the viewer holds a permission it offers).
-    column: bool,
+    /// The viewer holds `members.edit` or `members.remove` (over someone).
+    member_acts: bool,
     /// Listed member id → (Edit, Archive/Restore/Remove).
     members: HashMap<i64, (bool, bool)>,
     /// Resend and Revoke on invitations (`members.invite`).
@@ -163,7 +163,7 @@ impl RowActions {
             }
         }
         Ok(RowActions {
-            column: edit || remove || invites,
+            member_acts: edit || remove,
             members,
             invites,
         })
@@ -204,7 +204,9 @@ impl UsersPage {
     }
 
     fn has_actions(&self) -> bool {
-        self.actions.column && !(self.result.rows.is_empty() && !self.actions.invites)
+        // A column only for the rows whose actions the viewer holds a permission for.
+        (self.actions.member_acts && !self.result.rows.is_empty())
+            || (self.actions.invites && !self.result.invitees.is_empty())
     }
 
     /// Edit (the member page with its forms), by [`Actor::check`] for `Act::Membership`.
