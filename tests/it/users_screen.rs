@@ -17,6 +17,7 @@ tests![
     a_manager_gets_edit_only_on_their_reports_as_the_server_decides,
     an_admin_gets_edit_on_everyone_but_the_owner_and_themselves,
     the_plan_link_is_shown_only_to_whoever_may_change_the_plan,
+    invitations_are_seen_only_at_members_view_all_with_statements_kept_prepared,
 ];
 
 async fn signed_in(app: &TestApp, email: &str) -> Client {
@@ -483,5 +484,101 @@ async fn the_plan_link_is_shown_only_to_whoever_may_change_the_plan(app: TestApp
         assert_eq!(page.status, 200, "{path}");
         page.assert_contains("seats used");
         page.assert_lacks("plan-link");
+    }
+}
+
+/// Invitations belong to nobody's team: a Manager (`members.view` team) lists none. The
+/// statements that list them stay prepared, like the rest of the Users list's.
+async fn invitations_are_seen_only_at_members_view_all_with_statements_kept_prepared(app: TestApp) {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    use gatehouse::services::{access, members::directory};
+    use std::sync::{Arc, Mutex};
+
+    let ws = workspace(&app);
+    app.add_member(
+        ws.id,
+        "max@acme.example",
+        "Max Manager",
+        BuiltinRole::Manager,
+    );
+    let client = owner(&app).await;
+    let member_role = app.role_id(ws.id, BuiltinRole::Member);
+    let sent = invite(
+        &client,
+        &ws,
+        "ivy@elsewhere.example, jo@elsewhere.example",
+        &[member_role],
+        "member",
+    )
+    .await;
+    assert_eq!(sent.status, 303);
+    let manager = signed_in(&app, "max@acme.example").await;
+    let invited = manager.get("/w/acme/users?status=invited").await;
+    assert_eq!(invited.status, 200);
+    invited.assert_contains("0 pending invitations");
+    assert_eq!(invitee_rows(&invited), 0);
+    let all = manager.get("/w/acme/users?status=all").await;
+    all.assert_contains("1 member");
+    all.assert_lacks("elsewhere.example");
+
+    let owner_account = app.with_db(|conn| {
+        use gatehouse::db::schema::members;
+        members::table
+            .find(ws.member)
+            .select(members::account_id)
+            .first::<i64>(conn)
+            .unwrap()
+    });
+    // A connection of its own: the server's have prepared statements already.
+    let fresh = gatehouse::db::connect(&app.db.target, 1).expect("pool");
+    {
+        let conn: &mut gatehouse::db::DbConn = &mut fresh.get().expect("connection");
+        let started: Arc<Mutex<Vec<String>>> = Arc::default();
+        let cached: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (s, c) = (started.clone(), cached.clone());
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                let text = query.to_string();
+                let sql = text.split(" -- binds:").next().unwrap_or_default();
+                s.lock().unwrap().push(sql.to_string());
+            }
+            InstrumentationEvent::CacheQuery { sql, .. } => c.lock().unwrap().push(sql.to_string()),
+            _ => {}
+        });
+        let filters = [
+            directory::MemberFilter {
+                invitees: directory::InviteeListing::Only,
+                page: 1,
+                ..Default::default()
+            },
+            directory::MemberFilter {
+                invitees: directory::InviteeListing::Included,
+                q: Some("elsewhere".into()),
+                page: 1,
+                ..Default::default()
+            },
+        ];
+        let mut run = || {
+            for filter in &filters {
+                let access::Loaded::Member(access) =
+                    access::load(conn, owner_account, "acme").unwrap()
+                else {
+                    panic!("the owner is a member");
+                };
+                let page = directory::list(conn, &access, filter).unwrap();
+                assert_eq!(page.invitees.len(), 2);
+                assert!(page.invitees.iter().all(|i| i.roles == ["Member"]));
+            }
+        };
+        run();
+        let before = cached.lock().unwrap().len();
+        started.lock().unwrap().clear();
+        run();
+        assert_eq!(cached.lock().unwrap().len(), before, "prepared again");
+        let cached = cached.lock().unwrap();
+        for sql in started.lock().unwrap().iter() {
+            assert!(cached.contains(sql), "not kept prepared: {sql}");
+        }
+        conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
     }
 }
