@@ -371,24 +371,28 @@ impl Role {
         if member_ids.is_empty() {
             return Ok(Vec::new());
         }
-        member_roles::table
-            .inner_join(roles::table.inner_join(role_permissions::table))
-            .filter(member_roles::member_id.eq_any(member_ids))
-            .order((
-                member_roles::member_id,
-                roles::position,
-                roles::name_canonical,
-            ))
-            .select((
-                member_roles::member_id,
-                (
-                    role_permissions::permission,
-                    role_permissions::scope,
-                    roles::name,
-                    roles::builtin_key,
-                ),
-            ))
-            .load(conn)
+        // One JSON array bind: the same prepared statement for any number of members.
+        let (before, json, after) = ids_in(conn, "member_roles.member_id", member_ids);
+        cached(
+            member_roles::table
+                .inner_join(roles::table.inner_join(role_permissions::table))
+                .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
+                .order((
+                    member_roles::member_id,
+                    roles::position,
+                    roles::name_canonical,
+                ))
+                .select((
+                    member_roles::member_id,
+                    (
+                        role_permissions::permission,
+                        role_permissions::scope,
+                        roles::name,
+                        roles::builtin_key,
+                    ),
+                )),
+        )
+        .load(conn)
     }
 
     /// Live direct grants of these members: `(member id, grant)`.
@@ -401,19 +405,21 @@ impl Role {
             return Ok(Vec::new());
         }
         let (before, json, after) = ids_in(conn, "permission_grants.member_id", member_ids);
-        let rows: Vec<(i64, String, Option<String>)> = permission_grants::table
-            .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
-            .filter(
-                permission_grants::expires_at
-                    .is_null()
-                    .or(permission_grants::expires_at.gt(now)),
-            )
-            .select((
-                permission_grants::member_id,
-                permission_grants::permission,
-                permission_grants::scope,
-            ))
-            .load(conn)?;
+        let rows: Vec<(i64, String, Option<String>)> = cached(
+            permission_grants::table
+                .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
+                .filter(
+                    permission_grants::expires_at
+                        .is_null()
+                        .or(permission_grants::expires_at.gt(now)),
+                )
+                .select((
+                    permission_grants::member_id,
+                    permission_grants::permission,
+                    permission_grants::scope,
+                )),
+        )
+        .load(conn)?;
         Ok(rows
             .into_iter()
             .filter_map(|(m, p, s)| Grant::from_keys(&p, s.as_deref()).map(|g| (m, g)))

@@ -8,6 +8,8 @@ use crate::db::DbConn;
 use crate::error::{AppResult, Refusal};
 use crate::models::invite::Invite;
 use crate::models::workspace::Workspace;
+use crate::permissions::Permission;
+use crate::services::access::Access;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Seats {
@@ -68,6 +70,15 @@ impl Seats {
             None => format!("{} seats used (unlimited): {breakdown}", self.used()),
         }
     }
+}
+
+/// Where the plan (and so the seat limit) is changed, for the link beside every seat label
+/// (Users, Invites, Settings): the Settings page's plan section, offered only to whoever
+/// may change it there (`billing.manage`, and `settings.manage` to open the page).
+pub fn plan_link(access: &Access) -> Option<String> {
+    (access.perms.allows(Permission::BillingManage)
+        && access.perms.allows(Permission::SettingsManage))
+    .then(|| format!("/w/{}/settings#plan-h", access.workspace.slug))
 }
 
 fn plural(n: i64) -> &'static str {

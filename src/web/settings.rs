@@ -80,6 +80,8 @@ struct SettingsPage {
     /// False until a plan is chosen: the select then starts on "No plan yet".
     plan_chosen: bool,
     seats: Seats,
+    /// The plan section, for whoever may change the plan (as on Users and Invites).
+    plan_href: Option<String>,
 }
 
 async fn render_page(
@@ -130,6 +132,7 @@ async fn render_page(
         plan_name: workspace.plan_name().to_string(),
         plan_chosen: workspace.plan().is_some(),
         seats,
+        plan_href: crate::services::seats::plan_link(&ctx.access),
     };
     render_status(&page, status)
 }

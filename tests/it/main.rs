@@ -31,6 +31,7 @@ mod schema;
 mod self_edits;
 mod setup;
 mod users;
+mod users_screen;
 
 use libtest_mimic::{Arguments, Trial};
 use support::{Backend, Test};
@@ -72,6 +73,7 @@ fn main() {
         ("self_edits", self_edits::tests()),
         ("guidance", guidance::tests()),
         ("member_page", member_page::tests()),
+        ("users_screen", users_screen::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

@@ -457,6 +457,13 @@ async fn the_users_list_runs_a_fixed_set_of_statements_that_stay_prepared(app: T
                 page: 2,
                 ..Default::default()
             },
+            // `status=all`: members, then pending invitations (their statement too).
+            directory::MemberFilter {
+                q: Some("example".into()),
+                invitees: directory::InviteeListing::Included,
+                page: 1,
+                ..Default::default()
+            },
         ];
         let mut run = || {
             let mut counts = Vec::new();

@@ -82,6 +82,22 @@ pub struct MemberFilter {
     pub sort: Sort,
     /// 1-based.
     pub page: i64,
+    /// Whether pending invitations are listed too (`status=all`) or alone
+    /// (`status=invited`, when `status` is ignored).
+    pub invitees: Invitees,
+}
+
+/// Whether a Users query lists pending invitations (SPEC §5: they appear with status
+/// `invited`, and under `all`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Invitees {
+    /// Members only (`active`, `archived`, `removed`).
+    #[default]
+    Excluded,
+    /// Members, then pending invitations (`all`).
+    Included,
+    /// Pending invitations only (`invited`).
+    Only,
 }
 
 impl MemberFilter {
@@ -93,6 +109,7 @@ impl MemberFilter {
             && self.role.is_none()
             && self.seat.is_none()
             && self.department.is_none()
+            && self.invitees == Invitees::Excluded
     }
 }
 
@@ -501,4 +518,91 @@ impl Member {
             .load(conn)?;
         Ok(rows.into_iter().map(|r| r.name).collect())
     }
+}
+
+/// A pending invitation on the Users list: id, address, invited name, seat type, sent,
+/// expires (see [`pending_invitees`]).
+pub type ListedInvitee = (
+    i64,
+    String,
+    Option<String>,
+    String,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+
+/// The workspace's pending invitations (stored `pending`: live or past their expiry, not
+/// superseded, accepted or revoked) that `filter` matches, in the list's order: by name
+/// (the invited name, else the address) or newest sent first. `q` finds the address or
+/// the invited name; `role` and `seat` are the invitation's; a `department` matches no
+/// invitation (they have none yet); `status` does not apply (the caller decides, from
+/// [`MemberFilter::invitees`], whether to list them at all). Every match, narrow rows: a
+/// workspace has at most a few hundred (the daily limit times the expiry), and the caller
+/// pages them after its members. One statement per filter shape, kept prepared.
+pub fn pending_invitees(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    filter: &MemberFilter,
+) -> QueryResult<Vec<ListedInvitee>> {
+    use crate::db::schema::{invite_roles, invites};
+    if filter.department.is_some() {
+        return Ok(Vec::new());
+    }
+    let mut query = invites::table
+        .filter(invites::workspace_id.eq(workspace_id))
+        .filter(invites::status.eq(crate::models::invite::PENDING))
+        .into_boxed();
+    if let Some(seat) = filter.seat {
+        query = query.filter(invites::seat_type.eq(seat.key()));
+    }
+    if let Some(role) = filter.role {
+        query = query.filter(
+            invites::id.eq_any(
+                invite_roles::table
+                    .filter(invite_roles::role_id.eq(role))
+                    .select(invite_roles::invite_id),
+            ),
+        );
+    }
+    if let Some(q) = &filter.q {
+        // `canonical` is stored lower-cased; the name is lower-cased here.
+        let pattern = like_pattern(&q.to_lowercase());
+        query = query.filter(
+            sql::<Bool>("(invites.canonical LIKE ")
+                .bind::<Text, _>(pattern.clone())
+                .sql(" ESCAPE '\\' OR lower(COALESCE(invites.name, '')) LIKE ")
+                .bind::<Text, _>(pattern)
+                .sql(" ESCAPE '\\')"),
+        );
+    }
+    let order = match filter.sort {
+        Sort::Name => "lower(COALESCE(invites.name, invites.canonical)) ASC, invites.id ASC",
+        Sort::Joined => "invites.sent_at DESC, invites.id DESC",
+    };
+    cached(query.order(sql::<Text>(order)).select((
+        invites::id,
+        invites::email,
+        invites::name,
+        invites::seat_type,
+        invites::sent_at,
+        invites::expires_at,
+    )))
+    .load(conn)
+}
+
+/// The roles of these invitations, in the order chosen (the first is primary):
+/// `(invite id, role id)`. One JSON array bind, kept prepared.
+pub fn invitee_roles(conn: &mut DbConn, invite_ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    use crate::db::schema::invite_roles;
+    if invite_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (before, json, after) = ids_in(conn, "invite_roles.invite_id", invite_ids);
+    cached(
+        invite_roles::table
+            .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
+            .order((invite_roles::invite_id, invite_roles::position))
+            .select((invite_roles::invite_id, invite_roles::role_id)),
+    )
+    .load(conn)
 }

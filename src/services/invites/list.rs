@@ -42,14 +42,30 @@ pub struct RowActions {
 
 impl RowActions {
     pub fn of(invite: &Invite, now: NaiveDateTime) -> Self {
-        let status = invite.status_at(now);
-        let live = status == InviteStatus::Pending;
+        if invite.status != invite::PENDING {
+            return RowActions {
+                id: invite.id,
+                email: invite.email.clone(),
+                resend: false,
+                copy_link: false,
+                revoke: false,
+            };
+        }
+        Self::of_pending(
+            invite.id,
+            &invite.email,
+            invite.status_at(now) != InviteStatus::Pending,
+        )
+    }
+
+    /// The buttons of an invitation stored as pending, live or past its expiry.
+    pub fn of_pending(id: i64, email: &str, expired: bool) -> Self {
         RowActions {
-            id: invite.id,
-            email: invite.email.clone(),
-            resend: invite.status == invite::PENDING,
-            copy_link: live,
-            revoke: live,
+            id,
+            email: email.to_string(),
+            resend: true,
+            copy_link: !expired,
+            revoke: !expired,
         }
     }
 

@@ -10,14 +10,16 @@ use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::account::Account;
 use crate::models::email_address::EmailAddressRow;
-use crate::models::member::search::{ListedMember, Search};
+use crate::models::member::search::{self, pages_of, Invitees, ListedMember, Search};
 use crate::models::member::{Member, MemberStatus, SeatType};
 use crate::models::module::Module;
 use crate::models::role::{HeldRole, Role};
 use crate::permissions::{EffectivePermissions, Permission, Scope};
 use crate::services::access::{self, Access};
 
-pub use crate::models::member::search::{MemberFilter, Sort, PAGE_SIZE};
+pub use crate::models::member::search::{
+    Invitees as InviteeListing, MemberFilter, Sort, PAGE_SIZE,
+};
 
 #[derive(Clone, Debug)]
 pub struct MemberRow {
@@ -31,10 +33,32 @@ pub struct MemberRow {
     pub roles: Vec<HeldRole>,
 }
 
+/// A pending invitation on the Users list (status `invited`).
+#[derive(Clone, Debug)]
+pub struct InviteeRow {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub seat: SeatType,
+    pub sent_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    /// Past its expiry: it holds no seat and its link no longer works (Resend renews it).
+    pub expired: bool,
+    /// The roles it offers, the first (primary) first.
+    pub roles: Vec<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct MemberPage {
+    /// The page's members, in order; its invitees follow them.
     pub rows: Vec<MemberRow>,
+    /// The page's pending invitations, after its members (the list is every matching
+    /// member, then every matching invitation).
+    pub invitees: Vec<InviteeRow>,
+    /// Members and invitations that match.
     pub total: i64,
+    pub members_total: i64,
+    pub invitees_total: i64,
     pub page: i64,
     pub pages: i64,
     /// The workspace's roles in their order (the rows' labels and the role filter's choices).
@@ -76,31 +100,93 @@ fn visible_members(
 
 /// One page of members within what the viewer may see: the page's ids from the search
 /// ([`Member::search`], where the performance rules live), then one query for their rows
-/// and one for their roles — never a query per row.
+/// and one for their roles — never a query per row. With `status` `all` or `invited`, the
+/// workspace's pending invitations follow the members (members first, in the list's
+/// order, then invitations in the same order), counted in the total and paged with them;
+/// only a viewer who sees every member (`members.view` at scope `all`) sees invitations,
+/// which belong to nobody's team yet.
 pub fn list(conn: &mut DbConn, access: &Access, filter: &MemberFilter) -> AppResult<MemberPage> {
     let visible = visible_members(conn, access, Permission::MembersView)?;
-    let known_total = (filter.is_unfiltered_active() && matches!(visible, Visible::All))
-        .then(|| i64::from(access.workspace.active_members));
-    let found = Member::search(
-        conn,
-        &Search {
-            workspace_id: access.workspace.id,
-            filter,
-            only: visible.ids(),
-            known_total,
-        },
-    )?;
-    let mut loaded = Member::list_rows(conn, &found.ids)?;
-    loaded.sort_by_key(|row| found.ids.iter().position(|id| *id == row.0));
+    let invitees = if filter.invitees != Invitees::Excluded && matches!(visible, Visible::All) {
+        search::pending_invitees(conn, access.workspace.id, filter)?
+    } else {
+        Vec::new()
+    };
+    let invitees_total = invitees.len() as i64;
+    let (members_total, member_ids, page) = if filter.invitees == Invitees::Only {
+        let page = filter.page.clamp(1, pages_of(invitees_total));
+        (0, Vec::new(), page)
+    } else {
+        let known_total = (filter.is_unfiltered_active() && matches!(visible, Visible::All))
+            .then(|| i64::from(access.workspace.active_members));
+        let found = Member::search(
+            conn,
+            &Search {
+                workspace_id: access.workspace.id,
+                filter,
+                only: visible.ids(),
+                known_total,
+            },
+        )?;
+        let page = filter.page.clamp(1, pages_of(found.total + invitees_total));
+        // Members come first: a page that starts among them is their page of the same
+        // number (`found.page` is then `page`); a later one shows invitations only.
+        let ids = if (page - 1) * PAGE_SIZE < found.total {
+            debug_assert_eq!(found.page, page);
+            found.ids
+        } else {
+            Vec::new()
+        };
+        (found.total, ids, page)
+    };
+    let mut loaded = Member::list_rows(conn, &member_ids)?;
+    loaded.sort_by_key(|row| member_ids.iter().position(|id| *id == row.0));
     let roles = Role::for_workspace(conn, access.workspace.id)?;
     let rows = with_roles(conn, loaded, &roles)?;
+    // The invitations on this page: positions after the members'.
+    let start = ((page - 1) * PAGE_SIZE - members_total).clamp(0, invitees_total) as usize;
+    let end = (page * PAGE_SIZE - members_total).clamp(0, invitees_total) as usize;
+    let invitees = invitee_rows(conn, &invitees[start..end], &roles)?;
+    let total = members_total + invitees_total;
     Ok(MemberPage {
         rows,
-        total: found.total,
-        page: found.page,
-        pages: found.pages,
+        invitees,
+        total,
+        members_total,
+        invitees_total,
+        page,
+        pages: pages_of(total),
         roles,
     })
+}
+
+/// A page's invitations, each with the names of the roles it offers (one query).
+fn invitee_rows(
+    conn: &mut DbConn,
+    listed: &[search::ListedInvitee],
+    roles: &[Role],
+) -> AppResult<Vec<InviteeRow>> {
+    let ids: Vec<i64> = listed.iter().map(|row| row.0).collect();
+    let held = search::invitee_roles(conn, &ids)?;
+    let now = crate::models::now();
+    Ok(listed
+        .iter()
+        .map(|(id, email, name, seat, sent_at, expires_at)| InviteeRow {
+            id: *id,
+            email: email.clone(),
+            name: name.clone(),
+            seat: SeatType::from_key(seat).unwrap_or(SeatType::Member),
+            sent_at: *sent_at,
+            expires_at: *expires_at,
+            expired: *expires_at <= now,
+            roles: held
+                .iter()
+                .filter(|(invite, _)| invite == id)
+                .filter_map(|(_, role)| roles.iter().find(|r| r.id == *role))
+                .map(|r| r.name.clone())
+                .collect(),
+        })
+        .collect())
 }
 
 /// The list's rows, each with the roles the member holds: one query over `member_roles`,

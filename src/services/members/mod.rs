@@ -3,7 +3,8 @@
 //! leaving (`join`), archive/restore/remove and ownership (`lifecycle`). Here is
 //! [`authorize`], the one rule for acting on a member (scope, dominance, oneself) that every
 //! member-changing service applies: under the member lock (`services::locks::acting`), on
-//! the member as they are inside that transaction (through [`target`]).
+//! the member as they are inside that transaction (through [`target`]); the member page and
+//! the Users list's row actions ask the same rule ([`Actor::check`]).
 
 pub mod directory;
 pub mod edit;
@@ -95,15 +96,114 @@ fn reach(access: &Access, permission: Permission) -> Option<Scope> {
         .then(|| access.perms.scope(permission).unwrap_or(Scope::All))
 }
 
-/// THE rule for acting on a member, in one place: every service that changes a member
-/// calls it (through [`target`], inside its write transaction after the member lock), and
-/// the pages call it (through [`may`]) to decide what to offer. In order:
-/// - a member outside the actor's `members.view` is a 404 (not for grants: the requests
-///   page names the requester);
-/// - oneself: only what [`Act::on_oneself`] allows (403 with the reason);
-/// - outside the scope of the act's permission: 403;
-/// - a member who holds anything the actor does not: 403;
-/// - a removed member's membership and identity are no longer the workspace's to edit: 409.
+/// The actor's side of [`authorize`], read once: who they are and, when a scope the acts
+/// depend on is `team`, the ids of their team. [`authorize`] reads it for one member inside
+/// the write transaction; the Users list reads it once for a whole page of rows (then one
+/// [`Actor::check`] per row and act, no query per row).
+pub struct Actor<'a> {
+    access: &'a Access,
+    /// The actor's team (everyone reporting to them, at any depth), when a scope needs it.
+    team: Option<Vec<i64>>,
+}
+
+impl<'a> Actor<'a> {
+    /// What [`Actor::check`] needs to decide `acts`: the team only when one of their
+    /// permissions (or `members.view`, which every act but a grant needs) is team-scoped.
+    pub fn load(conn: &mut DbConn, access: &'a Access, acts: &[Act]) -> AppResult<Self> {
+        let view = acts
+            .iter()
+            .any(|a| *a != Act::Grant)
+            .then_some(Permission::MembersView);
+        let needs_team = view
+            .into_iter()
+            .chain(acts.iter().map(|a| a.permission()))
+            .any(|p| access.perms.scope(p) == Some(Scope::Team));
+        let team = if needs_team {
+            Some(Member::team_ids(
+                conn,
+                access.workspace.id,
+                access.member.id,
+            )?)
+        } else {
+            None
+        };
+        Ok(Actor { access, team })
+    }
+
+    /// Whether `member_id` is within `scope` as seen from the actor.
+    fn reaches(&self, scope: Scope, member_id: i64) -> bool {
+        member_id == self.access.member.id
+            || match scope {
+                Scope::All => true,
+                Scope::Own => false,
+                Scope::Team => self.team.as_ref().is_some_and(|t| t.contains(&member_id)),
+            }
+    }
+
+    /// THE rule for acting on a member, in one place: every service that changes a
+    /// member applies it (through [`target`] and [`authorize`], inside its write
+    /// transaction after the member lock), and the pages apply it to decide what to offer
+    /// (the member page through [`may`], the Users list's row actions through
+    /// [`Actor::may`]). In order:
+    /// - a member outside the actor's `members.view` is a 404 (not for grants: the
+    ///   requests page names the requester);
+    /// - oneself: only what [`Act::on_oneself`] allows (403 with the reason);
+    /// - outside the scope of the act's permission: 403;
+    /// - a member who holds anything the actor does not (the Owner, to anyone else): 403;
+    /// - a removed member's membership and identity are no longer the workspace's to
+    ///   edit: 409.
+    pub fn check(
+        &self,
+        member_id: i64,
+        status: MemberStatus,
+        perms: &EffectivePermissions,
+        act: Act,
+    ) -> AppResult<()> {
+        let access = self.access;
+        if act != Act::Grant {
+            let view = reach(access, Permission::MembersView).ok_or(AppError::NotFound)?;
+            if !self.reaches(view, member_id) {
+                return Err(AppError::NotFound);
+            }
+        }
+        if member_id == access.member.id {
+            act.on_oneself(access.perms.is_owner())
+                .map_err(AppError::forbidden_because)?;
+        }
+        let permission = act.permission();
+        let scope = reach(access, permission)
+            .ok_or_else(|| AppError::forbidden_in(&access.workspace.slug, permission))?;
+        if !self.reaches(scope, member_id) {
+            return Err(AppError::forbidden_in(&access.workspace.slug, permission));
+        }
+        if !access.perms.dominates(perms) {
+            return Err(AppError::forbidden_because(
+                "This member holds permissions you don't: only someone who holds at least as much can change them.",
+            ));
+        }
+        if matches!(act, Act::Membership | Act::Identity) && status == MemberStatus::Removed {
+            return Err(AppError::Conflict(
+                "This member was removed from the workspace: invite them again to change their membership.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether [`Actor::check`] lets the actor do `act` to this member (to show a button
+    /// or a form): the same rule, as a yes or no.
+    pub fn may(
+        &self,
+        member_id: i64,
+        status: MemberStatus,
+        perms: &EffectivePermissions,
+        act: Act,
+    ) -> bool {
+        self.check(member_id, status, perms, act).is_ok()
+    }
+}
+
+/// [`Actor::check`] for one member: every member-changing service calls it (through
+/// [`target`], inside its write transaction after the member lock).
 pub fn authorize(
     conn: &mut DbConn,
     access: &Access,
@@ -111,33 +211,7 @@ pub fn authorize(
     perms: &EffectivePermissions,
     act: Act,
 ) -> AppResult<()> {
-    if act != Act::Grant {
-        let view = reach(access, Permission::MembersView).ok_or(AppError::NotFound)?;
-        if !in_scope(conn, access, view, member.id)? {
-            return Err(AppError::NotFound);
-        }
-    }
-    if member.id == access.member.id {
-        act.on_oneself(access.perms.is_owner())
-            .map_err(AppError::forbidden_because)?;
-    }
-    let permission = act.permission();
-    let scope = reach(access, permission)
-        .ok_or_else(|| AppError::forbidden_in(&access.workspace.slug, permission))?;
-    if !in_scope(conn, access, scope, member.id)? {
-        return Err(AppError::forbidden_in(&access.workspace.slug, permission));
-    }
-    if !access.perms.dominates(perms) {
-        return Err(AppError::forbidden_because(
-            "This member holds permissions you don't: only someone who holds at least as much can change them.",
-        ));
-    }
-    if matches!(act, Act::Membership | Act::Identity) && member.status() == MemberStatus::Removed {
-        return Err(AppError::Conflict(
-            "This member was removed from the workspace: invite them again to change their membership.".into(),
-        ));
-    }
-    Ok(())
+    Actor::load(conn, access, &[act])?.check(member.id, member.status(), perms, act)
 }
 
 /// Whether [`authorize`] lets the actor do `act` to this member (to show the forms).

@@ -47,6 +47,8 @@ struct InvitesPage {
     review: Vec<ReviewLine>,
     acceptable: String,
     seats_label: String,
+    /// The plan section of Settings, for whoever may change the plan.
+    plan_href: Option<String>,
     new_links: Vec<(String, String)>,
     /// `/w/{ws}/users`: accepted rows link to the member.
     users_base: String,
@@ -149,6 +151,7 @@ async fn render_page(
         review: input.review,
         acceptable,
         seats_label: screen.seats.label(),
+        plan_href: crate::services::seats::plan_link(&ctx.access),
         new_links: take(&ctx.session, NEW_LINKS_KEY).unwrap_or_default(),
         users_base: ctx.path("/users"),
         mail_folder: ctx.state.mailer.files_folder(),

@@ -4,18 +4,20 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
+use std::collections::HashMap;
 
 use crate::db::DbConn;
 use crate::error::AppResult;
 use crate::models;
 use crate::models::member::{MemberStatus, SeatType};
 use crate::models::role::Role;
-use crate::permissions::{BuiltinRole, Permission};
-use crate::services::access::Access;
-use crate::services::members::directory::{self, MemberFilter, MemberPage, MemberRow, Sort};
-use crate::services::members::Act;
-use crate::services::roles;
-use crate::services::seats::Seats;
+use crate::permissions::Permission;
+use crate::services::access::{self, Access};
+use crate::services::members::directory::{
+    self, InviteeListing, InviteeRow, MemberFilter, MemberPage, MemberRow, Sort,
+};
+use crate::services::members::{Act, Actor};
+use crate::services::seats::{self, Seats};
 use crate::state::AppState;
 use crate::text;
 use crate::web::forms::FieldErrors;
@@ -63,12 +65,17 @@ impl UsersQuery {
         let text = |field: &str, value: &Option<String>| {
             non_empty(value).filter(|_| errors.get(field).is_none())
         };
-        let status = match self.status.as_deref() {
-            None | Some("") => Some(MemberStatus::Active),
-            Some("all") => None,
-            Some(key) => Some(MemberStatus::from_key(key).unwrap_or(MemberStatus::Active)),
+        let (status, invitees) = match self.status.as_deref() {
+            None | Some("") => (Some(MemberStatus::Active), InviteeListing::Excluded),
+            Some("all") => (None, InviteeListing::Included),
+            Some("invited") => (None, InviteeListing::Only),
+            Some(key) => (
+                Some(MemberStatus::from_key(key).unwrap_or(MemberStatus::Active)),
+                InviteeListing::Excluded,
+            ),
         };
         MemberFilter {
+            invitees,
             q: text("q", &self.q).map(|q| q.chars().take(100).collect()),
             status,
             role: self.role.as_deref().and_then(|r| r.parse().ok()),
@@ -105,42 +112,60 @@ struct UsersPage {
     roles: Vec<Role>,
     departments: std::sync::Arc<Vec<String>>,
     seats_label: String,
+    /// The plan section of Settings, for whoever may change the plan.
+    plan_href: Option<String>,
+    /// The invite form, for `members.invite` holders.
+    invite_href: Option<String>,
+    /// Where an invitation's Resend and Revoke post (`/w/{ws}/invites`).
+    invites_base: String,
     page_links: Vec<PageLink>,
     prev_href: Option<String>,
     next_href: Option<String>,
-    statuses: [MemberStatus; 3],
+    /// The `status` choices, in SPEC's order: (key, label).
+    statuses: [(&'static str, &'static str); 5],
     seat_types: [SeatType; 2],
     actions: RowActions,
     errors: FieldErrors,
     status: StatusCode,
 }
 
-/// What the viewer may do from a row of the list (the server checks again on every POST).
+/// What the viewer may do from each row of the list: decided for each listed member by
+/// the rule every POST applies ([`Actor::check`], the same function the services call),
+/// with the page's members' effective permissions read at once (no query per row).
+#[derive(Default)]
 struct RowActions {
-    edit: bool,
-    remove: bool,
-    /// Role ids the viewer may hand out; `None` for the Owner (everything).
-    grantable: Option<Vec<i64>>,
-    viewer: i64,
-    viewer_is_owner: bool,
+    /// The viewer holds `members.edit` or `members.remove` (over someone).
+    member_acts: bool,
+    /// Listed member id → (Edit, Archive/Restore/Remove).
+    members: HashMap<i64, (bool, bool)>,
+    /// Resend and Revoke on invitations (`members.invite`).
+    invites: bool,
 }
 
 impl RowActions {
-    /// The viewer's rights, before `grantable` is loaded.
-    fn of(access: &Access) -> Self {
-        RowActions {
-            edit: access.perms.allows(Permission::MembersEdit),
-            remove: access.perms.allows(Permission::MembersRemove),
-            grantable: None,
-            viewer: access.member.id,
-            viewer_is_owner: access.perms.is_owner(),
+    fn load(conn: &mut DbConn, access: &Access, rows: &[MemberRow]) -> AppResult<Self> {
+        let edit = access.perms.allows(Permission::MembersEdit);
+        let remove = access.perms.allows(Permission::MembersRemove);
+        let invites = access.perms.allows(Permission::MembersInvite);
+        let mut members = HashMap::new();
+        if (edit || remove) && !rows.is_empty() {
+            let acts = [Act::Membership, Act::Lifecycle];
+            let actor = Actor::load(conn, access, &acts)?;
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let perms = access::effective_permissions_of(conn, &ids)?;
+            for row in rows {
+                let Some(held) = perms.get(&row.id) else {
+                    continue;
+                };
+                let may = |act| actor.may(row.id, row.status, held, act);
+                members.insert(row.id, (may(Act::Membership), may(Act::Lifecycle)));
+            }
         }
-    }
-
-    /// Row actions appear for members whose every role the viewer could hand out (so they
-    /// hold nothing more); the Owner holds everything, which needs no query.
-    fn needs_grantable(&self) -> bool {
-        (self.edit || self.remove) && !self.viewer_is_owner
+        Ok(RowActions {
+            member_acts: edit || remove,
+            members,
+            invites,
+        })
     }
 }
 
@@ -148,7 +173,7 @@ impl RowActions {
 struct Listing {
     result: MemberPage,
     departments: std::sync::Arc<Vec<String>>,
-    grantable: Option<Vec<i64>>,
+    actions: RowActions,
     seats: Seats,
 }
 
@@ -158,25 +183,15 @@ impl Listing {
         state: &AppState,
         access: &Access,
         filter: &MemberFilter,
-        needs_grantable: bool,
     ) -> AppResult<Self> {
         let result = directory::list(conn, access, filter)?;
         let departments = state.departments.get(conn, access.workspace.id)?;
-        let grantable = if needs_grantable {
-            Some(
-                roles::grantable_among(conn, access, &result.roles)?
-                    .into_iter()
-                    .map(|r| r.id)
-                    .collect(),
-            )
-        } else {
-            None
-        };
+        let actions = RowActions::load(conn, access, &result.rows)?;
         let seats = Seats::load(conn, &access.workspace, models::now())?;
         Ok(Listing {
             result,
             departments,
-            grantable,
+            actions,
             seats,
         })
     }
@@ -188,32 +203,53 @@ impl UsersPage {
     }
 
     fn has_actions(&self) -> bool {
-        self.actions.edit || self.actions.remove
+        // A column only for the rows whose actions the viewer holds a permission for.
+        (self.actions.member_acts && !self.result.rows.is_empty())
+            || (self.actions.invites && !self.result.invitees.is_empty())
     }
 
-    /// Whether the viewer may `act` on this row's member, by the rule the services apply
-    /// (`members::authorize`): oneself only as `Act::on_oneself` allows; otherwise not the
-    /// Owner, and every role the member holds is one the viewer could hand out (so they
-    /// hold nothing more; the list computes no one's effective permissions).
-    fn may(&self, row: &MemberRow, act: Act) -> bool {
-        if row.id == self.actions.viewer {
-            return act.on_oneself(self.actions.viewer_is_owner).is_ok();
-        }
-        !row.roles
-            .iter()
-            .any(|r| r.builtin_key.as_deref() == Some(BuiltinRole::Owner.key()))
-            && match &self.actions.grantable {
-                None => true,
-                Some(ids) => row.roles.iter().all(|r| ids.contains(&r.role_id)),
-            }
-    }
-
+    /// Edit (the member page with its forms), by [`Actor::check`] for `Act::Membership`.
     fn can_edit(&self, row: &MemberRow) -> bool {
-        self.actions.edit && row.status != MemberStatus::Removed && self.may(row, Act::Membership)
+        self.actions.members.get(&row.id).is_some_and(|v| v.0)
     }
 
+    /// Archive, restore or remove, by [`Actor::check`] for `Act::Lifecycle`.
     fn can_end(&self, row: &MemberRow) -> bool {
-        self.actions.remove && self.may(row, Act::Lifecycle)
+        self.actions.members.get(&row.id).is_some_and(|v| v.1)
+    }
+
+    fn fmt_date(&self, at: &chrono::NaiveDateTime) -> String {
+        at.format("%-d %b %Y").to_string()
+    }
+
+    /// "3 members", "2 pending invitations" or "3 members, 2 pending invitations".
+    fn count_label(&self) -> String {
+        let of = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let members = of(self.result.members_total, "member", "members");
+        let invitees = of(
+            self.result.invitees_total,
+            "pending invitation",
+            "pending invitations",
+        );
+        match self.filter.invitees {
+            InviteeListing::Only => invitees,
+            _ if self.result.invitees_total > 0 => format!("{members}, {invitees}"),
+            _ => members,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.result.rows.is_empty() && self.result.invitees.is_empty()
+    }
+
+    /// An invitation's buttons, as the Invites screen has them.
+    fn invite_actions(&self, row: &InviteeRow) -> crate::services::invites::RowActions {
+        crate::services::invites::RowActions::of_pending(row.id, &row.email, row.expired)
+    }
+
+    /// An invitation's name cell: the invited name, else its address.
+    fn invitee_name<'r>(&self, row: &'r InviteeRow) -> &'r str {
+        row.name.as_deref().unwrap_or(&row.email)
     }
 }
 
@@ -247,16 +283,14 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult
     ctx.require(Permission::MembersView)?;
     let errors = query.refusals();
     let filter = query.filter(&errors);
-    let actions = RowActions::of(&ctx.access);
-    let needs_grantable = actions.needs_grantable();
     let listing = {
         let (access, state, filter) = (ctx.access.clone(), ctx.state.clone(), filter.clone());
         db(ctx.db_pool(), move |conn| {
-            Listing::load(conn, &state, &access, &filter, needs_grantable)
+            Listing::load(conn, &state, &access, &filter)
         })
         .await?
     };
-    let page = UsersPage::new(&ctx, filter, listing, actions, errors)?;
+    let page = UsersPage::new(&ctx, filter, listing, errors)?;
     render_status(&page, page.status)
 }
 
@@ -265,19 +299,22 @@ impl UsersPage {
         ctx: &WorkspaceCtx,
         filter: MemberFilter,
         listing: Listing,
-        mut actions: RowActions,
         errors: FieldErrors,
     ) -> AppResult<Self> {
         let Listing {
             mut result,
             departments,
-            grantable,
+            actions,
             seats,
         } = listing;
-        actions.grantable = grantable;
         let roles = std::mem::take(&mut result.roles);
         let base = ctx.path("/users");
-        let status_key = filter.status.map(|s| s.key()).unwrap_or("all").to_string();
+        let status_key = match (filter.invitees, filter.status) {
+            (InviteeListing::Only, _) => "invited",
+            (_, Some(status)) => status.key(),
+            (_, None) => "all",
+        }
+        .to_string();
         let href = |n: i64| page_href(&base, &filter, &status_key, n);
         let first = (result.page - 3).max(1);
         let last = (first + 6).min(result.pages);
@@ -293,6 +330,13 @@ impl UsersPage {
         Ok(UsersPage {
             chrome: ctx.chrome("Users", "users")?,
             seats_label: seats.label(),
+            plan_href: seats::plan_link(&ctx.access),
+            invite_href: ctx
+                .access
+                .perms
+                .allows(Permission::MembersInvite)
+                .then(|| ctx.path("/invites#invite-h")),
+            invites_base: ctx.path("/invites"),
             base,
             filter,
             status_key,
@@ -302,7 +346,13 @@ impl UsersPage {
             page_links,
             prev_href,
             next_href,
-            statuses: MemberStatus::ALL,
+            statuses: [
+                ("active", "Active"),
+                ("invited", "Invited"),
+                ("archived", "Archived"),
+                ("removed", "Removed"),
+                ("all", "All"),
+            ],
             seat_types: SeatType::ALL,
             actions,
             status: if errors.is_empty() {
