@@ -4,7 +4,7 @@ use super::{validation, Invalid, PersonName};
 use crate::text;
 
 /// The addresses typed into the invite form, as mail clients write them: bare
-/// (`ada@example.com`) or with the person's name (`Ada Lovelace <ada@example.com>`,
+/// (`ada@example.com`) or with the person's name (`Ada Lovelace <ada.lovelace@mail.example>`,
 /// `"Lovelace, Ada" <ada@example.com>`), separated by commas, semicolons, new lines or (for
 /// bare addresses) spaces. Readable text, 1 to 500 entries. Each entry is kept as typed,
 /// since each one gets its own verdict in the review (an entry that is not an address is a
@@ -183,10 +183,7 @@ fn entries(input: &str) -> Vec<AddressEntry> {
     let flush = |pending: &mut Vec<Token>, entries: &mut Vec<AddressEntry>| {
         for token in pending.drain(..) {
             if let Token::Word {
-                start,
-                end,
-                closed,
-                ..
+                start, end, closed, ..
             } = token
             {
                 let mut entry = AddressEntry::bare(input[start..end].trim());
@@ -296,7 +293,7 @@ impl AddressList {
                 _ => Ok(()),
             },
             _ => Err(Invalid::new(
-                "Name is for a single address. For several people, write each name with its address, like Ada Lovelace <ada@example.com>",
+                "Name is for a single address. For several people, write each name with its address, like Ada Lovelace <ada.lovelace@mail.example>",
             )),
         }
     }
@@ -341,7 +338,8 @@ mod tests {
 
     #[test]
     fn an_address_list_has_one_to_five_hundred_entries() {
-        let list = AddressList::parse("a@x.example, b@x.example;c@x.example\r\n d").unwrap();
+        let list =
+            AddressList::parse("a@x.example, b@x.example;c@x.example\r\n d").expect("parses");
         assert_eq!(
             typed(&list),
             ["a@x.example", "b@x.example", "c@x.example", "d"]
@@ -361,7 +359,7 @@ mod tests {
             "Ada Lovelace <ada@example.com>, \"Lovelace, Ada\" <ada2@example.com>\n\
              bob@example.com <carl@example.com>; \"Dee \\\"D\\\" Dee\" <dee@example.com> erin@example.com",
         )
-        .unwrap();
+        .expect("parses");
         let seen: Vec<(&str, Option<&str>, &str)> = list
             .entries()
             .iter()
@@ -370,7 +368,11 @@ mod tests {
         assert_eq!(
             seen,
             [
-                ("ada@example.com", Some("Ada Lovelace"), "Ada Lovelace <ada@example.com>"),
+                (
+                    "ada@example.com",
+                    Some("Ada Lovelace"),
+                    "Ada Lovelace <ada@example.com>"
+                ),
                 (
                     "ada2@example.com",
                     Some("Lovelace, Ada"),
@@ -387,10 +389,13 @@ mod tests {
             ]
         );
         // What the review re-posts (the entries as typed, one a line) reads the same.
-        let again = AddressList::parse(&typed(&list).join("\n")).unwrap();
+        let again = AddressList::parse(&typed(&list).join("\n")).expect("parses");
         assert_eq!(again, list);
-        let broken = AddressList::parse("\"Ada <ada@example.com>\nBob <bob@example.com, c@example.com").unwrap();
-        let problems: Vec<Option<&str>> = broken.entries().iter().map(AddressEntry::problem).collect();
+        let broken =
+            AddressList::parse("\"Ada <ada@example.com>\nBob <bob@example.com, c@example.com")
+                .expect("parses");
+        let problems: Vec<Option<&str>> =
+            broken.entries().iter().map(AddressEntry::problem).collect();
         assert_eq!(
             problems,
             [
@@ -400,12 +405,9 @@ mod tests {
             ]
         );
         let long = format!("{} <a@example.com>", "n".repeat(101));
-        let list = AddressList::parse(&long).unwrap();
+        let list = AddressList::parse(&long).expect("parses");
         assert!(list.entries()[0].name().is_err());
-        assert_eq!(
-            list.entries()[0].address(),
-            "a@example.com"
-        );
+        assert_eq!(list.entries()[0].address(), "a@example.com");
     }
 
     #[test]

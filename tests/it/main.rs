@@ -14,6 +14,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod cli;
+mod invite_form;
 mod invites;
 mod invites_redeem;
 mod lifecycle;
@@ -56,6 +57,7 @@ fn main() {
         ("cli", cli::tests()),
         ("invites", invites::tests()),
         ("invites", invites_redeem::tests()),
+        ("invites", invite_form::tests()),
         ("roles", roles::tests()),
         ("requests", requests::tests()),
         ("lifecycle", lifecycle::tests()),

@@ -29,7 +29,7 @@ use crate::services::seats::Seats;
 /// Everything the inviter chose, already parsed.
 #[derive(Clone, Debug)]
 pub struct InviteRequest {
-    /// Each entry may carry its own name (`Ada Lovelace <ada@example.com>`).
+    /// Each entry may carry its own name (`Ada Lovelace <ada.lovelace@mail.example>`).
     pub addresses: AddressList,
     pub role_ids: Vec<i64>,
     pub seat: SeatType,

@@ -93,8 +93,7 @@ impl DailyLimit {
         workspace: &Workspace,
         now: NaiveDateTime,
     ) -> AppResult<Self> {
-        let (used, oldest) =
-            Invite::created_since(conn, workspace.id, now - TimeDelta::hours(24))?;
+        let (used, oldest) = Invite::created_since(conn, workspace.id, now - TimeDelta::hours(24))?;
         Ok(DailyLimit {
             limit: i64::from(workspace.daily_invite_limit),
             used,
@@ -251,7 +250,8 @@ fn read_entry(entry: &AddressEntry, seen: &mut HashSet<String>) -> Result<Invite
     if let Some(problem) = entry.problem() {
         return Err(Verdict::Invalid(problem.to_string()));
     }
-    let email = EmailAddress::parse(entry.address()).map_err(|e| Verdict::Invalid(e.to_string()))?;
+    let email =
+        EmailAddress::parse(entry.address()).map_err(|e| Verdict::Invalid(e.to_string()))?;
     let name = entry
         .name()
         .map_err(|e| Verdict::Invalid(format!("The name: {e}")))?;

@@ -62,8 +62,7 @@ impl InviteForm {
     /// `name` field with several addresses among them).
     pub fn request(&self) -> Result<InviteRequest, FieldErrors> {
         let mut errors = validated(self).err().unwrap_or_default();
-        if let (Some(list), Ok(name)) = (self.addresses(), PersonName::parse_optional(&self.name))
-        {
+        if let (Some(list), Ok(name)) = (self.addresses(), PersonName::parse_optional(&self.name)) {
             if let Err(invalid) = list.name_field(name.as_ref()) {
                 errors.add("name", invalid.to_string());
             }

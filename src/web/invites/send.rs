@@ -121,7 +121,11 @@ async fn render_review(
             errors.add("emails", format!("Nothing was sent: {limit}"));
         }
     }
-    let sendable = if form_ok { review.sendable() } else { Vec::new() };
+    let sendable = if form_ok {
+        review.sendable()
+    } else {
+        Vec::new()
+    };
     let send_label = match (sendable.len(), review.can_go() < review.new_count()) {
         (0, _) => String::new(),
         (n, true) => format!("Send the first {n}"),
@@ -198,9 +202,8 @@ mod tests {
     #[test]
     fn the_time_more_invites_free_up_reads_as_a_person_says_it() {
         let now = NaiveDate::from_ymd_opt(2026, 3, 4)
-            .unwrap()
-            .and_hms_opt(10, 50, 30)
-            .unwrap();
+            .and_then(|d| d.and_hms_opt(10, 50, 30))
+            .expect("a date");
         let later = |h: i64, m: i64| now + chrono::TimeDelta::minutes(h * 60 + m);
         assert_eq!(
             human_time(later(3, 12), now),
@@ -214,7 +217,10 @@ mod tests {
             human_time(now + chrono::TimeDelta::seconds(20), now),
             "from 10:50 UTC today (in 1 minute)"
         );
-        assert_eq!(human_time(later(1, 0), now), "from 11:50 UTC today (in 1 hour)");
+        assert_eq!(
+            human_time(later(1, 0), now),
+            "from 11:50 UTC today (in 1 hour)"
+        );
         assert_eq!(human_time(now, now), "now");
     }
 }
