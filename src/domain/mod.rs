@@ -18,7 +18,7 @@ mod settings;
 mod text;
 
 pub use day::LastDay;
-pub use invitation::{AddressList, InviteMessage};
+pub use invitation::{AddressEntry, AddressList, InviteMessage};
 pub use password::NewPassword;
 pub use plan::Plan;
 pub use prose::{DecisionNote, RequestReason, RoleDescription};

@@ -201,6 +201,7 @@ text_value!(
 
 impl Metadata {
     pub const MAX_BYTES: usize = 4096;
+    const RULE: &'static str = "Metadata must be a JSON object, like {\"team\": \"north\"}";
 
     /// Empty input is the empty object.
     pub fn parse(input: &str) -> Result<Self, Invalid> {
@@ -217,10 +218,14 @@ impl Metadata {
                 json_text_ok(&value).map_err(|e| Invalid::new(format!("In a JSON string: {e}")))?;
                 Ok(Metadata(value.to_string()))
             }
-            Ok(_) => Err(Invalid::new(
-                "Metadata must be a JSON object, like {\"team\": \"north\"}",
-            )),
-            Err(e) => Err(Invalid::new(format!("Not valid JSON: {e}"))),
+            Ok(_) => Err(Invalid::new(Self::RULE)),
+            // Where, in words; not the parser's own message ("expected ident at …").
+            Err(e) => Err(Invalid::new(format!(
+                "{} (this is not valid JSON: check the quotes, colons and commas near line {}, character {})",
+                Self::RULE,
+                e.line(),
+                e.column()
+            ))),
         }
     }
 }
@@ -283,6 +288,10 @@ mod tests {
             Ok("{\"team\":\"north\"}".into())
         );
         assert!(Metadata::parse("[1]").is_err());
+        assert_eq!(
+            Metadata::parse("{\"team\": north}").err().map(|e| e.to_string()),
+            Some("Metadata must be a JSON object, like {\"team\": \"north\"} (this is not valid JSON: check the quotes, colons and commas near line 1, character 11)".into())
+        );
         assert!(Metadata::parse("{\"a\": \"\\u202e\"}").is_err());
         assert!(Metadata::parse(&format!("{{\"a\":\"{}\"}}", "x".repeat(4100))).is_err());
     }

@@ -15,6 +15,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod guidance;
+mod invite_form;
 mod invites;
 mod invites_redeem;
 mod invites_table;
@@ -61,6 +62,7 @@ fn main() {
         ("invites", invites::tests()),
         ("invites", invites_redeem::tests()),
         ("invites", invites_table::tests()),
+        ("invites", invite_form::tests()),
         ("roles", roles::tests()),
         ("requests", requests::tests()),
         ("lifecycle", lifecycle::tests()),

@@ -4,14 +4,14 @@
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::json;
 
-use super::review::{review, Review};
+use super::review::{review, DailyLimit, Invitee, Review};
 use super::{
     ensure_may_invite, expiry_date, invitation_mail, role_names, CreatedInvite, InviteTokens,
 };
 use crate::db::DbConn;
 use crate::domain::{AddressList, InviteMessage, Metadata, PersonName};
 use crate::email::EmailAddress;
-use crate::error::{AppError, Refusal, ServiceError, ServiceResult};
+use crate::error::{AppError, Refusal, ServiceResult};
 use crate::links::Links;
 use crate::mail::messages::InvitationMail;
 use crate::models;
@@ -20,7 +20,6 @@ use crate::models::invite::{self, Invite, NewInvite};
 use crate::models::member::SeatType;
 use crate::models::outbox::{self, NewMail};
 use crate::models::role::Role;
-use crate::models::workspace::Workspace;
 use crate::permissions::Permission;
 use crate::services::access::Access;
 use crate::services::locks;
@@ -30,24 +29,30 @@ use crate::services::seats::Seats;
 /// Everything the inviter chose, already parsed.
 #[derive(Clone, Debug)]
 pub struct InviteRequest {
+    /// Each entry may carry its own name (`Ada Lovelace <ada.lovelace@mail.example>`).
     pub addresses: AddressList,
     pub role_ids: Vec<i64>,
     pub seat: SeatType,
+    /// The form's single name field: only with exactly one address (`AddressList::name_field`).
     pub name: Option<PersonName>,
     pub message: Option<InviteMessage>,
     pub notification_email: Option<EmailAddress>,
     pub metadata: Metadata,
 }
 
-/// What sending came to. Not enough seats and the daily limit are refusals (beside
-/// `emails`); a review that found entries needing attention is not: it is the answer the
-/// page is made of (every entry's verdict, and the acceptable ones to send to), which a
-/// refusal's message cannot carry. Nothing is written in that case either.
+/// What sending came to. Not enough seats is a refusal (beside `emails`); a review that
+/// found entries needing attention, or more new addresses than the daily limit lets go
+/// now, is not: it is the answer the page is made of (every entry's verdict, how many can
+/// go and when the limit frees more, and those to send), which a refusal's message cannot
+/// carry. Nothing is written in that case either.
 #[derive(Clone, Debug)]
 pub enum CreateOutcome {
-    /// Every address was invited.
-    Created(Vec<CreatedInvite>),
-    /// Nothing was created: at least one entry needs attention.
+    /// Every address was invited; `repeats` entries were listed again and sent once.
+    Created {
+        invites: Vec<CreatedInvite>,
+        repeats: usize,
+    },
+    /// Nothing was created: an entry needs attention or the daily limit is in the way.
     Review(Review),
 }
 
@@ -67,19 +72,28 @@ pub fn create(
         let now = models::now();
         let roles = Role::for_workspace(conn, workspace.id)?;
         ensure_may_offer(conn, access, &roles, &request.role_ids)?;
-        let (lines, emails) = review(conn, workspace.id, &request.addresses, now)?;
+        request
+            .addresses
+            .name_field(request.name.as_ref())
+            .map_err(|invalid| invalid.at("name"))?;
+        let (lines, invitees) = review(conn, workspace.id, &request.addresses, now)?;
         let seats = Seats::load(conn, workspace, now)?;
-        if lines.iter().any(|l| !l.verdict.is_acceptable()) || emails.is_empty() {
-            return Ok(CreateOutcome::Review(Review {
-                lines,
-                seats_free: seats.free(),
-            }));
+        let review = Review {
+            lines,
+            seats_free: seats.free(),
+            daily: DailyLimit::load(conn, workspace, now)?,
+        };
+        if review.unacceptable() > 0 || invitees.is_empty() {
+            return Ok(CreateOutcome::Review(review));
         }
-        let needed = emails.len() as i64;
+        let needed = invitees.len() as i64;
         seats
             .ensure_free(needed)
             .map_err(|refusal| Refusal::field("emails", refusal.message))?;
-        ensure_within_daily_limit(conn, workspace, needed, now)?;
+        // Decided here, inside the lock: no concurrent submit lets more than the limit by.
+        if review.over_daily_limit() {
+            return Ok(CreateOutcome::Review(review));
+        }
         let batch = Batch {
             access,
             request,
@@ -88,9 +102,10 @@ pub fn create(
             now,
             expires_at: now + TimeDelta::days(i64::from(workspace.invite_expiry_days)),
         };
-        Ok(CreateOutcome::Created(insert_all(
-            conn, actor, &batch, &emails,
-        )?))
+        Ok(CreateOutcome::Created {
+            invites: insert_all(conn, actor, &batch, &invitees)?,
+            repeats: review.duplicates(),
+        })
     })
 }
 
@@ -109,28 +124,6 @@ fn ensure_may_offer(
     Ok(())
 }
 
-/// Refused when `needed` more invites would pass the workspace's rolling 24-hour limit.
-fn ensure_within_daily_limit(
-    conn: &mut DbConn,
-    workspace: &Workspace,
-    needed: i64,
-    now: NaiveDateTime,
-) -> ServiceResult<()> {
-    let (used, oldest) = Invite::created_since(conn, workspace.id, now - TimeDelta::hours(24))?;
-    let limit = i64::from(workspace.daily_invite_limit);
-    if used + needed <= limit {
-        return Ok(());
-    }
-    let resets_at = oldest.map(|t| t + TimeDelta::hours(24)).unwrap_or(now);
-    Err(ServiceError::field(
-        "emails",
-        format!(
-            "Daily invitation limit reached: {used} of {limit} addresses invited in the last 24 hours. More can be invited from {} UTC.",
-            resets_at.format("%-d %b %Y %H:%M")
-        ),
-    ))
-}
-
 /// One batch being written: what every invite of it shares.
 struct Batch<'a> {
     access: &'a Access,
@@ -146,18 +139,22 @@ fn insert_all(
     conn: &mut DbConn,
     actor: &Actor,
     batch: &Batch<'_>,
-    emails: &[EmailAddress],
+    invitees: &[Invitee],
 ) -> ServiceResult<Vec<CreatedInvite>> {
     let workspace_id = batch.access.workspace.id;
-    let canonicals: Vec<String> = emails.iter().map(|e| e.canonical().to_string()).collect();
+    let canonicals: Vec<String> = invitees
+        .iter()
+        .map(|i| i.email.canonical().to_string())
+        .collect();
     Invite::supersede_expired(conn, workspace_id, &canonicals, batch.now)?;
-    let mut created = Vec::with_capacity(emails.len());
-    let mut mails = Vec::with_capacity(emails.len());
-    let mut events = Vec::with_capacity(emails.len());
-    for email in emails {
+    let mut created = Vec::with_capacity(invitees.len());
+    let mut mails = Vec::with_capacity(invitees.len());
+    let mut events = Vec::with_capacity(invitees.len());
+    for invitee in invitees {
+        let (email, name) = (&invitee.email, batch.name_of(invitee));
         let tokens = InviteTokens::generate();
-        let id = batch.insert(conn, email, &tokens)?;
-        mails.push(batch.mail(email, id, &tokens)?);
+        let id = batch.insert(conn, email, name, &tokens)?;
+        mails.push(batch.mail(email, name, id, &tokens)?);
         events.push(batch.event(email, id));
         created.push(CreatedInvite {
             id,
@@ -171,10 +168,17 @@ fn insert_all(
 }
 
 impl Batch<'_> {
+    /// The name written with the address, else the form's single name field (given only
+    /// with one address).
+    fn name_of<'i>(&'i self, invitee: &'i Invitee) -> Option<&'i PersonName> {
+        invitee.name.as_ref().or(self.request.name.as_ref())
+    }
+
     fn insert(
         &self,
         conn: &mut DbConn,
         email: &EmailAddress,
+        name: Option<&PersonName>,
         tokens: &InviteTokens,
     ) -> ServiceResult<i64> {
         let request = self.request;
@@ -182,7 +186,7 @@ impl Batch<'_> {
             workspace_id: self.access.workspace.id,
             email: email.as_str(),
             canonical: email.canonical(),
-            name: request.name.as_ref().map(PersonName::as_str),
+            name: name.map(PersonName::as_str),
             message: request.message.as_ref().map(InviteMessage::as_str),
             notification_email: request.notification_email.as_ref().map(|e| e.canonical()),
             metadata: request.metadata.as_str(),
@@ -205,6 +209,7 @@ impl Batch<'_> {
     fn mail(
         &self,
         email: &EmailAddress,
+        name: Option<&PersonName>,
         invite_id: i64,
         tokens: &InviteTokens,
     ) -> ServiceResult<NewMail> {
@@ -216,7 +221,7 @@ impl Batch<'_> {
         let mail = InvitationMail {
             workspace: &self.access.workspace.name,
             inviter: &self.access.account.name,
-            invitee_name: request.name.as_ref().map(PersonName::as_str),
+            invitee_name: name.map(PersonName::as_str),
             roles: &self.role_names,
             seat: request.seat.label(),
             message: request.message.as_ref().map(InviteMessage::as_str),

@@ -1,7 +1,8 @@
 //! Invitations, one file per thing done with them:
 //!
 //! - [`review`]: each typed address's verdict (new, invalid, listed twice, a likely typo,
-//!   already a member, already invited) — what the inviter sees before anything is sent;
+//!   already a member, already invited) and how many can go now (seats, daily limit) —
+//!   what the inviter sees before anything is sent;
 //! - [`create`]: one invite per address, all or none, in the workspace's member lock
 //!   (the inviter's grants, seats and the daily limit decided inside it);
 //! - [`resend`] (and its copy-a-new-link twin) and [`revoke`] (with its confirmation), the
@@ -27,7 +28,7 @@ pub use create::{create, CreateOutcome, InviteRequest};
 pub use link::{lookup, owns_address, InviteView, LinkState, Replacement};
 pub use list::{screen, InvitesScreen, ListLine, RowActions};
 pub use resend::{copy_link, resend, CopiedLink};
-pub use review::{Review, ReviewLine, Verdict};
+pub use review::{preview, DailyLimit, Review, ReviewLine, Verdict};
 pub use revoke::{revoke, revoke_pending_sent_by, revoke_preview, RevokePreview};
 
 use chrono::NaiveDateTime;

@@ -37,13 +37,39 @@ pub struct InviteForm {
 }
 
 impl InviteForm {
+    /// The form's fields, in the order the page shows them.
+    pub const FIELDS: [&'static str; 7] = [
+        "emails",
+        "role",
+        "seat_type",
+        "name",
+        "message",
+        "notification_email",
+        "metadata",
+    ];
+
     pub fn has_role(&self, id: &i64) -> bool {
         self.role.iter().any(|r| r == &id.to_string())
     }
 
-    /// The request as the service takes it, or every field's problem at once.
+    /// The typed addresses, when the field is readable (for the review shown beside the
+    /// other fields' errors).
+    pub fn addresses(&self) -> Option<AddressList> {
+        AddressList::parse(&self.emails).ok()
+    }
+
+    /// The request as the service takes it, or every field's problem at once (the single
+    /// `name` field with several addresses among them).
     pub fn request(&self) -> Result<InviteRequest, FieldErrors> {
-        validated(self)?;
+        let mut errors = validated(self).err().unwrap_or_default();
+        if let (Some(list), Ok(name)) = (self.addresses(), PersonName::parse_optional(&self.name)) {
+            if let Err(invalid) = list.name_field(name.as_ref()) {
+                errors.add("name", invalid.to_string());
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         Ok(InviteRequest {
             addresses: parsed(AddressList::parse(&self.emails), "emails")?,
             role_ids: parsed(role_ids(&self.role), "role")?,

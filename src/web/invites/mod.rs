@@ -23,7 +23,7 @@ use crate::models::invite::{Delivery, InviteStatus};
 use crate::models::member::SeatType;
 use crate::models::outbox::DeliveredVia;
 use crate::models::role::Role;
-use crate::permissions::Permission;
+use crate::permissions::{BuiltinRole, Permission};
 use crate::services::invites::{self, CreatedInvite, ListLine, ReviewLine, Verdict};
 use crate::web::forms::FieldErrors;
 use crate::web::WorkspaceCtx;
@@ -44,8 +44,7 @@ struct InvitesPage {
     statuses: [InviteStatus; 4],
     status_key: String,
     lines: Vec<ListLine>,
-    review: Vec<ReviewLine>,
-    acceptable: String,
+    review: Option<ReviewView>,
     seats_label: String,
     /// The plan section of Settings, for whoever may change the plan.
     plan_href: Option<String>,
@@ -61,7 +60,7 @@ impl InvitesPage {
         match verdict {
             Verdict::New => "New: will be invited".into(),
             Verdict::Invalid(why) => format!("Invalid: {why}"),
-            Verdict::Duplicate => "Listed twice: sent once".into(),
+            Verdict::Duplicate => "Listed twice: gets one invitation".into(),
             Verdict::AlreadyMember => "Already a member".into(),
             Verdict::AlreadyInvited { .. } => {
                 "Already invited: resend it from the list below".into()
@@ -69,6 +68,15 @@ impl InvitesPage {
             Verdict::LikelyTypo { suggestion } => {
                 format!("Likely typo: did you mean {suggestion}?")
             }
+        }
+    }
+
+    /// `ok` (will be invited), `note` (listed twice: information) or `bad`.
+    fn verdict_class(&self, verdict: &Verdict) -> &'static str {
+        match verdict {
+            Verdict::New => "ok",
+            Verdict::Duplicate => "note",
+            _ => "bad",
         }
     }
 
@@ -108,13 +116,26 @@ pub struct ListQuery {
     status: Option<String>,
 }
 
+/// The review shown above the form after a refused submit: what it comes to, each entry's
+/// verdict, and the entries its button sends (none while the form has errors of its own).
+#[derive(Default)]
+struct ReviewView {
+    summary: Vec<String>,
+    lines: Vec<ReviewLine>,
+    /// The entries that can go now, as typed, one a line.
+    sendable: String,
+    send_label: String,
+}
+
 /// What differs between renderings of the page: the form as typed, its errors, the review.
 #[derive(Default)]
 struct PageInput {
     form: InviteForm,
     errors: FieldErrors,
-    review: Vec<ReviewLine>,
+    review: Option<ReviewView>,
     status: Option<InviteStatus>,
+    /// A fresh form (not a submit coming back): the Member role is ticked.
+    fresh: bool,
 }
 
 async fn render_page(
@@ -127,16 +148,18 @@ async fn render_page(
         invites::screen(conn, &access, status)
     })
     .await?;
-    let acceptable = input
-        .review
-        .iter()
-        .filter(|l| l.verdict.is_acceptable())
-        .map(|l| l.typed.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
     let mut form = input.form;
     if form.seat_type.is_empty() {
         form.seat_type = SeatType::Member.key().into();
+    }
+    if input.fresh && form.role.is_empty() {
+        let member = BuiltinRole::Member.key();
+        form.role = screen
+            .roles
+            .iter()
+            .filter(|r| r.builtin_key.as_deref() == Some(member))
+            .map(|r| r.id.to_string())
+            .collect();
     }
     let page = InvitesPage {
         chrome: ctx.chrome("Invites", "invites")?,
@@ -149,7 +172,6 @@ async fn render_page(
         status_key: status.map(|s| s.key()).unwrap_or("").to_string(),
         lines: screen.lines,
         review: input.review,
-        acceptable,
         seats_label: screen.seats.label(),
         plan_href: crate::services::seats::plan_link(&ctx.access),
         new_links: take(&ctx.session, NEW_LINKS_KEY).unwrap_or_default(),
@@ -179,6 +201,7 @@ pub async fn list(ctx: WorkspaceCtx, query: web::Query<ListQuery>) -> AppResult<
     ctx.require(Permission::MembersInvite)?;
     let input = PageInput {
         status: query.status.as_deref().and_then(InviteStatus::from_key),
+        fresh: true,
         ..PageInput::default()
     };
     render_page(&ctx, input, StatusCode::OK).await
