@@ -7,7 +7,7 @@
 //! visitors get one too, so the sign-in form is protected before there is an account.
 
 use actix_session::{Session, SessionExt};
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
@@ -145,41 +145,52 @@ async fn read_body(req: &mut ServiceRequest) -> Result<web::Bytes, AppError> {
 }
 
 /// The middleware (`middleware::from_fn(csrf::protect)`), placed inside the session layer.
+/// A refusal is answered here as a response carrying its `AppError` (not returned as an
+/// error), so the error-page layer outside can still dress it with the page chrome.
 pub async fn protect(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if !is_safe(req.method()) {
-        let base_origin = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.config.base_origin().to_string())
-            .unwrap_or_default();
-        if !same_origin(&req, &base_origin) {
-            return Err(AppError::Csrf.into());
+        if let Err(refused) = check(&mut req).await {
+            return Ok(req.error_response(refused).map_into_right_body());
         }
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if !is_form {
-            return Err(AppError::BadRequest("Forms must be sent URL-encoded.".into()).into());
-        }
-        let body = read_body(&mut req).await?;
-        let expected = req.get_session().get::<String>(SESSION_KEY).ok().flatten();
-        let mut provided = form_urlencoded::parse(&body)
-            .filter(|(k, _)| k == FIELD)
-            .map(|(_, v)| v);
-        let valid = match (expected, provided.next(), provided.next()) {
-            (Some(expected), Some(given), None) => carries(&expected, &given),
-            _ => false,
-        };
-        if !valid {
-            return Err(AppError::Csrf.into());
-        }
-        req.set_payload(Payload::from(body));
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// Same origin, a URL-encoded form, and exactly one `csrf_token` that carries the
+/// session's secret; the body is put back for the handler.
+async fn check(req: &mut ServiceRequest) -> Result<(), actix_web::Error> {
+    let base_origin = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.config.base_origin().to_string())
+        .unwrap_or_default();
+    if !same_origin(req, &base_origin) {
+        return Err(AppError::Csrf.into());
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(AppError::BadRequest("Forms must be sent URL-encoded.".into()).into());
+    }
+    let body = read_body(req).await?;
+    let expected = req.get_session().get::<String>(SESSION_KEY).ok().flatten();
+    let mut provided = form_urlencoded::parse(&body)
+        .filter(|(k, _)| k == FIELD)
+        .map(|(_, v)| v);
+    let valid = match (expected, provided.next(), provided.next()) {
+        (Some(expected), Some(given), None) => carries(&expected, &given),
+        _ => false,
+    };
+    if !valid {
+        return Err(AppError::Csrf.into());
+    }
+    req.set_payload(Payload::from(body));
+    Ok(())
 }
 
 #[cfg(test)]

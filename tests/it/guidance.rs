@@ -71,6 +71,12 @@ async fn error_pages_keep_the_top_bar_for_whoever_is_signed_in(app: TestApp) {
     refused.assert_contains("href=\"/w/acme/users\"");
     refused.assert_contains("<h1>Not allowed</h1>");
     refused.assert_contains("Ask an admin for this permission");
+    // A form refused for its missing token keeps the top bar too.
+    let stale = mia.post_raw("/w/acme/requests/new", &[]).await;
+    assert_eq!(stale.status, 403);
+    stale.assert_contains("This form has expired");
+    stale.assert_contains("<span class=\"account-name\">Mia Member</span>");
+    stale.assert_contains("class=\"mainnav\"");
     // Its sign-out button works: the token it carries is the session's.
     let token = refused.csrf();
     let out = mia.post_raw("/logout", &[("csrf_token", &token)]).await;
