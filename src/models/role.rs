@@ -363,27 +363,23 @@ impl Role {
         Ok(accounts)
     }
 
-    /// `permission_rows` for several members at once: `(member id, row)`, one query.
-    pub fn permission_rows_of(
+    /// Every permission each of these roles gives: `(role id, row)`, the roles in the
+    /// order `permission_rows` lists a member's (position, then name). One JSON array bind.
+    pub fn permission_rows_of_roles(
         conn: &mut DbConn,
-        member_ids: &[i64],
+        role_ids: &[i64],
     ) -> QueryResult<Vec<(i64, PermissionRow)>> {
-        if member_ids.is_empty() {
+        if role_ids.is_empty() {
             return Ok(Vec::new());
         }
-        // One JSON array bind: the same prepared statement for any number of members.
-        let (before, json, after) = ids_in(conn, "member_roles.member_id", member_ids);
+        let (before, json, after) = ids_in(conn, "roles.id", role_ids);
         cached(
-            member_roles::table
-                .inner_join(roles::table.inner_join(role_permissions::table))
+            roles::table
+                .inner_join(role_permissions::table)
                 .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
-                .order((
-                    member_roles::member_id,
-                    roles::position,
-                    roles::name_canonical,
-                ))
+                .order((roles::position, roles::name_canonical, roles::id))
                 .select((
-                    member_roles::member_id,
+                    roles::id,
                     (
                         role_permissions::permission,
                         role_permissions::scope,

@@ -152,7 +152,11 @@ impl RowActions {
             let acts = [Act::Membership, Act::Lifecycle];
             let actor = Actor::load(conn, access, &acts)?;
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            let perms = access::effective_permissions_of(conn, &ids)?;
+            let held: Vec<(i64, i64)> = rows
+                .iter()
+                .flat_map(|r| r.roles.iter().map(move |h| (r.id, h.role_id)))
+                .collect();
+            let perms = access::effective_permissions_with_roles(conn, &ids, &held)?;
             for row in rows {
                 let Some(held) = perms.get(&row.id) else {
                     continue;
