@@ -395,7 +395,9 @@ pub fn use_link(
         let hash = tokens::hash(token);
         let (link, workspace) = open_link(conn, &hash, now)?;
         crate::services::account::lock_account(conn, account_id)?;
-        apply(conn, actor, links, &link, &hash, &workspace, account_id, now)
+        apply(
+            conn, actor, links, &link, &hash, &workspace, account_id, now,
+        )
     })
 }
 
@@ -446,7 +448,9 @@ fn apply(
             workspace_name: workspace.name.clone(),
         });
     }
-    let member_id = make_member(conn, actor, workspace, existing, account_id, &role_ids, None)?;
+    let member_id = make_member(
+        conn, actor, workspace, existing, account_id, &role_ids, None,
+    )?;
     let id = NewJoinRequest {
         workspace_id: workspace.id,
         account_id,
@@ -810,8 +814,8 @@ pub fn confirm(
         let hash = link.token_hash.clone().ok_or(AppError::NotFound)?;
         let (link, workspace) = open_link(conn, &hash, now)?;
         crate::services::account::lock_account(conn, req.account_id)?;
-        let address = EmailAddressRow::primary_for(conn, req.account_id)?
-            .ok_or(AppError::NotFound)?;
+        let address =
+            EmailAddressRow::primary_for(conn, req.account_id)?.ok_or(AppError::NotFound)?;
         if !address.verified {
             use crate::models::email_address::Verification;
             if matches!(
@@ -834,7 +838,16 @@ pub fn confirm(
         )? {
             return Err(AppError::NotFound.into());
         }
-        let used = apply(conn, actor, links, &link, &hash, &workspace, req.account_id, now)?;
+        let used = apply(
+            conn,
+            actor,
+            links,
+            &link,
+            &hash,
+            &workspace,
+            req.account_id,
+            now,
+        )?;
         Ok((req.account_id, used))
     })
 }

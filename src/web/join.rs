@@ -61,7 +61,11 @@ impl LinkForm {
 
     fn from_link(link: &JoinLink) -> Self {
         LinkForm {
-            enabled: if link.enabled { "on".into() } else { String::new() },
+            enabled: if link.enabled {
+                "on".into()
+            } else {
+                String::new()
+            },
             require_approval: if link.require_approval {
                 "on".into()
             } else {
@@ -80,7 +84,11 @@ impl LinkForm {
             // The stored end is midnight after the last day.
             expires_on: link
                 .expires_at
-                .map(|at| (at - chrono::TimeDelta::days(1)).format("%Y-%m-%d").to_string())
+                .map(|at| {
+                    (at - chrono::TimeDelta::days(1))
+                        .format("%Y-%m-%d")
+                        .to_string()
+                })
                 .unwrap_or_default(),
             max_uses: link.max_uses.map(|n| n.to_string()).unwrap_or_default(),
         }
@@ -160,7 +168,10 @@ async fn render_link(
     status: StatusCode,
 ) -> AppResult<HttpResponse> {
     let access = ctx.access.clone();
-    let overview = db(ctx.db_pool(), move |conn| join_link::overview(conn, &access)).await?;
+    let overview = db(ctx.db_pool(), move |conn| {
+        join_link::overview(conn, &access)
+    })
+    .await?;
     let form = form.unwrap_or_else(|| match &overview.link {
         Some(link) => LinkForm::from_link(link),
         None => LinkForm {
@@ -367,7 +378,11 @@ async fn join_page(
         LinkState::Open(v) => (Step::NewPerson, Some(v), StatusCode::OK),
     };
     let path = format!("/join/{}", token.unwrap_or_default());
-    let mut chrome = Chrome::public("Join a workspace", csrf::token(session)?, take_flash(session));
+    let mut chrome = Chrome::public(
+        "Join a workspace",
+        csrf::token(session)?,
+        take_flash(session),
+    );
     if let Some(id) = account {
         let state = state.pool.clone();
         let summary = db(&state, move |conn| {
@@ -551,7 +566,11 @@ async fn confirm_page(
         StatusCode::NOT_FOUND
     };
     let page = ConfirmPage {
-        chrome: Chrome::public("Confirm your address", csrf::token(session)?, take_flash(session)),
+        chrome: Chrome::public(
+            "Confirm your address",
+            csrf::token(session)?,
+            take_flash(session),
+        ),
         action: format!("/join/confirm/{}", token.unwrap_or_default()),
         found,
     };

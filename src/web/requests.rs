@@ -368,7 +368,10 @@ async fn decide_join(ctx: WorkspaceCtx, id: i64, approve: bool) -> AppResult<Htt
         Ok(decided) => {
             ctx.state.mail_wakeup.notify_one();
             let message = if decided.approved {
-                format!("Approved: {} joined the workspace. They were emailed.", decided.who)
+                format!(
+                    "Approved: {} joined the workspace. They were emailed.",
+                    decided.who
+                )
             } else {
                 format!("Denied: {} does not join. They were emailed.", decided.who)
             };
