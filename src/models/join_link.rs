@@ -326,3 +326,33 @@ pub fn workspace(
         .select(crate::models::workspace::Workspace::as_select())
         .first_by_key(conn)
 }
+
+/// How each of these members joined and the name of who approved them:
+/// `(member id, joined_via, approver's name)`.
+pub fn joined_of(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> QueryResult<Vec<(i64, Option<String>, Option<String>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    members::table
+        .left_join(accounts::table.on(members::approved_by.eq(accounts::id.nullable())))
+        .filter(members::id.eq_any(ids.to_vec()))
+        .select((members::id, members::joined_via, accounts::name.nullable()))
+        .load(conn)
+}
+
+/// How a member joined, as the Users screen says it.
+pub fn joined_label(via: Option<&str>, approved_by: Option<&str>) -> Option<String> {
+    let how = match via? {
+        VIA_INVITATION => "Joined by invitation",
+        VIA_LINK => "Joined through the invite link",
+        VIA_DOMAIN => "Joined through a verified domain",
+        _ => return None,
+    };
+    Some(match approved_by {
+        Some(name) => format!("{how}, approved by {name}"),
+        None => how.to_string(),
+    })
+}

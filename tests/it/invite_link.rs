@@ -246,6 +246,10 @@ async fn with_approval_a_request_waits_admins_are_mailed_and_approval_joins(app:
         joined_via(&app, ws),
         [(Some("link".to_string()), Some(olivia))]
     );
+    admin
+        .get("/w/acme/users")
+        .await
+        .assert_contains("Joined through the invite link, approved by Olivia Owner");
     assert_eq!(app.count_audit("join_request.created"), 1);
     assert_eq!(app.count_audit("join_request.approved"), 1);
     // Decided once only.
