@@ -336,11 +336,17 @@ pub fn joined_of(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    members::table
-        .left_join(accounts::table.on(members::approved_by.eq(accounts::id.nullable())))
-        .filter(members::id.eq_any(ids.to_vec()))
-        .select((members::id, members::joined_via, accounts::name.nullable()))
-        .load(conn)
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    // One JSON array bind and a statement kept prepared, like the list's own rows.
+    let (before, json, after) = crate::db::ids_in(conn, "members.id", ids);
+    crate::db::cached(
+        members::table
+            .left_join(accounts::table.on(members::approved_by.eq(accounts::id.nullable())))
+            .filter(sql::<Bool>(&before).bind::<Text, _>(json).sql(after))
+            .select((members::id, members::joined_via, accounts::name.nullable())),
+    )
+    .load(conn)
 }
 
 /// How a member joined, as the Users screen says it.
