@@ -327,12 +327,12 @@ pub fn workspace(
         .first_by_key(conn)
 }
 
+/// `(member id, joined_via, approver's name)`.
+pub type JoinedOf = (i64, Option<String>, Option<String>);
+
 /// How each of these members joined and the name of who approved them:
 /// `(member id, joined_via, approver's name)`.
-pub fn joined_of(
-    conn: &mut DbConn,
-    ids: &[i64],
-) -> QueryResult<Vec<(i64, Option<String>, Option<String>)>> {
+pub fn joined_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<JoinedOf>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
