@@ -60,6 +60,8 @@ diesel::table! {
         sort_name -> Text,
         joined_at -> Timestamp,
         updated_at -> Timestamp,
+        joined_via -> Nullable<Text>,
+        approved_by -> Nullable<BigInt>,
     }
 }
 
@@ -302,4 +304,42 @@ diesel::allow_tables_to_appear_in_same_query!(
     modules,
     member_module_revocations,
     account_tokens,
+    join_links,
+    join_requests,
 );
+
+diesel::table! {
+    join_links (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        token_hash -> Nullable<Text>,
+        enabled -> Bool,
+        require_approval -> Bool,
+        verified_domains_only -> Bool,
+        role_ids -> Text,
+        expires_at -> Nullable<Timestamp>,
+        max_uses -> Nullable<Integer>,
+        uses -> Integer,
+        author_account_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    join_requests (id) {
+        id -> BigInt,
+        workspace_id -> BigInt,
+        account_id -> BigInt,
+        status -> Text,
+        role_ids -> Text,
+        confirm_token_hash -> Nullable<Text>,
+        member_id -> Nullable<BigInt>,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(join_links -> workspaces (workspace_id));
+diesel::joinable!(join_requests -> workspaces (workspace_id));

@@ -234,3 +234,23 @@ mail_templates!(
 pub fn account_notice(m: &AccountNoticeMail<'_>) -> Result<Rendered, askama::Error> {
     m.render(m.subject.to_string())
 }
+
+/// A mail about the invite link: a new join request (to whoever decides it), its outcome
+/// (to the requester), or the confirmation a new person opens before joining.
+pub struct JoinMail<'a> {
+    pub subject: &'a str,
+    pub name: &'a str,
+    pub what: &'a str,
+    pub action: &'a str,
+    pub link: &'a str,
+}
+
+mail_templates!(
+    JoinMail,
+    JoinText = "emails/join.txt",
+    JoinHtml = "emails/join.html"
+);
+
+pub fn join(m: &JoinMail<'_>) -> Result<Rendered, askama::Error> {
+    m.render(m.subject.to_string())
+}

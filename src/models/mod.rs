@@ -7,6 +7,7 @@ pub mod audit;
 pub mod domain;
 pub mod email_address;
 pub mod invite;
+pub mod join_link;
 pub mod member;
 pub mod module;
 pub mod outbox;

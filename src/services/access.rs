@@ -34,7 +34,7 @@ pub struct Access {
     pub perms: EffectivePermissions,
     /// Every workspace the account is an active member of (the switcher).
     pub workspaces: Vec<WorkspaceLink>,
-    /// Permission requests waiting for a decision, counted only for those who decide them
+    /// Permission and join requests waiting for a decision, counted only for those who decide them
     /// (the Requests tab's count); 0 for everyone else.
     pub pending_requests: i64,
 }
@@ -168,7 +168,8 @@ pub fn load(conn: &mut DbConn, account_id: i64, slug: &str) -> AppResult<Loaded>
     let perms = effective_permissions(conn, member.id)?;
     // Counted for everyone (an index-only count), so the queries a request takes never
     // depend on what the member holds; kept only for those who decide requests.
-    let waiting = PermissionRequest::pending_in(conn, workspace.id)?;
+    let waiting = PermissionRequest::pending_in(conn, workspace.id)?
+        + crate::models::join_link::JoinRequest::pending_in(conn, workspace.id)?;
     let pending_requests = if perms.allows(Permission::SettingsManage) {
         waiting
     } else {

@@ -5,6 +5,7 @@ pub mod access;
 pub mod account;
 pub mod domains;
 pub mod invites;
+pub mod join_link;
 pub mod locks;
 pub mod members;
 pub mod requests;

@@ -7,6 +7,7 @@ pub mod error_pages;
 pub mod forms;
 pub mod gate;
 pub mod invites;
+pub mod join;
 pub mod members;
 pub mod requests;
 pub mod roles;
@@ -349,4 +350,13 @@ route_table! {
     POST "/forgot-password" => account::forgot,
     GET "/reset/{token}" => account::reset_form,
     POST "/reset/{token}" => account::reset,
+    GET "/w/{ws}/settings/link" => join::show,
+    POST "/w/{ws}/settings/link" => join::save,
+    POST "/w/{ws}/settings/link/rotate" => join::rotate,
+    POST "/w/{ws}/requests/join/{id}/approve" => requests::approve_join,
+    POST "/w/{ws}/requests/join/{id}/deny" => requests::deny_join,
+    GET "/join/{token}" => join::show_join,
+    POST "/join/{token}" => join::join,
+    GET "/join/confirm/{token}" => join::confirm_form,
+    POST "/join/confirm/{token}" => join::confirm,
 }

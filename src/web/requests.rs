@@ -12,6 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::models;
 use crate::models::permission_request::PermissionRequest;
 use crate::permissions::{Grant, Permission, Scope};
+use crate::services::join_link::{self, JoinTriage};
 use crate::services::requests::{self, Decision, Triage};
 use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
 use crate::web::WorkspaceCtx;
@@ -166,6 +167,10 @@ struct TriagePage {
     viewer: i64,
     /// The decision form that was refused, shown again on its request.
     row: Option<RowForm>,
+    /// Join requests from the invite link, next to permission requests.
+    joins: JoinTriage,
+    /// The invite link's settings page.
+    link_settings: String,
 }
 
 /// One request's decision form as it was sent: what was typed in its field, and what is
@@ -229,8 +234,11 @@ async fn render_triage(
     status: StatusCode,
 ) -> AppResult<HttpResponse> {
     let workspace_id = ctx.access.workspace.id;
-    let triage = db(ctx.db_pool(), move |conn| {
-        requests::triage(conn, workspace_id)
+    let (triage, joins) = db(ctx.db_pool(), move |conn| {
+        Ok((
+            requests::triage(conn, workspace_id)?,
+            join_link::triage(conn, workspace_id)?,
+        ))
     })
     .await?;
     let page = TriagePage {
@@ -240,6 +248,8 @@ async fn render_triage(
         triage,
         today: models::now().date().format("%Y-%m-%d").to_string(),
         row,
+        joins,
+        link_settings: ctx.path("/settings/link"),
     };
     render_status(&page, status)
 }
@@ -337,4 +347,63 @@ pub async fn deny(
         Ok(note) => decide(ctx, row, Decision::Deny { note }).await,
         Err(errors) => render_triage(&ctx, Some(row.with(errors)), REFUSED).await,
     }
+}
+
+fn join_request_id(path: &(String, String)) -> AppResult<i64> {
+    path.1.parse().map_err(|_| AppError::NotFound)
+}
+
+/// Approves or denies a join request; a refusal shows the requests page again.
+async fn decide_join(ctx: WorkspaceCtx, id: i64, approve: bool) -> AppResult<HttpResponse> {
+    let (access, actor, links) = (
+        ctx.access.clone(),
+        ctx.actor.clone(),
+        ctx.state.links.clone(),
+    );
+    match attempt(ctx.db_pool(), move |conn| {
+        join_link::decide(conn, &access, &actor, &links, id, approve)
+    })
+    .await?
+    {
+        Ok(decided) => {
+            ctx.state.mail_wakeup.notify_one();
+            let message = if decided.approved {
+                format!(
+                    "Approved: {} joined the workspace. They were emailed.",
+                    decided.who
+                )
+            } else {
+                format!("Denied: {} does not join. They were emailed.", decided.who)
+            };
+            set_flash(&ctx.session, FlashKind::Success, message)?;
+            Ok(see_other(&ctx.path("/requests")))
+        }
+        Err(refusals) => {
+            refused(&ctx.session, refusals)?;
+            render_triage(&ctx, None, REFUSED).await
+        }
+    }
+}
+
+/// POST /w/{ws}/requests/join/{id}/approve — requires settings.manage; the seat, the daily
+/// limit and the approver's right to give the link's roles are checked as it is written.
+pub async fn approve_join(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    _form: StrictForm<crate::web::forms::EmptyForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::SettingsManage)?;
+    let id = join_request_id(&path)?;
+    decide_join(ctx, id, true).await
+}
+
+/// POST /w/{ws}/requests/join/{id}/deny — requires settings.manage.
+pub async fn deny_join(
+    ctx: WorkspaceCtx,
+    path: web::Path<(String, String)>,
+    _form: StrictForm<crate::web::forms::EmptyForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::SettingsManage)?;
+    let id = join_request_id(&path)?;
+    decide_join(ctx, id, false).await
 }

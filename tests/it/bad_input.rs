@@ -559,6 +559,61 @@ async fn world(app: &TestApp) -> World {
     );
     pages.push((true, format!("/w/acme/users/{ada}")));
     pages.push((true, format!("/w/acme/users/{gone}")));
+    // The invite link, on and requiring approval: its settings page (with Rotate), a join
+    // request waiting on Requests, the link's page for a new person and a new person's
+    // confirmation page.
+    let enabled = owner
+        .submit(
+            "/w/acme/settings/link",
+            "/w/acme/settings/link",
+            &[
+                ("enabled", "on"),
+                ("require_approval", "on"),
+                ("role", &member_role.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(enabled.status, 303, "invite link: {}", enabled.body);
+    let shown = owner.get("/w/acme/settings/link").await.body;
+    let at = shown
+        .find("id=\"join-url\"")
+        .expect("the link is shown once");
+    let start = shown[at..].find("/join/").unwrap() + at;
+    let join_path = shown[start..start + shown[start..].find('"').unwrap()].to_string();
+    let bob = app.client();
+    bob.sign_in("bob@beta.example", PASSWORD).await;
+    let asked = bob.submit(&join_path, &join_path, &[]).await;
+    assert_eq!(asked.status, 303, "join request: {}", asked.body);
+    let newcomer = app.client();
+    let started = newcomer
+        .submit(
+            &join_path,
+            &join_path,
+            &[
+                ("name", "Nell New"),
+                ("email", "nell@new.example"),
+                ("password", "a long enough password"),
+                ("password_confirm", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(started.status, 303, "new person: {}", started.body);
+    let mut confirm_path = None;
+    for _ in 0..100 {
+        if let Some(m) = app
+            .mail
+            .received()
+            .iter()
+            .find(|m| m.to == "nell@new.example")
+        {
+            confirm_path = Some(link(m, "/join/confirm/"));
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    pages.push((true, "/w/acme/settings/link".to_string()));
+    pages.push((false, join_path));
+    pages.push((false, confirm_path.expect("the confirmation mail")));
     World {
         owner,
         visitor,

@@ -16,6 +16,7 @@ mod browser;
 mod cli;
 mod guidance;
 mod invite_form;
+mod invite_link;
 mod invites;
 mod invites_redeem;
 mod invites_table;
@@ -63,6 +64,7 @@ fn main() {
         ("invites", invites_redeem::tests()),
         ("invites", invites_table::tests()),
         ("invites", invite_form::tests()),
+        ("invite_link", invite_link::tests()),
         ("roles", roles::tests()),
         ("requests", requests::tests()),
         ("lifecycle", lifecycle::tests()),

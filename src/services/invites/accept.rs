@@ -256,7 +256,7 @@ fn join_workspace(
 ) -> AppResult<i64> {
     let role_ids = Invite::role_ids(conn, invite.id)?;
     let seat = SeatType::from_key(&invite.seat_type).unwrap_or(SeatType::Member);
-    match Member::find_for_account(conn, workspace.id, account_id)? {
+    let member_id = match Member::find_for_account(conn, workspace.id, account_id)? {
         Some(member) => join::reactivate(conn, actor, workspace, &member, &role_ids, seat),
         None => join::join_in_tx(
             conn,
@@ -270,7 +270,14 @@ fn join_workspace(
                 department: None,
             },
         ),
-    }
+    }?;
+    crate::models::join_link::set_joined_via(
+        conn,
+        member_id,
+        crate::models::join_link::VIA_INVITATION,
+        None,
+    )?;
+    Ok(member_id)
 }
 
 /// Who joined where through which invite.

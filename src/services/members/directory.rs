@@ -31,6 +31,8 @@ pub struct MemberRow {
     pub department: Option<String>,
     pub joined_at: NaiveDateTime,
     pub roles: Vec<HeldRole>,
+    /// How they joined (invitation, invite link, domain) and who approved them.
+    pub joined: Option<String>,
 }
 
 /// A pending invitation on the Users list (status `invited`).
@@ -210,6 +212,14 @@ fn with_roles(
             });
         }
     }
+    let mut joined: HashMap<i64, String> = HashMap::new();
+    for (member_id, via, approver) in crate::models::join_link::joined_of(conn, &ids)? {
+        if let Some(label) =
+            crate::models::join_link::joined_label(via.as_deref(), approver.as_deref())
+        {
+            joined.insert(member_id, label);
+        }
+    }
     // Primary first, then in the workspace's role order (as `Role::held_by`).
     let rank = |id: i64| roles.iter().position(|r| r.id == id);
     for held in by_member.values_mut() {
@@ -225,6 +235,7 @@ fn with_roles(
                 department,
                 joined_at,
                 roles: by_member.remove(&id).unwrap_or_default(),
+                joined: joined.remove(&id),
                 name,
                 email,
             },
