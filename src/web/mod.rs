@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod auth_pages;
+pub mod domains;
 pub mod error_pages;
 pub mod forms;
 pub mod gate;
@@ -349,4 +350,8 @@ route_table! {
     POST "/forgot-password" => account::forgot,
     GET "/reset/{token}" => account::reset_form,
     POST "/reset/{token}" => account::reset,
+    GET "/w/{ws}/settings/domains" => domains::show,
+    POST "/w/{ws}/settings/domains" => domains::add,
+    POST "/w/{ws}/settings/domains/{id}/check" => domains::check,
+    POST "/w/{ws}/settings/domains/{id}/delete" => domains::delete,
 }
