@@ -60,9 +60,14 @@ fn workspace(conn: &mut DbConn, slug: &str) -> AppResult<Workspace> {
 pub fn parse(input: &str) -> ServiceResult<String> {
     let shown = input.trim();
     if shown.is_empty() {
-        return Err(ServiceError::field("domain", "Enter a domain, e.g. example.com"));
+        return Err(ServiceError::field(
+            "domain",
+            "Enter a domain, e.g. example.com",
+        ));
     }
-    let single_label = !shown.trim_matches('.').contains('.');
+    let label = shown.trim_matches('.');
+    let single_label =
+        !label.contains('.') && label.chars().all(|c| c.is_alphanumeric() || c == '-');
     let name = canonical_domain(input).map_err(|_| {
         ServiceError::field(
             "domain",
@@ -109,7 +114,12 @@ pub fn find(conn: &mut DbConn, workspace_id: i64, id: i64) -> AppResult<Domain> 
 
 /// Domains screen, "Add domain": claims it for the workspace, Pending with a new token.
 /// Refused when this workspace already has it (verified, or pending with its record).
-pub fn add(conn: &mut DbConn, access: &Access, actor: &Actor, input: &str) -> ServiceResult<Domain> {
+pub fn add(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    input: &str,
+) -> ServiceResult<Domain> {
     let name = parse(input)?;
     locks::acting(conn, access, |conn, access| {
         ensure_manages_settings(access)?;
@@ -238,11 +248,18 @@ pub fn record_check(
                 }
             }
             TxtLookup::Found(txts) => {
-                let ours = txts.iter().filter(|t| t.starts_with("gatehouse-verification=")).count();
+                let ours = txts
+                    .iter()
+                    .filter(|t| t.starts_with("gatehouse-verification="))
+                    .count();
                 if ours > 0 {
                     format!("{name} has a gatehouse-verification TXT record, but not with this workspace's token.")
                 } else {
-                    format!("{name} has {} TXT record{}, none of them {expected}.", txts.len(), if txts.len() == 1 { "" } else { "s" })
+                    format!(
+                        "{name} has {} TXT record{}, none of them {expected}.",
+                        txts.len(),
+                        if txts.len() == 1 { "" } else { "s" }
+                    )
                 }
             }
             TxtLookup::NoRecord => format!("{name} has no TXT record yet."),

@@ -95,7 +95,13 @@ async fn render_page(
 /// GET /w/{ws}/settings/domains — requires settings.manage.
 pub async fn show(ctx: WorkspaceCtx) -> AppResult<HttpResponse> {
     ctx.require(Permission::SettingsManage)?;
-    render_page(&ctx, AddDomainForm::default(), FieldErrors::default(), StatusCode::OK).await
+    render_page(
+        &ctx,
+        AddDomainForm::default(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// POST /w/{ws}/settings/domains — adds a domain, Pending.
@@ -136,7 +142,10 @@ pub async fn check(
     ctx.require(Permission::SettingsManage)?;
     let id = path_id(&path.1)?;
     let workspace_id = ctx.access.workspace.id;
-    let claimed = db(ctx.db_pool(), move |conn| domains::find(conn, workspace_id, id)).await?;
+    let claimed = db(ctx.db_pool(), move |conn| {
+        domains::find(conn, workspace_id, id)
+    })
+    .await?;
     let back = ctx.path("/settings/domains");
     if claimed.is_verified() {
         set_flash(
@@ -147,8 +156,7 @@ pub async fn check(
         return Ok(see_other(&back));
     }
     let config = &ctx.state.config;
-    let lookup =
-        domains::look_up_txt(config.dns_server, config.dns_timeout, &claimed.domain).await;
+    let lookup = domains::look_up_txt(config.dns_server, config.dns_timeout, &claimed.domain).await;
     let (access, actor) = (ctx.access.clone(), ctx.actor.clone());
     match attempt(ctx.db_pool(), move |conn| {
         domains::record_check(conn, &access, &actor, id, lookup, models::now())
