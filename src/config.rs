@@ -21,6 +21,10 @@ pub struct Config {
     pub session_idle_minutes: i64,
     /// HTTP worker threads (defaults to the number of cores).
     pub workers: usize,
+    /// Nameserver for domain TXT checks (`GATEHOUSE_DNS_SERVER`); `None`: the system's.
+    pub dns_server: Option<SocketAddr>,
+    /// How long a TXT check waits for the nameserver.
+    pub dns_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -36,6 +40,8 @@ impl Config {
             mail_dir: PathBuf::from(crate::mail::DEFAULT_MAIL_DIR),
             session_idle_minutes: 30,
             workers: num_cpus::get(),
+            dns_server: None,
+            dns_timeout: std::time::Duration::from_secs(5),
         }
     }
 

@@ -122,6 +122,12 @@ struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "GATEHOUSE_WORKERS")]
     workers: Option<usize>,
+    /// Nameserver (host:port) for domain TXT checks (unset: the system's).
+    #[arg(long, env = "GATEHOUSE_DNS_SERVER")]
+    dns_server: Option<String>,
+    /// Milliseconds a domain TXT check waits for the nameserver.
+    #[arg(long, env = "GATEHOUSE_DNS_TIMEOUT_MS", default_value_t = 5000)]
+    dns_timeout_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -294,6 +300,17 @@ fn serve(target: DbTarget, args: ServeArgs) -> Result<(), String> {
     if let Some(workers) = args.workers {
         config.workers = workers.max(1);
     }
+    if let Some(server) = &args.dns_server {
+        use std::net::ToSocketAddrs;
+        config.dns_server = Some(
+            server
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .ok_or_else(|| format!("GATEHOUSE_DNS_SERVER `{server}` is not a host:port"))?,
+        );
+    }
+    config.dns_timeout = std::time::Duration::from_millis(args.dns_timeout_ms.clamp(50, 60_000));
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config.clone())?;
         if let Some(token) = &app.setup_token {

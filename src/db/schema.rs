@@ -257,6 +257,8 @@ diesel::table! {
         join_policy -> Text,
         created_at -> Timestamp,
         verified_at -> Nullable<Timestamp>,
+        last_checked_at -> Nullable<Timestamp>,
+        last_check_result -> Nullable<Text>,
     }
 }
 

@@ -21,6 +21,9 @@ pub struct Domain {
     pub join_policy: String,
     pub created_at: NaiveDateTime,
     pub verified_at: Option<NaiveDateTime>,
+    /// When "Check now" last looked the TXT record up, and what it found.
+    pub last_checked_at: Option<NaiveDateTime>,
+    pub last_check_result: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -87,6 +90,49 @@ impl Domain {
                 domains::verified_at.eq(Some(now)),
             ))
             .execute(conn)?;
+        Ok(())
+    }
+
+    /// A workspace's domains, by name.
+    pub fn for_workspace(conn: &mut DbConn, workspace_id: i64) -> QueryResult<Vec<Domain>> {
+        domains::table
+            .filter(domains::workspace_id.eq(workspace_id))
+            .order((domains::domain, domains::id))
+            .select(Domain::as_select())
+            .load(conn)
+    }
+
+    /// One of a workspace's domains by id (`None` for another workspace's).
+    pub fn find_in_workspace(
+        conn: &mut DbConn,
+        workspace_id: i64,
+        id: i64,
+    ) -> QueryResult<Option<Domain>> {
+        domains::table
+            .filter(domains::workspace_id.eq(workspace_id))
+            .filter(domains::id.eq(id))
+            .select(Domain::as_select())
+            .first_by_key(conn)
+    }
+
+    /// Keeps what a TXT check found, and when.
+    pub fn record_check(
+        conn: &mut DbConn,
+        id: i64,
+        now: NaiveDateTime,
+        result: &str,
+    ) -> QueryResult<()> {
+        diesel::update(domains::table.find(id))
+            .set((
+                domains::last_checked_at.eq(Some(now)),
+                domains::last_check_result.eq(Some(result)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+        diesel::delete(domains::table.find(id)).execute(conn)?;
         Ok(())
     }
 }

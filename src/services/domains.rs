@@ -1,7 +1,12 @@
-//! Claimed email domains: added Pending, verified by the operator's command line (or, in
-//! a later step, a DNS TXT record). A verified domain belongs to one workspace and lets
-//! its admins edit names and addresses of members on it (SPEC §3 "Domains and links").
+//! Claimed email domains: added Pending (Domains screen or the operator's command line),
+//! verified by a DNS TXT record `gatehouse-verification=<token>` checked on demand, or by
+//! the operator's command line. A verified domain belongs to one workspace and lets its
+//! admins edit names and addresses of members on it (SPEC §3 "Domains and links").
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
 use serde_json::json;
 
 use crate::db::{write_transaction, DbConn};
@@ -11,6 +16,9 @@ use crate::models;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::domain::{self, Domain, NewDomain};
 use crate::models::workspace::Workspace;
+use crate::permissions::Permission;
+use crate::services::access::Access;
+use crate::services::locks;
 use crate::tokens;
 
 /// The TXT record that proves control of a domain.
@@ -46,13 +54,258 @@ fn workspace(conn: &mut DbConn, slug: &str) -> AppResult<Workspace> {
     Workspace::find_by_slug(conn, slug)?.ok_or(AppError::NotFound)
 }
 
-/// The domain's canonical name.
-fn parse(input: &str) -> ServiceResult<String> {
-    canonical_domain(input).map_err(|_| {
+/// The domain's canonical name (trimmed, lower-case, IDNA to punycode, as the domain of
+/// an address is); a bare top-level domain or a public suffix (`co.uk`, `github.io`),
+/// under which anyone can register names, is refused.
+pub fn parse(input: &str) -> ServiceResult<String> {
+    let shown = input.trim();
+    if shown.is_empty() {
+        return Err(ServiceError::field(
+            "domain",
+            "Enter a domain, e.g. example.com",
+        ));
+    }
+    let label = shown.trim_matches('.');
+    let single_label =
+        !label.contains('.') && label.chars().all(|c| c.is_alphanumeric() || c == '-');
+    let name = canonical_domain(input).map_err(|_| {
         ServiceError::field(
             "domain",
-            format!("`{}` is not a valid domain name", input.trim()),
+            if single_label {
+                format!("`{shown}` is a top-level domain; enter your own domain under it, e.g. example.{shown}")
+            } else {
+                format!("`{shown}` is not a valid domain name")
+            },
         )
+    })?;
+    if psl::suffix_str(&name) == Some(name.as_str()) {
+        return Err(ServiceError::field(
+            "domain",
+            if name.contains('.') {
+                format!("`{name}` is a public suffix: anyone can register names under it. Enter your own domain, e.g. example.{name}")
+            } else {
+                format!("`{name}` is a top-level domain; enter your own domain under it, e.g. example.{name}")
+            },
+        ));
+    }
+    Ok(name)
+}
+
+fn ensure_manages_settings(access: &Access) -> AppResult<()> {
+    if access.perms.allows(Permission::SettingsManage) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden_in(
+            &access.workspace.slug,
+            Permission::SettingsManage,
+        ))
+    }
+}
+
+/// The workspace's domains, by name.
+pub fn list(conn: &mut DbConn, workspace_id: i64) -> AppResult<Vec<Domain>> {
+    Ok(Domain::for_workspace(conn, workspace_id)?)
+}
+
+/// One of the workspace's domains (404 for an unknown id or another workspace's).
+pub fn find(conn: &mut DbConn, workspace_id: i64, id: i64) -> AppResult<Domain> {
+    Domain::find_in_workspace(conn, workspace_id, id)?.ok_or(AppError::NotFound)
+}
+
+/// Domains screen, "Add domain": claims it for the workspace, Pending with a new token.
+/// Refused when this workspace already has it (verified, or pending with its record).
+pub fn add(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    input: &str,
+) -> ServiceResult<Domain> {
+    let name = parse(input)?;
+    locks::acting(conn, access, |conn, access| {
+        ensure_manages_settings(access)?;
+        if let Some(existing) = Domain::find_by_name(conn, access.workspace.id, &name)? {
+            return Err(ServiceError::field(
+                "domain",
+                if existing.is_verified() {
+                    format!("{name} is already verified by this workspace")
+                } else {
+                    format!("{name} is already added and waits for its TXT record: publish it and choose Check now")
+                },
+            ));
+        }
+        Ok(claim(conn, actor, access.workspace.id, &name)?)
+    })
+}
+
+/// What looking up a domain's TXT records found.
+#[derive(Clone, Debug)]
+pub enum TxtLookup {
+    /// The TXT strings (each record's strings joined, as published).
+    Found(Vec<String>),
+    /// The name exists but has no TXT record.
+    NoRecord,
+    NxDomain,
+    /// The nameserver did not answer in time.
+    TimedOut(Duration),
+    Failed(String),
+}
+
+/// Looks up the TXT records of `domain` with a real stub resolver: the configured
+/// nameserver (`GATEHOUSE_DNS_SERVER`, over UDP) or the system's (resolv.conf).
+pub async fn look_up_txt(server: Option<SocketAddr>, timeout: Duration, domain: &str) -> TxtLookup {
+    use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
+    use hickory_resolver::name_server::TokioConnectionProvider;
+    use hickory_resolver::proto::xfer::Protocol;
+    use hickory_resolver::{Name, TokioResolver};
+
+    let mut builder = match server {
+        Some(addr) => {
+            let mut config = ResolverConfig::new();
+            config.add_name_server(NameServerConfig::new(addr, Protocol::Udp));
+            TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
+        }
+        None => match TokioResolver::builder_tokio() {
+            Ok(builder) => builder,
+            Err(e) => return TxtLookup::Failed(format!("no nameserver configured: {e}")),
+        },
+    };
+    let options = builder.options_mut();
+    options.timeout = timeout;
+    options.attempts = 1;
+    options.cache_size = 0;
+    options.use_hosts_file = ResolveHosts::Never;
+    let resolver = builder.build();
+    let name = match Name::from_ascii(format!("{domain}.")) {
+        Ok(name) => name,
+        Err(e) => return TxtLookup::Failed(e.to_string()),
+    };
+    // The resolver has its own timeout; this bounds the whole lookup (retries included).
+    match tokio::time::timeout(timeout * 3, resolver.txt_lookup(name)).await {
+        Err(_) => TxtLookup::TimedOut(timeout),
+        Ok(Ok(found)) => TxtLookup::Found(
+            found
+                .iter()
+                .map(|txt| {
+                    txt.txt_data()
+                        .iter()
+                        .map(|part| String::from_utf8_lossy(part).into_owned())
+                        .collect::<String>()
+                })
+                .collect(),
+        ),
+        Ok(Err(e)) if e.is_nx_domain() => TxtLookup::NxDomain,
+        Ok(Err(e)) if e.is_no_records_found() => TxtLookup::NoRecord,
+        Ok(Err(e)) => {
+            let timed_out = e.proto().is_some_and(|p| {
+                matches!(p.kind(), hickory_resolver::proto::ProtoErrorKind::Timeout)
+            });
+            if timed_out {
+                TxtLookup::TimedOut(timeout)
+            } else {
+                TxtLookup::Failed(e.to_string())
+            }
+        }
+    }
+}
+
+/// What "Check now" did.
+#[derive(Clone, Debug)]
+pub enum CheckOutcome {
+    Verified(Domain),
+    /// It stays Pending, for this reason (also kept on the domain with the check time).
+    Pending(Domain, String),
+    AlreadyVerified(Domain),
+}
+
+/// Domains screen, "Check now": records what the TXT lookup (done before, outside the
+/// transaction) found and verifies the domain when one of the TXT strings is this
+/// workspace's own record. Another workspace's record never verifies ours; a domain
+/// another workspace has verified stays Pending here (a domain belongs to one workspace).
+pub fn record_check(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    id: i64,
+    lookup: TxtLookup,
+    checked_at: NaiveDateTime,
+) -> ServiceResult<CheckOutcome> {
+    locks::acting(conn, access, |conn, access| {
+        ensure_manages_settings(access)?;
+        let claimed = find(conn, access.workspace.id, id)?;
+        if claimed.is_verified() {
+            return Ok(CheckOutcome::AlreadyVerified(claimed));
+        }
+        let expected = txt_record(&claimed);
+        let name = claimed.domain.clone();
+        let reason = match &lookup {
+            TxtLookup::Found(txts) if txts.iter().any(|t| t.trim() == expected) => {
+                if Domain::verified_anywhere(conn, &name)? {
+                    format!("The record is there, but {name} is already verified by another workspace; a domain belongs to one workspace.")
+                } else {
+                    Domain::record_check(conn, claimed.id, checked_at, "The TXT record matched.")?;
+                    let verified = verify(conn, actor, claimed, "dns")?;
+                    return Ok(CheckOutcome::Verified(verified));
+                }
+            }
+            TxtLookup::Found(txts) => {
+                let ours = txts
+                    .iter()
+                    .filter(|t| t.starts_with("gatehouse-verification="))
+                    .count();
+                if ours > 0 {
+                    format!("{name} has a gatehouse-verification TXT record, but not with this workspace's token.")
+                } else {
+                    format!(
+                        "{name} has {} TXT record{}, none of them {expected}.",
+                        txts.len(),
+                        if txts.len() == 1 { "" } else { "s" }
+                    )
+                }
+            }
+            TxtLookup::NoRecord => format!("{name} has no TXT record yet."),
+            TxtLookup::NxDomain => format!("{name} does not exist in DNS (NXDOMAIN)."),
+            TxtLookup::TimedOut(after) => format!(
+                "The nameserver did not answer within {} ms; try again later.",
+                after.as_millis()
+            ),
+            TxtLookup::Failed(why) => format!("The lookup failed: {why}"),
+        };
+        Domain::record_check(conn, claimed.id, checked_at, &reason)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("domain.checked")
+                .workspace(claimed.workspace_id)
+                .target("domain", claimed.id, &claimed.domain)
+                .changes(json!({"status": domain::PENDING, "result": reason})),
+        )?;
+        let claimed = find(conn, access.workspace.id, id)?;
+        Ok(CheckOutcome::Pending(claimed, reason))
+    })
+}
+
+/// What removing a domain will stop (shown before it is done).
+pub fn preview_remove(conn: &mut DbConn, access: &Access, id: i64) -> ServiceResult<Domain> {
+    ensure_manages_settings(access)?;
+    Ok(find(conn, access.workspace.id, id)?)
+}
+
+/// Domains screen, "Remove" once confirmed: the claim goes, with its token (adding the
+/// domain again gives a new one).
+pub fn remove(conn: &mut DbConn, access: &Access, actor: &Actor, id: i64) -> ServiceResult<Domain> {
+    locks::acting(conn, access, |conn, access| {
+        ensure_manages_settings(access)?;
+        let claimed = find(conn, access.workspace.id, id)?;
+        Domain::delete(conn, claimed.id)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("domain.removed")
+                .workspace(claimed.workspace_id)
+                .target("domain", claimed.id, &claimed.domain)
+                .changes(json!({"before": {"domain": claimed.domain, "status": claimed.status}})),
+        )?;
+        Ok(claimed)
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod auth_pages;
+pub mod domains;
 pub mod error_pages;
 pub mod forms;
 pub mod gate;
@@ -359,4 +360,8 @@ route_table! {
     POST "/join/{token}" => join::join,
     GET "/join/confirm/{token}" => join::confirm_form,
     POST "/join/confirm/{token}" => join::confirm,
+    GET "/w/{ws}/settings/domains" => domains::show,
+    POST "/w/{ws}/settings/domains" => domains::add,
+    POST "/w/{ws}/settings/domains/{id}/check" => domains::check,
+    POST "/w/{ws}/settings/domains/{id}/delete" => domains::delete,
 }

@@ -82,6 +82,7 @@ struct SettingsPage {
     seats: Seats,
     /// The plan section, for whoever may change the plan (as on Users and Invites).
     plan_href: Option<String>,
+    domains_href: String,
 }
 
 async fn render_page(
@@ -133,6 +134,7 @@ async fn render_page(
         plan_chosen: workspace.plan().is_some(),
         seats,
         plan_href: crate::services::seats::plan_link(&ctx.access),
+        domains_href: ctx.path("/settings/domains"),
     };
     render_status(&page, status)
 }

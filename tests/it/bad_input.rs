@@ -350,6 +350,8 @@ struct World {
 async fn world(app: &TestApp) -> World {
     let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
     app.with_db(|conn| domains::verify_by_operator(conn, "acme", "acme.example").unwrap());
+    // A pending domain too, so the Domains screen offers Check now.
+    app.with_db(|conn| domains::add_by_operator(conn, "acme", "pending.example").unwrap());
     let mia = app.add_member(
         ws.workspace_id,
         "mia@acme.example",
@@ -541,6 +543,7 @@ async fn world(app: &TestApp) -> World {
         (true, "/w/acme/roles/new".to_string()),
         (true, role_path),
         (true, "/w/acme/settings".to_string()),
+        (true, "/w/acme/settings/domains".to_string()),
         (true, "/w/acme/requests".to_string()),
         (true, "/w/acme/requests/new".to_string()),
         (true, "/account".to_string()),

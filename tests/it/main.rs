@@ -14,6 +14,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod cli;
+mod domains;
 mod guidance;
 mod invite_form;
 mod invite_link;
@@ -78,6 +79,7 @@ fn main() {
         ("guidance", guidance::tests()),
         ("member_page", member_page::tests()),
         ("users_screen", users_screen::tests()),
+        ("domains", domains::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {
