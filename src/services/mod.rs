@@ -2,6 +2,7 @@
 //! invariants inside it and records the audit event there. No actix types here.
 
 pub mod access;
+pub mod audit;
 pub mod account;
 pub mod domains;
 pub mod invites;

@@ -2,6 +2,7 @@
 //! shared page chrome, flash messages and response helpers.
 
 pub mod account;
+pub mod audit;
 pub mod auth_pages;
 pub mod error_pages;
 pub mod forms;
@@ -245,6 +246,14 @@ impl Chrome {
                 current: section == "requests",
             });
         }
+        if access.perms.allows(Permission::AuditView) {
+            nav.push(NavItem {
+                label: "Audit",
+                waiting: 0,
+                href: format!("{base}/audit"),
+                current: section == "audit",
+            });
+        }
         Chrome {
             title,
             signed_in: Some(access.account.name.clone()),
@@ -349,4 +358,5 @@ route_table! {
     POST "/forgot-password" => account::forgot,
     GET "/reset/{token}" => account::reset_form,
     POST "/reset/{token}" => account::reset,
+    GET "/w/{ws}/audit" => audit::log,
 }
