@@ -345,9 +345,9 @@ fn in_log<'a>(workspace_id: i64, filter: &'a LogFilter) -> audit_events::BoxedQu
     };
     let mut query = audit_events::table
         .filter(
-            audit_events::workspace_id.eq(workspace_id).or(audit_events::workspace_id
-                .is_null()
-                .and(
+            audit_events::workspace_id
+                .eq(workspace_id)
+                .or(audit_events::workspace_id.is_null().and(
                     audit_events::target_type
                         .eq("account")
                         .and(audit_events::target_id.eq_any(member_accounts()))

@@ -124,7 +124,9 @@ pub fn actor_words(
             Some((name, address)) => (name.clone(), address.clone().unwrap_or_default()),
             None => (format!("Account {id}"), String::new()),
         },
-        None if event.ip.as_deref() == Some("cli") => ("Operator (command line)".into(), String::new()),
+        None if event.ip.as_deref() == Some("cli") => {
+            ("Operator (command line)".into(), String::new())
+        }
         None => ("Not signed in".into(), String::new()),
     }
 }
@@ -301,10 +303,11 @@ mod tests {
 
     #[test]
     fn an_after_only_event_reads_from_nothing() {
-        let lines: Vec<String> = changes(r#"{"before": null, "after": {"email": "a@b.example", "verified": false}}"#)
-            .iter()
-            .map(Change::line)
-            .collect();
+        let lines: Vec<String> =
+            changes(r#"{"before": null, "after": {"email": "a@b.example", "verified": false}}"#)
+                .iter()
+                .map(Change::line)
+                .collect();
         assert_eq!(lines, ["email: — → a@b.example", "verified: — → no"]);
     }
 

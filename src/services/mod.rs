@@ -2,8 +2,8 @@
 //! invariants inside it and records the audit event there. No actix types here.
 
 pub mod access;
-pub mod audit;
 pub mod account;
+pub mod audit;
 pub mod domains;
 pub mod invites;
 pub mod locks;

@@ -221,14 +221,11 @@ fn csv(ctx: &WorkspaceCtx, filter: LogFilter) -> HttpResponse {
     let pool = ctx.state.pool.clone();
     let workspace_id = ctx.access.workspace.id;
     tokio::task::spawn_blocking(move || {
-        let outcome = pool
-            .get()
-            .map_err(AppError::internal)
-            .and_then(|mut conn| {
-                audit::export(&mut conn, workspace_id, &filter, |chunk| {
-                    tx.blocking_send(Ok(web::Bytes::from(chunk))).is_ok()
-                })
-            });
+        let outcome = pool.get().map_err(AppError::internal).and_then(|mut conn| {
+            audit::export(&mut conn, workspace_id, &filter, |chunk| {
+                tx.blocking_send(Ok(web::Bytes::from(chunk))).is_ok()
+            })
+        });
         if let Err(err) = outcome {
             tracing::error!("audit export failed: {err}");
             // The client sees a cut-off download rather than a complete-looking file.
