@@ -343,7 +343,15 @@ async fn a_csv_of_100k_rows_streams_within_a_memory_ceiling(app: TestApp) {
 /// A representative, table-driven slice of the route-table walk (not every POST): each
 /// state-changing POST, done successfully, adds at least one audit row that the log shows.
 /// (who: 'o' the Owner, 'm' the Member; `{id}` is the Member's member id.)
-const STATE_CHANGES: &[(char, &str, &[(&str, &str)], &str)] = &[
+/// (who, POST pattern, form fields, the action recorded)
+type StateChange = (
+    char,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
+const STATE_CHANGES: &[StateChange] = &[
     (
         'o',
         "/w/{ws}/users/{id}/department",
