@@ -271,3 +271,242 @@ pub fn latest_for_target(
     }
     query.select(max(audit_events::created_at)).get_result(conn)
 }
+
+/// The backend of [`DbConn`] (both databases), for boxed queries.
+type Backend = <DbConn as diesel::Connection>::Backend;
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`: case-insensitive matching on both databases (PostgreSQL's
+    /// `LIKE` is case-sensitive).
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// What the audit log screen narrows to; every part optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    /// Part of the actor's name or of one of their addresses (any case).
+    pub actor: Option<String>,
+    /// Part of the target's label (any case).
+    pub target: Option<String>,
+    /// One action exactly (`member.role_changed`).
+    pub action: Option<String>,
+    /// Events at or after this time.
+    pub from: Option<NaiveDateTime>,
+    /// Events before this time (exclusive).
+    pub until: Option<NaiveDateTime>,
+}
+
+/// Where a page of the log starts (keyset on `id`, never OFFSET).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cursor {
+    /// The newest events.
+    Newest,
+    /// The events just older than this id.
+    Before(i64),
+    /// The events just newer than this id.
+    After(i64),
+}
+
+/// One page of the log, newest first, and the cursors of its neighbours when they exist.
+#[derive(Clone, Debug)]
+pub struct LogPage {
+    pub events: Vec<AuditEvent>,
+    /// `before=` for the next older page.
+    pub older: Option<i64>,
+    /// `after=` for the next newer page.
+    pub newer: Option<i64>,
+}
+
+/// `%text%` for `LIKE … ESCAPE '\'`, the text lower-cased and its wildcards escaped.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for ch in text.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The events of a workspace's log that match `filter`: those recorded in the workspace,
+/// and the account-level events (recorded with no workspace) whose target is the account
+/// of one of its members (active, archived or suspended: anyone with a membership row) or
+/// whose actor is one — a member's password change, added address, failed or throttled
+/// sign-in show in every workspace they belong to.
+fn in_log<'a>(workspace_id: i64, filter: &'a LogFilter) -> audit_events::BoxedQuery<'a, Backend> {
+    use crate::db::schema::{accounts, members};
+    let member_accounts = || {
+        members::table
+            .filter(members::workspace_id.eq(workspace_id))
+            .select(members::account_id.nullable())
+    };
+    let mut query = audit_events::table
+        .filter(
+            audit_events::workspace_id
+                .eq(workspace_id)
+                .or(audit_events::workspace_id.is_null().and(
+                    audit_events::target_type
+                        .eq("account")
+                        .and(audit_events::target_id.eq_any(member_accounts()))
+                        .or(audit_events::actor_account_id.eq_any(member_accounts())),
+                )),
+        )
+        .into_boxed();
+    if let Some(actor) = &filter.actor {
+        let pattern = contains_pattern(actor);
+        query = query.filter(
+            audit_events::actor_account_id.eq_any(
+                accounts::table
+                    .filter(accounts::search_text.like(pattern).escape('\\'))
+                    .select(accounts::id.nullable()),
+            ),
+        );
+    }
+    if let Some(target) = &filter.target {
+        query = query.filter(
+            lower(audit_events::target_label)
+                .like(contains_pattern(target))
+                .escape('\\'),
+        );
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_events::action.eq(action.as_str()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_events::created_at.ge(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_events::created_at.lt(until));
+    }
+    query
+}
+
+/// Up to `limit` events of the log newest first, older than `before` when given (the
+/// export reads the whole log in such batches).
+pub fn batch(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    filter: &LogFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
+    let mut query = in_log(workspace_id, filter);
+    if let Some(before) = before {
+        query = query.filter(audit_events::id.lt(before));
+    }
+    query
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)
+}
+
+/// Whether the log has an event on that side of `id`.
+fn any_beyond(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    filter: &LogFilter,
+    id: i64,
+    older: bool,
+) -> QueryResult<bool> {
+    let query = in_log(workspace_id, filter);
+    let query = if older {
+        query.filter(audit_events::id.lt(id))
+    } else {
+        query.filter(audit_events::id.gt(id))
+    };
+    let found: Option<i64> = query
+        .select(audit_events::id)
+        .limit(1)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// One page of `size` events of the log at `cursor`, newest first.
+pub fn page(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    filter: &LogFilter,
+    cursor: Cursor,
+    size: i64,
+) -> QueryResult<LogPage> {
+    let events = match cursor {
+        Cursor::Newest => batch(conn, workspace_id, filter, None, size)?,
+        Cursor::Before(id) => batch(conn, workspace_id, filter, Some(id), size)?,
+        Cursor::After(id) => {
+            let mut events: Vec<AuditEvent> = in_log(workspace_id, filter)
+                .filter(audit_events::id.gt(id))
+                .order(audit_events::id.asc())
+                .limit(size)
+                .select(AuditEvent::as_select())
+                .load(conn)?;
+            events.reverse();
+            events
+        }
+    };
+    let (older, newer) = match (events.last(), events.first()) {
+        (Some(oldest), Some(newest)) => (
+            any_beyond(conn, workspace_id, filter, oldest.id, true)?.then_some(oldest.id),
+            any_beyond(conn, workspace_id, filter, newest.id, false)?.then_some(newest.id),
+        ),
+        // Past either end: offer the way back.
+        _ => match cursor {
+            Cursor::Before(id) => (
+                None,
+                any_beyond(conn, workspace_id, filter, id - 1, false)?.then_some(id - 1),
+            ),
+            Cursor::After(id) => (
+                any_beyond(conn, workspace_id, filter, id + 1, true)?.then_some(id + 1),
+                None,
+            ),
+            Cursor::Newest => (None, None),
+        },
+    };
+    Ok(LogPage {
+        events,
+        older,
+        newer,
+    })
+}
+
+/// The actions that occur in the workspace's log, sorted (the screen's action filter).
+pub fn actions_in_log(conn: &mut DbConn, workspace_id: i64) -> QueryResult<Vec<String>> {
+    let filter = LogFilter::default();
+    in_log(workspace_id, &filter)
+        .select(audit_events::action)
+        .distinct()
+        .order(audit_events::action)
+        .load(conn)
+}
+
+/// Name and primary address of each of these accounts (the actors of a page of the log).
+pub fn actor_names(
+    conn: &mut DbConn,
+    account_ids: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, (String, Option<String>)>> {
+    use crate::db::schema::{accounts, email_addresses};
+    if account_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(i64, String, Option<String>)> = accounts::table
+        .left_join(
+            email_addresses::table.on(email_addresses::account_id
+                .eq(accounts::id)
+                .and(email_addresses::is_primary)),
+        )
+        .filter(accounts::id.eq_any(account_ids))
+        .select((
+            accounts::id,
+            accounts::name,
+            email_addresses::address.nullable(),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, address)| (id, (name, address)))
+        .collect())
+}

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod account;
+pub mod audit;
 pub mod domains;
 pub mod invites;
 pub mod join_link;

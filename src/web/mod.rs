@@ -2,6 +2,7 @@
 //! shared page chrome, flash messages and response helpers.
 
 pub mod account;
+pub mod audit;
 pub mod auth_pages;
 pub mod domains;
 pub mod error_pages;
@@ -247,6 +248,14 @@ impl Chrome {
                 current: section == "requests",
             });
         }
+        if access.perms.allows(Permission::AuditView) {
+            nav.push(NavItem {
+                label: "Audit",
+                waiting: 0,
+                href: format!("{base}/audit"),
+                current: section == "audit",
+            });
+        }
         Chrome {
             title,
             signed_in: Some(access.account.name.clone()),
@@ -364,4 +373,5 @@ route_table! {
     POST "/w/{ws}/settings/domains" => domains::add,
     POST "/w/{ws}/settings/domains/{id}/check" => domains::check,
     POST "/w/{ws}/settings/domains/{id}/delete" => domains::delete,
+    GET "/w/{ws}/audit" => audit::log,
 }

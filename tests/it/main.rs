@@ -10,6 +10,7 @@ mod support;
 
 mod account;
 mod architecture;
+mod audit;
 mod auth;
 mod bad_input;
 mod browser;
@@ -80,6 +81,7 @@ fn main() {
         ("member_page", member_page::tests()),
         ("users_screen", users_screen::tests()),
         ("domains", domains::tests()),
+        ("audit", audit::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {
