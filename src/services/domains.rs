@@ -344,13 +344,10 @@ pub fn set_policy(
         ensure_manages_settings(access)?;
         let claimed = find(conn, access.workspace.id, id)?;
         if !claimed.is_verified() {
-            return Err(ServiceError::field(
-                "policy",
-                format!(
-                    "{} is still Pending: verify it before choosing who may join through it.",
-                    claimed.domain
-                ),
-            ));
+            return Err(ServiceError::general(format!(
+                "{} is still Pending: verify it before choosing who may join through it. Nothing was changed.",
+                claimed.domain
+            )));
         }
         let all = models::role::Role::for_workspace(conn, access.workspace.id)?;
         if !input
