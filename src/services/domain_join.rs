@@ -150,8 +150,7 @@ pub fn join(
             author_account_id: via.policy_author_account_id,
             role_ids: role_ids.clone(),
         };
-        if roles::offer_withdrawn(conn, workspace.id, Permission::SettingsManage, offer)?
-            .is_some()
+        if roles::offer_withdrawn(conn, workspace.id, Permission::SettingsManage, offer)?.is_some()
         {
             return Err(ServiceError::general(format!(
                 "You can't join {} through {} now: whoever set its join policy can no longer offer its roles. Nothing was changed.",
@@ -231,8 +230,8 @@ pub(crate) fn ensure_still_on_domain(
     domain_id: i64,
     account_id: i64,
 ) -> ServiceResult<()> {
-    let Some(via) = Domain::find_in_workspace(conn, workspace.id, domain_id)?
-        .filter(Domain::is_verified)
+    let Some(via) =
+        Domain::find_in_workspace(conn, workspace.id, domain_id)?.filter(Domain::is_verified)
     else {
         return Err(ServiceError::general(
             "The domain this request came through is no longer verified here: deny the request.",

@@ -35,9 +35,9 @@ use crate::models::role::Role;
 use crate::models::workspace::Workspace;
 use crate::permissions::Permission;
 use crate::services::access::{self, Access};
-use crate::services::locks::{self, lock_workspace};
 use crate::services::domain_join;
 use crate::services::joining::{self, ensure_room, label_of, make_member, tell_deciders};
+use crate::services::locks::{self, lock_workspace};
 use crate::services::members::join;
 use crate::services::roles::{self, Offer};
 use crate::tokens;
@@ -481,7 +481,12 @@ pub fn decide(
             // A request filed through a domain still needs its confirmed address there.
             let via = match req.domain_id {
                 Some(domain_id) => {
-                    domain_join::ensure_still_on_domain(conn, &workspace, domain_id, req.account_id)?;
+                    domain_join::ensure_still_on_domain(
+                        conn,
+                        &workspace,
+                        domain_id,
+                        req.account_id,
+                    )?;
                     model::VIA_DOMAIN
                 }
                 None => model::VIA_LINK,

@@ -124,7 +124,10 @@ pub async fn join_workspace(
     .await?
     {
         Ok(Used::Joined { workspace_slug }) => {
-            session.flash(FlashKind::Success, "Welcome! You have joined the workspace.")?;
+            session.flash(
+                FlashKind::Success,
+                "Welcome! You have joined the workspace.",
+            )?;
             Ok(see_other(&format!("/w/{workspace_slug}/users")))
         }
         Ok(Used::Requested { workspace_name }) => {

@@ -61,12 +61,7 @@ fn policy_of(app: &TestApp, name: &str) -> (String, String, bool, Option<i64>) {
 }
 
 /// Posts a domain's policy form from the Domains screen.
-async fn set_policy(
-    client: &Client,
-    app: &TestApp,
-    name: &str,
-    fields: &[(&str, &str)],
-) -> Page {
+async fn set_policy(client: &Client, app: &TestApp, name: &str, fields: &[(&str, &str)]) -> Page {
     let action = format!("{DOMAINS}/{}/policy", domain_id(app, name));
     client.submit(DOMAINS, &action, fields).await
 }
@@ -185,7 +180,13 @@ async fn the_policy_form_offers_only_grantable_roles_and_refuses_pending_domains
     page.assert_lacks(&format!("name=\"role\" value=\"{owner_role}\""));
 
     let owner = owner_role.to_string();
-    let refused = set_policy(&ada, &app, "acme.test", &[("policy", "auto"), ("role", &owner)]).await;
+    let refused = set_policy(
+        &ada,
+        &app,
+        "acme.test",
+        &[("policy", "auto"), ("role", &owner)],
+    )
+    .await;
     assert_eq!(refused.status, 422, "{}", refused.body);
     refused.assert_contains(&format!(
         "id=\"role-{verified_id}-error\">You can only offer roles whose every permission you hold yourself."
@@ -203,7 +204,13 @@ async fn the_policy_form_offers_only_grantable_roles_and_refuses_pending_domains
         .await;
     assert_eq!(pending.status, 422);
     pending.assert_contains("pending.test is still Pending");
-    let bogus = set_policy(&ada, &app, "acme.test", &[("policy", "always"), ("role", &member)]).await;
+    let bogus = set_policy(
+        &ada,
+        &app,
+        "acme.test",
+        &[("policy", "always"), ("role", &member)],
+    )
+    .await;
     assert_eq!(bogus.status, 400);
     assert_eq!(policy_of(&app, "acme.test").0, "off");
     assert_eq!(policy_of(&app, "pending.test").0, "off");
@@ -217,7 +224,11 @@ async fn the_policy_form_offers_only_grantable_roles_and_refuses_pending_domains
     let forbidden = mia
         .post_raw(
             &format!("{DOMAINS}/{verified_id}/policy"),
-            &[("csrf_token", &token), ("policy", "auto"), ("role", &member)],
+            &[
+                ("csrf_token", &token),
+                ("policy", "auto"),
+                ("role", &member),
+            ],
         )
         .await;
     assert_eq!(forbidden.status, 403);
@@ -259,7 +270,13 @@ async fn the_policy_form_offers_only_grantable_roles_and_refuses_pending_domains
 async fn auto_join_needs_a_confirmed_address_on_exactly_the_domain(app: TestApp) {
     let (ws, olivia) = acme(&app).await;
     let member = app.role_id(ws, BuiltinRole::Member).to_string();
-    let saved = set_policy(&olivia, &app, "acme.test", &[("policy", "auto"), ("role", &member)]).await;
+    let saved = set_policy(
+        &olivia,
+        &app,
+        "acme.test",
+        &[("policy", "auto"), ("role", &member)],
+    )
+    .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
 
     // Jo belongs to one workspace: home goes straight there while nothing can be joined.
@@ -275,7 +292,11 @@ async fn auto_join_needs_a_confirmed_address_on_exactly_the_domain(app: TestApp)
         )
         .await;
     assert_eq!(added.status, 303, "{}", added.body);
-    assert_eq!(jo.get("/").await.status, 303, "no Join without a confirmed address");
+    assert_eq!(
+        jo.get("/").await.status,
+        303,
+        "no Join without a confirmed address"
+    );
     let refused = press_join(&jo).await;
     assert_eq!(refused.status, 422, "{}", refused.body);
     refused.assert_contains("You need a confirmed address on acme.test to join Acme");
@@ -302,7 +323,10 @@ async fn auto_join_needs_a_confirmed_address_on_exactly_the_domain(app: TestApp)
     let confirmed = jo.submit(&verify, &verify, &[]).await;
     assert_eq!(confirmed.status, 303, "{}", confirmed.body);
     let home = jo.get("/").await;
-    assert_eq!(home.status, 200, "home offers the join instead of redirecting");
+    assert_eq!(
+        home.status, 200,
+        "home offers the join instead of redirecting"
+    );
     home.assert_contains("Join Acme");
     home.assert_contains("action=\"/w/acme/join\"");
     let joined = jo.submit("/", "/w/acme/join", &[]).await;
@@ -351,7 +375,13 @@ async fn joining_is_refused_once_the_address_is_removed_and_a_removed_member_com
 ) {
     let (ws, olivia) = acme(&app).await;
     let member = app.role_id(ws, BuiltinRole::Member).to_string();
-    set_policy(&olivia, &app, "acme.test", &[("policy", "auto"), ("role", &member)]).await;
+    set_policy(
+        &olivia,
+        &app,
+        "acme.test",
+        &[("policy", "auto"), ("role", &member)],
+    )
+    .await;
     let jo = person(&app, "jo@else.example", "Jo Else", "Else").await;
     add_confirmed_address(&app, "jo@else.example", "jo@acme.test");
     assert_eq!(press_join(&jo).await.status, 303);
@@ -390,7 +420,11 @@ async fn joining_is_refused_once_the_address_is_removed_and_a_removed_member_com
         membership(&app, ws, "jo@else.example").map(|m| m.0),
         Some("removed".into())
     );
-    assert_eq!(app.count("audit_events"), audit_before, "a refusal writes nothing");
+    assert_eq!(
+        app.count("audit_events"),
+        audit_before,
+        "a refusal writes nothing"
+    );
 
     // Confirmed again, the former member comes back.
     add_confirmed_address(&app, "jo@else.example", "jo@acme.test");
@@ -407,14 +441,23 @@ async fn with_approval_the_request_is_mailed_and_approving_it_joins_through_the_
 ) {
     let (ws, olivia) = acme(&app).await;
     let member = app.role_id(ws, BuiltinRole::Member).to_string();
-    set_policy(&olivia, &app, "acme.test", &[("policy", "approval"), ("role", &member)]).await;
+    set_policy(
+        &olivia,
+        &app,
+        "acme.test",
+        &[("policy", "approval"), ("role", &member)],
+    )
+    .await;
     let jo = person(&app, "jo@acme.test", "Jo Acme", "Else").await;
     let home = jo.get("/").await;
     assert_eq!(home.status, 200);
     home.assert_contains("Ask to join Acme");
     let asked = jo.submit("/", "/w/acme/join", &[]).await;
     assert_eq!(asked.status, 303, "{}", asked.body);
-    assert_eq!(asked.headers.get("location").unwrap().to_str().unwrap(), "/");
+    assert_eq!(
+        asked.headers.get("location").unwrap().to_str().unwrap(),
+        "/"
+    );
     jo.get("/")
         .await
         .assert_contains("Your request to join Acme was sent to its admins");
@@ -468,7 +511,13 @@ async fn with_approval_the_request_is_mailed_and_approving_it_joins_through_the_
 async fn domain_joins_respect_seats_and_the_daily_limit(app: TestApp) {
     let (ws, olivia) = acme(&app).await;
     let member = app.role_id(ws, BuiltinRole::Member).to_string();
-    set_policy(&olivia, &app, "acme.test", &[("policy", "auto"), ("role", &member)]).await;
+    set_policy(
+        &olivia,
+        &app,
+        "acme.test",
+        &[("policy", "auto"), ("role", &member)],
+    )
+    .await;
     let jo = person(&app, "jo@acme.test", "Jo Acme", "Else").await;
     let audit_before = app.count("audit_events");
     set_limits(&app, ws, Some(1), 20);
@@ -521,7 +570,13 @@ async fn a_policy_set_by_a_demoted_admin_no_longer_grants_admin(app: TestApp) {
 async fn parallel_joins_never_exceed_the_seat_limit(app: TestApp) {
     let (ws, olivia) = acme(&app).await;
     let member = app.role_id(ws, BuiltinRole::Member).to_string();
-    set_policy(&olivia, &app, "acme.test", &[("policy", "auto"), ("role", &member)]).await;
+    set_policy(
+        &olivia,
+        &app,
+        "acme.test",
+        &[("policy", "auto"), ("role", &member)],
+    )
+    .await;
     set_limits(&app, ws, Some(3), 20);
     let mut people = Vec::new();
     for i in 0..6 {
@@ -560,11 +615,21 @@ async fn parallel_joins_never_exceed_the_seat_limit(app: TestApp) {
 async fn a_member_posting_join_is_told_so_and_nothing_changes(app: TestApp) {
     let (ws, olivia) = acme(&app).await;
     let member = app.role_id(ws, BuiltinRole::Member).to_string();
-    set_policy(&olivia, &app, "acme.test", &[("policy", "auto"), ("role", &member)]).await;
+    set_policy(
+        &olivia,
+        &app,
+        "acme.test",
+        &[("policy", "auto"), ("role", &member)],
+    )
+    .await;
     app.add_member(ws, "mia@acme.test", "Mia Member", BuiltinRole::Member);
     let mia = app.client();
     mia.sign_in("mia@acme.test", PASSWORD).await;
-    assert_eq!(mia.get("/").await.status, 303, "a member has nothing to join");
+    assert_eq!(
+        mia.get("/").await.status,
+        303,
+        "a member has nothing to join"
+    );
     let audit_before = app.count("audit_events");
     let requests_before = app.count("join_requests");
     let page = press_join(&mia).await;
