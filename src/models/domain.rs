@@ -1,5 +1,6 @@
 //! Email domains a workspace claims: Pending until verified (DNS TXT record or the
-//! operator's command line); a verified domain unlocks admin email management.
+//! operator's command line); a verified domain unlocks admin email management and may let
+//! people with a confirmed address on it join (its join policy).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
