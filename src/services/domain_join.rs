@@ -119,6 +119,10 @@ pub fn join(
     slug: &str,
     account_id: i64,
 ) -> ServiceResult<Used> {
+    // A slug no workspace could have is an unknown workspace, before any lookup.
+    if !crate::domain::Slug::is_valid(slug) {
+        return Err(AppError::NotFound.into());
+    }
     let found = Workspace::find_by_slug(conn, slug)?.ok_or(AppError::NotFound)?;
     write_transaction(conn, |conn| {
         let workspace = lock_workspace(conn, found.id)?;

@@ -17,6 +17,7 @@ tests![
     auto_join_needs_a_confirmed_address_on_exactly_the_domain,
     joining_is_refused_once_the_address_is_removed_and_a_removed_member_comes_back,
     with_approval_the_request_is_mailed_and_approving_it_joins_through_the_domain,
+    approving_is_refused_once_the_requester_lost_the_address,
     domain_joins_respect_seats_and_the_daily_limit,
     a_policy_set_by_a_demoted_admin_no_longer_grants_admin,
     parallel_joins_never_exceed_the_seat_limit,
@@ -506,6 +507,43 @@ async fn with_approval_the_request_is_mailed_and_approving_it_joins_through_the_
         .assert_contains("Joined through a verified domain, approved by Olivia Owner");
     assert_eq!(app.count_audit("join_request.created"), 1);
     assert_eq!(app.count_audit("join_request.approved"), 1);
+}
+
+async fn approving_is_refused_once_the_requester_lost_the_address(app: TestApp) {
+    let (ws, olivia) = acme(&app).await;
+    let member = app.role_id(ws, BuiltinRole::Member).to_string();
+    set_policy(
+        &olivia,
+        &app,
+        "acme.test",
+        &[("policy", "approval"), ("role", &member)],
+    )
+    .await;
+    let jo = person(&app, "jo@else.example", "Jo Else", "Else").await;
+    add_confirmed_address(&app, "jo@else.example", "jo@acme.test");
+    assert_eq!(press_join(&jo).await.status, 303);
+    let eid = address_id(&app, "jo@acme.test");
+    let gone = jo
+        .submit("/account", &format!("/account/emails/{eid}/delete"), &[])
+        .await;
+    assert_eq!(gone.status, 303, "{}", gone.body);
+    let id: i64 = app.with_db(|conn| {
+        join_requests::table
+            .select(join_requests::id)
+            .first(conn)
+            .unwrap()
+    });
+    let refused = olivia
+        .submit(
+            "/w/acme/requests",
+            &format!("/w/acme/requests/join/{id}/approve"),
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    refused.assert_contains("no longer has a confirmed address on acme.test");
+    assert_eq!(membership(&app, ws, "jo@else.example"), None);
+    assert_eq!(app.count_audit("join_request.approved"), 0);
 }
 
 async fn domain_joins_respect_seats_and_the_daily_limit(app: TestApp) {
