@@ -259,6 +259,9 @@ diesel::table! {
         verified_at -> Nullable<Timestamp>,
         last_checked_at -> Nullable<Timestamp>,
         last_check_result -> Nullable<Text>,
+        role_ids -> Text,
+        include_subdomains -> Bool,
+        policy_author_account_id -> Nullable<BigInt>,
     }
 }
 
@@ -340,6 +343,7 @@ diesel::table! {
         decided_by -> Nullable<BigInt>,
         decided_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        domain_id -> Nullable<BigInt>,
     }
 }
 

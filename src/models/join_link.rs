@@ -172,6 +172,8 @@ pub struct JoinRequest {
     pub decided_by: Option<i64>,
     pub decided_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    /// The verified domain it came through (`None`: the invite link).
+    pub domain_id: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -185,6 +187,7 @@ pub struct NewJoinRequest<'a> {
     pub member_id: Option<i64>,
     pub decided_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+    pub domain_id: Option<i64>,
 }
 
 impl NewJoinRequest<'_> {

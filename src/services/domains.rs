@@ -284,6 +284,137 @@ pub fn record_check(
     })
 }
 
+/// A join policy as the form gives it (`policy` = `off` | `auto` | `approval`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinPolicy {
+    Off,
+    Auto,
+    Approval,
+}
+
+impl JoinPolicy {
+    /// `None` for a value no page of ours sends.
+    pub fn parse(value: &str) -> Option<JoinPolicy> {
+        match value {
+            domain::POLICY_OFF => Some(JoinPolicy::Off),
+            domain::POLICY_AUTO => Some(JoinPolicy::Auto),
+            domain::POLICY_APPROVAL => Some(JoinPolicy::Approval),
+            _ => None,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            JoinPolicy::Off => domain::POLICY_OFF,
+            JoinPolicy::Auto => domain::POLICY_AUTO,
+            JoinPolicy::Approval => domain::POLICY_APPROVAL,
+        }
+    }
+
+    /// How the Domains screen and the audit log say it.
+    pub fn label(key: &str) -> &'static str {
+        match key {
+            domain::POLICY_AUTO => "Anyone with a confirmed address joins",
+            domain::POLICY_APPROVAL => "Anyone with a confirmed address may ask to join",
+            _ => "Off",
+        }
+    }
+}
+
+/// The policy form as the service takes it.
+#[derive(Clone, Debug)]
+pub struct PolicyInput {
+    pub policy: JoinPolicy,
+    pub role_ids: Vec<i64>,
+    pub include_subdomains: bool,
+}
+
+/// Domains screen, a verified domain's join policy (`settings.manage`, re-checked under
+/// the lock): who may join with a confirmed address on it, with which roles. Only roles
+/// the one saving may grant (SPEC §4.3); they become the policy's author, against whom the
+/// roles are checked again at every join. Refused on a Pending domain.
+pub fn set_policy(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    id: i64,
+    input: &PolicyInput,
+) -> ServiceResult<Domain> {
+    locks::acting(conn, access, |conn, access| {
+        ensure_manages_settings(access)?;
+        let claimed = find(conn, access.workspace.id, id)?;
+        if !claimed.is_verified() {
+            return Err(ServiceError::general(format!(
+                "{} is still Pending: verify it before choosing who may join through it. Nothing was changed.",
+                claimed.domain
+            )));
+        }
+        let all = models::role::Role::for_workspace(conn, access.workspace.id)?;
+        if !input
+            .role_ids
+            .iter()
+            .all(|id| all.iter().any(|r| r.id == *id))
+        {
+            return Err(AppError::BadRequest("Unknown role.".into()).into());
+        }
+        if input.role_ids.is_empty() && input.policy != JoinPolicy::Off {
+            return Err(ServiceError::field(
+                "role",
+                "Choose at least one role for people who join.",
+            ));
+        }
+        let grants = crate::services::roles::grants_by_role(conn, access.workspace.id)?;
+        if !input.role_ids.is_empty()
+            && !crate::services::roles::may_grant_roles(
+                &access.perms,
+                &input.role_ids,
+                &all,
+                &grants,
+            )
+        {
+            return Err(ServiceError::field(
+                "role",
+                "You can only offer roles whose every permission you hold yourself.",
+            ));
+        }
+        let names = |ids: &[i64]| -> String {
+            ids.iter()
+                .filter_map(|id| all.iter().find(|r| r.id == *id))
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Domain::set_policy(
+            conn,
+            claimed.id,
+            input.policy.key(),
+            &input.role_ids,
+            input.include_subdomains,
+            access.account.id,
+        )?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("domain.policy_changed")
+                .workspace(claimed.workspace_id)
+                .target("domain", claimed.id, &claimed.domain)
+                .changes(json!({
+                    "before": {
+                        "policy": JoinPolicy::label(&claimed.join_policy),
+                        "roles": names(&claimed.role_id_list()),
+                        "include_subdomains": claimed.include_subdomains,
+                    },
+                    "after": {
+                        "policy": JoinPolicy::label(input.policy.key()),
+                        "roles": names(&input.role_ids),
+                        "include_subdomains": input.include_subdomains,
+                    },
+                })),
+        )?;
+        Ok(find(conn, access.workspace.id, id)?)
+    })
+}
+
 /// What removing a domain will stop (shown before it is done).
 pub fn preview_remove(conn: &mut DbConn, access: &Access, id: i64) -> ServiceResult<Domain> {
     ensure_manages_settings(access)?;
@@ -319,7 +450,7 @@ fn claim(conn: &mut DbConn, actor: &Actor, workspace_id: i64, name: &str) -> App
         domain: name,
         status: domain::PENDING,
         verification_token: &tokens::generate(),
-        join_policy: "off",
+        join_policy: domain::POLICY_OFF,
         created_at: models::now(),
     }
     .insert(conn)?;

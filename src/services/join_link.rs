@@ -25,21 +25,21 @@ use crate::models::account::Account;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::domain::Domain;
 use crate::models::email_address::EmailAddressRow;
-use crate::models::invite::Invite;
 use crate::models::join_link::{
     self as model, encode_ids, JoinLink, JoinRequest, JoinRequestWithName, LinkSettings,
     NewJoinRequest,
 };
-use crate::models::member::{Member, MemberStatus, SeatType};
+use crate::models::member::{Member, MemberStatus};
 use crate::models::outbox::{self, NewMail};
 use crate::models::role::Role;
 use crate::models::workspace::Workspace;
 use crate::permissions::Permission;
 use crate::services::access::{self, Access};
+use crate::services::domain_join;
+use crate::services::joining::{self, ensure_room, label_of, make_member, tell_deciders};
 use crate::services::locks::{self, lock_workspace};
 use crate::services::members::join;
 use crate::services::roles::{self, Offer};
-use crate::services::seats::Seats;
 use crate::tokens;
 
 /// How long a new person's confirmation link works.
@@ -290,22 +290,6 @@ fn open_link(
     Ok((link, workspace))
 }
 
-/// Seats and the rolling daily limit (invitations sent plus joins through the link in the
-/// last 24 hours) leave room for one more member.
-fn ensure_room(conn: &mut DbConn, workspace: &Workspace, now: NaiveDateTime) -> ServiceResult<()> {
-    Seats::load(conn, workspace, now)?.ensure_free(1)?;
-    let since = now - TimeDelta::hours(24);
-    let (invited, _) = Invite::created_since(conn, workspace.id, since)?;
-    let joined = JoinRequest::joins_since(conn, workspace.id, since)?;
-    if invited + joined >= i64::from(workspace.daily_invite_limit) {
-        return Err(ServiceError::general(format!(
-            "The workspace's daily limit of {} new people is reached: try again in 24 hours. Nothing was changed.",
-            workspace.daily_invite_limit
-        )));
-    }
-    Ok(())
-}
-
 /// The account may use the link: not already a member (a removed one may come back), an
 /// address on a verified domain when the link asks for one, no request already waiting.
 fn ensure_may_join(
@@ -314,20 +298,7 @@ fn ensure_may_join(
     link: &JoinLink,
     account_id: i64,
 ) -> ServiceResult<Option<Member>> {
-    let member = Member::find_for_account(conn, workspace.id, account_id)?;
-    match member.as_ref().map(Member::status) {
-        Some(MemberStatus::Active) => {
-            return Err(ServiceError::general(
-                "You are already a member of this workspace.",
-            ))
-        }
-        Some(MemberStatus::Archived) => {
-            return Err(ServiceError::general(
-                "Your membership of this workspace is archived: ask an admin to restore it.",
-            ))
-        }
-        _ => {}
-    }
+    let member = joining::ensure_not_member(conn, workspace, account_id)?;
     if link.verified_domains_only {
         let domains = Domain::verified_names(conn, workspace.id)?;
         let mine = EmailAddressRow::for_account(conn, account_id)?;
@@ -342,43 +313,8 @@ fn ensure_may_join(
             ));
         }
     }
-    if JoinRequest::pending_for(conn, workspace.id, account_id)? {
-        return Err(ServiceError::general(
-            "You already asked to join: an admin has not answered yet.",
-        ));
-    }
+    joining::ensure_no_pending_request(conn, workspace, account_id)?;
     Ok(member)
-}
-
-/// The membership with these roles: a former member comes back, anyone else joins.
-fn make_member(
-    conn: &mut DbConn,
-    actor: &Actor,
-    workspace: &Workspace,
-    existing: Option<Member>,
-    account_id: i64,
-    role_ids: &[i64],
-    approved_by: Option<i64>,
-) -> AppResult<i64> {
-    let member_id = match existing {
-        Some(member) => {
-            join::reactivate(conn, actor, workspace, &member, role_ids, SeatType::Member)?
-        }
-        None => join::join_in_tx(
-            conn,
-            actor,
-            &join::Joining {
-                workspace_id: workspace.id,
-                account_id,
-                role_ids,
-                seat: SeatType::Member,
-                manager_id: None,
-                department: None,
-            },
-        )?,
-    };
-    model::set_joined_via(conn, member_id, model::VIA_LINK, approved_by)?;
-    Ok(member_id)
 }
 
 /// A signed-in account uses the link (one POST after a confirmation): joins at once, or
@@ -433,6 +369,7 @@ fn apply(
             member_id: None,
             decided_at: None,
             created_at: now,
+            domain_id: None,
         }
         .insert(conn)?;
         audit::record(
@@ -443,13 +380,20 @@ fn apply(
                 .target("join_request", id, &label)
                 .changes(json!({"after": {"status": "pending", "role_ids": role_ids, "link_id": link.id}})),
         )?;
-        tell_deciders(conn, links, workspace, account_id, now)?;
+        tell_deciders(conn, links, workspace, account_id, None, now)?;
         return Ok(Used::Requested {
             workspace_name: workspace.name.clone(),
         });
     }
     let member_id = make_member(
-        conn, actor, workspace, existing, account_id, &role_ids, None,
+        conn,
+        actor,
+        workspace,
+        existing,
+        account_id,
+        &role_ids,
+        None,
+        model::VIA_LINK,
     )?;
     let id = NewJoinRequest {
         workspace_id: workspace.id,
@@ -460,6 +404,7 @@ fn apply(
         member_id: Some(member_id),
         decided_at: Some(now),
         created_at: now,
+        domain_id: None,
     }
     .insert(conn)?;
     audit::record(
@@ -473,57 +418,6 @@ fn apply(
     Ok(Used::Joined {
         workspace_slug: workspace.slug.clone(),
     })
-}
-
-fn label_of(conn: &mut DbConn, account_id: i64) -> AppResult<String> {
-    Ok(EmailAddressRow::primary_for(conn, account_id)?
-        .map(|e| e.canonical)
-        .unwrap_or_default())
-}
-
-/// Mails a new join request to everyone who may decide it (`settings.manage`), in the
-/// request's transaction.
-fn tell_deciders(
-    conn: &mut DbConn,
-    links: &Links,
-    workspace: &Workspace,
-    account_id: i64,
-    now: NaiveDateTime,
-) -> AppResult<()> {
-    let who = access::account_summary(conn, account_id)?;
-    let (who_name, who_email) = who.map(|a| (a.name, a.email)).unwrap_or_default();
-    let link = links.workspace(&workspace.slug, "/requests");
-    let subject = format!("{who_name} asks to join {}", workspace.name);
-    let what = format!(
-        "{who_name} ({who_email}) used the invite link of {} and asks to join. Approve or deny the request on the Requests page.",
-        workspace.name
-    );
-    let deciders =
-        Role::accounts_holding(conn, workspace.id, Permission::SettingsManage.key(), now)?;
-    for decider_id in deciders.into_iter().filter(|id| *id != account_id) {
-        let Some(decider) = access::account_summary(conn, decider_id)? else {
-            continue;
-        };
-        if decider.email.is_empty() {
-            continue;
-        }
-        let rendered = messages::join(&JoinMail {
-            subject: &subject,
-            name: &decider.name,
-            what: &what,
-            action: "Approve or deny",
-            link: &link,
-        })?;
-        outbox::enqueue(
-            conn,
-            &NewMail {
-                workspace_id: Some(workspace.id),
-                ..rendered.mail("join_request", decider.email.as_str())
-            },
-            now,
-        )?;
-    }
-    Ok(())
 }
 
 /// What a decision did, for the flash.
@@ -584,6 +478,19 @@ pub fn decide(
                 ));
             }
             crate::services::account::lock_account(conn, req.account_id)?;
+            // A request filed through a domain still needs its confirmed address there.
+            let via = match req.domain_id {
+                Some(domain_id) => {
+                    domain_join::ensure_still_on_domain(
+                        conn,
+                        &workspace,
+                        domain_id,
+                        req.account_id,
+                    )?;
+                    model::VIA_DOMAIN
+                }
+                None => model::VIA_LINK,
+            };
             ensure_room(conn, &workspace, now)?;
             member_id = Some(make_member(
                 conn,
@@ -593,6 +500,7 @@ pub fn decide(
                 req.account_id,
                 &role_ids,
                 Some(access.account.id),
+                via,
             )?);
         }
         let to = if approve {
@@ -744,6 +652,7 @@ pub fn start_new_person(
             member_id: None,
             decided_at: None,
             created_at: now,
+            domain_id: None,
         }
         .insert(conn)?;
         audit::record(

@@ -4,9 +4,11 @@
 pub mod access;
 pub mod account;
 pub mod audit;
+pub mod domain_join;
 pub mod domains;
 pub mod invites;
 pub mod join_link;
+pub mod joining;
 pub mod locks;
 pub mod members;
 pub mod requests;

@@ -12,11 +12,13 @@ use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult, Refusal};
 use crate::models::audit::Actor;
 use crate::services::access::{self, WorkspaceLink};
+use crate::services::domain_join::{self, Joinable};
+use crate::services::join_link::Used;
 use crate::services::signin::{self, Outcome};
 use crate::services::workspaces::{self, Created, NewOwnedWorkspace, SetupLink};
 use crate::state::AppState;
 use crate::web::account::beside;
-use crate::web::forms::{parsed, validated, FieldErrors, StrictForm};
+use crate::web::forms::{parsed, validated, EmptyForm, FieldErrors, StrictForm};
 use crate::web::session::AppSession;
 use crate::web::{
     attempt, client_ip, db, query_token, refused, render, render_status, see_other, Chrome,
@@ -42,17 +44,32 @@ fn after_sign_in(next: &str) -> HttpResponse {
 struct HomePage {
     chrome: Chrome,
     workspaces: Vec<WorkspaceLink>,
+    /// Workspaces the account may join through a verified domain of theirs.
+    joinable: Vec<Joinable>,
 }
 
-/// GET / — the signed-in person's workspace, a list when they have several.
+/// GET / — the signed-in person's workspace, a list when they have several (or when a
+/// workspace may be joined through a verified domain: the page offers it).
 pub async fn home(session: AppSession, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    home_page(&session, &state, StatusCode::OK, true).await
+}
+
+/// The home page; `may_redirect`: straight to the only workspace when there is nothing
+/// else to show.
+async fn home_page(
+    session: &AppSession,
+    state: &AppState,
+    status: StatusCode,
+    may_redirect: bool,
+) -> AppResult<HttpResponse> {
     let Some(account_id) = session.account_id() else {
         return Ok(see_other("/login"));
     };
-    let (summary, links) = db(&state.pool, move |conn| {
+    let (summary, links, joinable) = db(&state.pool, move |conn| {
         Ok((
             access::account_summary(conn, account_id)?,
             access::workspace_links(conn, account_id)?,
+            domain_join::joinable(conn, account_id)?,
         ))
     })
     .await?;
@@ -61,7 +78,9 @@ pub async fn home(session: AppSession, state: web::Data<AppState>) -> AppResult<
         return Ok(see_other("/login"));
     };
     if let [only] = links.as_slice() {
-        return Ok(see_other(&format!("/w/{}/users", only.slug)));
+        if may_redirect && joinable.is_empty() {
+            return Ok(see_other(&format!("/w/{}/users", only.slug)));
+        }
     }
     let mut chrome = Chrome::public(
         "Your workspaces",
@@ -70,10 +89,60 @@ pub async fn home(session: AppSession, state: web::Data<AppState>) -> AppResult<
     );
     chrome.signed_in = Some(summary.name);
     chrome.workspaces = links.clone();
-    render(&HomePage {
-        chrome,
-        workspaces: links,
+    render_status(
+        &HomePage {
+            chrome,
+            workspaces: links,
+            joinable,
+        },
+        status,
+    )
+}
+
+/// POST /w/{ws}/join — a signed-in account that is not a member joins the workspace
+/// through a verified domain its confirmed address is on (auto: 303 to the workspace), or
+/// asks to join (approval: 303 home, the admins are mailed). Refused: the home page again
+/// with why (422), nothing changed.
+pub async fn join_workspace(
+    req: HttpRequest,
+    session: AppSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    _form: StrictForm<EmptyForm>,
+) -> AppResult<HttpResponse> {
+    let Some(account_id) = session.account_id() else {
+        return Ok(see_other("/login"));
+    };
+    let actor = Actor {
+        account_id: Some(account_id),
+        ip: client_ip(&req),
+    };
+    let (links, slug) = (state.links.clone(), path.into_inner());
+    match attempt(&state.pool, move |conn| {
+        domain_join::join(conn, &actor, &links, &slug, account_id)
     })
+    .await?
+    {
+        Ok(Used::Joined { workspace_slug }) => {
+            session.flash(
+                FlashKind::Success,
+                "Welcome! You have joined the workspace.",
+            )?;
+            Ok(see_other(&format!("/w/{workspace_slug}/users")))
+        }
+        Ok(Used::Requested { workspace_name }) => {
+            state.mail_wakeup.notify_one();
+            session.flash(
+                FlashKind::Success,
+                format!("Your request to join {workspace_name} was sent to its admins. You'll get an email when they decide."),
+            )?;
+            Ok(see_other("/"))
+        }
+        Err(refusals) => {
+            refused(&session, refusals)?;
+            home_page(&session, &state, REFUSED, false).await
+        }
+    }
 }
 
 #[derive(Template)]

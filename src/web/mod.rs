@@ -372,6 +372,8 @@ route_table! {
     GET "/w/{ws}/settings/domains" => domains::show,
     POST "/w/{ws}/settings/domains" => domains::add,
     POST "/w/{ws}/settings/domains/{id}/check" => domains::check,
+    POST "/w/{ws}/settings/domains/{id}/policy" => domains::policy,
     POST "/w/{ws}/settings/domains/{id}/delete" => domains::delete,
     GET "/w/{ws}/audit" => audit::log,
+    POST "/w/{ws}/join" => auth_pages::join_workspace,
 }

@@ -461,6 +461,22 @@ async fn world(app: &TestApp) -> World {
         "Olivia Owner",
         BuiltinRole::Member,
     );
+    // Gamma lets people with a confirmed address on third.example ask to join: Olivia has
+    // one, so her home page offers "Ask to join Gamma" (POST /w/{ws}/join).
+    let gamma = app.create_workspace("Gamma", "gail@gamma.example", "Gail Gamma");
+    let gamma_member = app.role_id(gamma.workspace_id, BuiltinRole::Member);
+    app.with_db(|conn| {
+        let claimed = domains::verify_by_operator(conn, "gamma", "third.example").unwrap();
+        gatehouse::models::domain::Domain::set_policy(
+            conn,
+            claimed.id,
+            "approval",
+            &[gamma_member],
+            false,
+            gamma.account_id,
+        )
+        .unwrap()
+    });
     let other_device = app.client();
     assert_eq!(
         other_device
@@ -536,6 +552,7 @@ async fn world(app: &TestApp) -> World {
     );
 
     let mut pages = vec![
+        (true, "/".to_string()),
         (true, "/w/acme/users".to_string()),
         (true, format!("/w/acme/users/{mia}")),
         (true, "/w/acme/invites".to_string()),

@@ -15,6 +15,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod cli;
+mod domain_join;
 mod domains;
 mod guidance;
 mod invite_form;
@@ -81,6 +82,7 @@ fn main() {
         ("member_page", member_page::tests()),
         ("users_screen", users_screen::tests()),
         ("domains", domains::tests()),
+        ("domain_join", domain_join::tests()),
         ("audit", audit::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {

@@ -17,7 +17,9 @@ tests![
 ];
 
 /// Every POST route inside a workspace that any active member may use on themselves.
-const SELF_SERVICE_POSTS: &[&str] = &["/w/{ws}/requests/new", "/w/{ws}/leave"];
+/// `/w/{ws}/join` is for non-members: a member posting it is told they already are one
+/// (422, nothing changed; checked in `refused_everywhere`).
+const SELF_SERVICE_POSTS: &[&str] = &["/w/{ws}/requests/new", "/w/{ws}/leave", "/w/{ws}/join"];
 
 /// Asks for a permission (scope all) from the request form, as the member would.
 async fn ask(client: &Client, permission: &str, reason: &str) -> Page {
@@ -297,6 +299,11 @@ async fn refused_everywhere(app: &TestApp, email: &str, target_member: i64) {
         let page = client.post_raw(&url, &[("csrf_token", &token)]).await;
         assert_eq!(page.status, 403, "{email} POST {url}: {}", page.body);
     }
+    let join = client
+        .post_raw("/w/acme/join", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(join.status, 422, "{email} POST /w/acme/join: {}", join.body);
+    join.assert_contains("You are already a member of this workspace.");
     // Sign-ins are audited too; nothing else may have been recorded.
     assert_eq!(
         app.count("audit_events"),
