@@ -258,6 +258,19 @@ impl JoinRequest {
             .get_result(conn)
     }
 
+    /// The requests filed through a domain that still wait for an admin.
+    pub fn pending_through_domain(
+        conn: &mut DbConn,
+        domain_id: i64,
+    ) -> QueryResult<Vec<JoinRequest>> {
+        join_requests::table
+            .filter(join_requests::domain_id.eq(domain_id))
+            .filter(join_requests::status.eq(PENDING))
+            .order(join_requests::id)
+            .select(JoinRequest::as_select())
+            .load(conn)
+    }
+
     /// Moves a request from `from` to `to`, only if it is still `from`; false otherwise.
     pub fn decide(
         conn: &mut DbConn,

@@ -12,12 +12,15 @@ use serde_json::json;
 use crate::db::{write_transaction, DbConn};
 use crate::email::canonical_domain;
 use crate::error::{AppError, AppResult, ServiceError, ServiceResult};
+use crate::links::Links;
 use crate::models;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::domain::{self, Domain, NewDomain};
+use crate::models::join_link::{self, JoinRequest};
 use crate::models::workspace::Workspace;
 use crate::permissions::Permission;
 use crate::services::access::Access;
+use crate::services::join_link as join_link_service;
 use crate::services::locks;
 use crate::tokens;
 
@@ -422,11 +425,19 @@ pub fn preview_remove(conn: &mut DbConn, access: &Access, id: i64) -> ServiceRes
 }
 
 /// Domains screen, "Remove" once confirmed: the claim goes, with its token (adding the
-/// domain again gives a new one).
-pub fn remove(conn: &mut DbConn, access: &Access, actor: &Actor, id: i64) -> ServiceResult<Domain> {
+/// domain again gives a new one). Join requests still waiting through it are declined (and
+/// their requesters told), since nothing would let an approver check them any more.
+pub fn remove(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    links: &Links,
+    id: i64,
+) -> ServiceResult<Domain> {
     locks::acting(conn, access, |conn, access| {
         ensure_manages_settings(access)?;
         let claimed = find(conn, access.workspace.id, id)?;
+        decline_waiting_requests(conn, access, actor, links, &claimed)?;
         Domain::delete(conn, claimed.id)?;
         audit::record(
             conn,
@@ -438,6 +449,39 @@ pub fn remove(conn: &mut DbConn, access: &Access, actor: &Actor, id: i64) -> Ser
         )?;
         Ok(claimed)
     })
+}
+
+fn decline_waiting_requests(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    links: &Links,
+    claimed: &Domain,
+) -> AppResult<()> {
+    let now = models::now();
+    for req in JoinRequest::pending_through_domain(conn, claimed.id)? {
+        if !JoinRequest::decide(
+            conn,
+            req.id,
+            join_link::PENDING,
+            join_link::DENIED,
+            Some(access.account.id),
+            None,
+            now,
+        )? {
+            continue;
+        }
+        let who = join_link_service::tell_requester(conn, links, access, &req, false, now)?;
+        audit::record(
+            conn,
+            actor,
+            Event::new("join_request.denied")
+                .workspace(claimed.workspace_id)
+                .target("join_request", req.id, &who)
+                .changes(json!({"before": {"status": "pending"}, "after": {"status": "denied", "reason": format!("{} was removed", claimed.domain)}})),
+        )?;
+    }
+    Ok(())
 }
 
 /// The workspace's claim of a domain (canonical `name`), made Pending if there was none.

@@ -540,7 +540,7 @@ pub fn decide(
 }
 
 /// The requester hears the outcome at their primary address; their name.
-fn tell_requester(
+pub(crate) fn tell_requester(
     conn: &mut DbConn,
     links: &Links,
     access: &Access,

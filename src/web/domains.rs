@@ -389,8 +389,9 @@ pub async fn delete(
             }
         };
     }
+    let links = ctx.state.links.clone();
     match attempt(ctx.db_pool(), move |conn| {
-        domains::remove(conn, &access, &actor, id)
+        domains::remove(conn, &access, &actor, &links, id)
     })
     .await?
     {

@@ -18,6 +18,7 @@ tests![
     joining_is_refused_once_the_address_is_removed_and_a_removed_member_comes_back,
     with_approval_the_request_is_mailed_and_approving_it_joins_through_the_domain,
     approving_is_refused_once_the_requester_lost_the_address,
+    removing_the_domain_declines_the_requests_waiting_through_it,
     domain_joins_respect_seats_and_the_daily_limit,
     a_policy_set_by_a_demoted_admin_no_longer_grants_admin,
     parallel_joins_never_exceed_the_seat_limit,
@@ -544,6 +545,69 @@ async fn approving_is_refused_once_the_requester_lost_the_address(app: TestApp) 
     refused.assert_contains("no longer has a confirmed address on acme.test");
     assert_eq!(membership(&app, ws, "jo@else.example"), None);
     assert_eq!(app.count_audit("join_request.approved"), 0);
+}
+
+async fn removing_the_domain_declines_the_requests_waiting_through_it(app: TestApp) {
+    let (ws, olivia) = acme(&app).await;
+    let member = app.role_id(ws, BuiltinRole::Member).to_string();
+    set_policy(
+        &olivia,
+        &app,
+        "acme.test",
+        &[("policy", "approval"), ("role", &member)],
+    )
+    .await;
+    let jo = person(&app, "jo@acme.test", "Jo Acme", "Else").await;
+    assert_eq!(press_join(&jo).await.status, 303);
+    app.mail.wait_for(1).await;
+    let id = domain_id(&app, "acme.test");
+    let asked = olivia
+        .submit(
+            "/w/acme/settings/domains",
+            &format!("/w/acme/settings/domains/{id}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(asked.status, 200);
+    asked.assert_contains("requests to join through it that still wait are declined");
+    let removed = olivia
+        .submit(
+            "/w/acme/settings/domains",
+            &format!("/w/acme/settings/domains/{id}/delete"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let (request_id, status, decided_by): (i64, String, Option<i64>) = app.with_db(|conn| {
+        join_requests::table
+            .select((
+                join_requests::id,
+                join_requests::status,
+                join_requests::decided_by,
+            ))
+            .first(conn)
+            .unwrap()
+    });
+    assert_eq!(status, "denied");
+    assert_eq!(decided_by, Some(account_id(&app, "olivia@acme.example")));
+    let mails = app.mail.wait_for(2).await;
+    mail_to(
+        &mails,
+        "jo@acme.test",
+        "Your request to join Acme was declined",
+    );
+    assert_eq!(app.count_audit("join_request.denied"), 1);
+    let late = olivia
+        .submit(
+            "/w/acme/requests",
+            &format!("/w/acme/requests/join/{request_id}/approve"),
+            &[],
+        )
+        .await;
+    assert_eq!(late.status, 422, "{}", late.body);
+    late.assert_contains("already decided");
+    assert_eq!(membership(&app, ws, "jo@acme.test"), None);
+    jo.get("/").await.assert_lacks("Acme");
 }
 
 async fn domain_joins_respect_seats_and_the_daily_limit(app: TestApp) {
