@@ -124,16 +124,6 @@ impl Domain {
             .first_by_key(conn)
     }
 
-    /// Whether any workspace has verified this domain.
-    pub fn verified_anywhere(conn: &mut DbConn, domain: &str) -> QueryResult<bool> {
-        let ids: Vec<i64> = domains::table
-            .filter(domains::domain.eq(domain))
-            .filter(domains::status.eq(VERIFIED))
-            .select(domains::id)
-            .load(conn)?;
-        Ok(!ids.is_empty())
-    }
-
     /// The verified domains of a workspace (names only).
     pub fn verified_names(conn: &mut DbConn, workspace_id: i64) -> QueryResult<Vec<String>> {
         domains::table

@@ -1,7 +1,8 @@
 //! Claimed email domains: added Pending (Domains screen or the operator's command line),
 //! verified by a DNS TXT record `gatehouse-verification=<token>` checked on demand, or by
-//! the operator's command line. A verified domain belongs to one workspace and lets its
-//! admins edit names and addresses of members on it (SPEC §3 "Domains and links").
+//! the operator's command line. A verified domain lets the workspace's admins edit names
+//! and addresses of members on it and people with a confirmed address on it join (SPEC §3
+//! "Domains and links"); several workspaces may verify one domain, each by its own record.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,8 +42,7 @@ pub fn add_by_operator(conn: &mut DbConn, slug: &str, input: &str) -> ServiceRes
 }
 
 /// `gatehouse domain verify WS DOMAIN`: marks a workspace's domain verified, claiming it
-/// first if needed, in one transaction; refused (and nothing claimed) when another
-/// workspace already verified it.
+/// first if needed, in one transaction (the operator vouches for control of it).
 pub fn verify_by_operator(conn: &mut DbConn, slug: &str, input: &str) -> ServiceResult<Domain> {
     let workspace = workspace(conn, slug)?;
     let name = parse(input)?;
@@ -222,8 +222,8 @@ pub enum CheckOutcome {
 
 /// Domains screen, "Check now": records what the TXT lookup (done before, outside the
 /// transaction) found and verifies the domain when one of the TXT strings is this
-/// workspace's own record. Another workspace's record never verifies ours; a domain
-/// another workspace has verified stays Pending here (a domain belongs to one workspace).
+/// workspace's own record. Another workspace's record never verifies ours, whether or not
+/// that workspace has verified the domain.
 pub fn record_check(
     conn: &mut DbConn,
     access: &Access,
@@ -242,13 +242,9 @@ pub fn record_check(
         let name = claimed.domain.clone();
         let reason = match &lookup {
             TxtLookup::Found(txts) if txts.iter().any(|t| t.trim() == expected) => {
-                if Domain::verified_anywhere(conn, &name)? {
-                    format!("The record is there, but {name} is already verified by another workspace; a domain belongs to one workspace.")
-                } else {
-                    Domain::record_check(conn, claimed.id, checked_at, "The TXT record matched.")?;
-                    let verified = verify(conn, actor, claimed, "dns")?;
-                    return Ok(CheckOutcome::Verified(verified));
-                }
+                Domain::record_check(conn, claimed.id, checked_at, "The TXT record matched.")?;
+                let verified = verify(conn, actor, claimed, "dns")?;
+                return Ok(CheckOutcome::Verified(verified));
             }
             TxtLookup::Found(txts) => {
                 let ours = txts
@@ -509,7 +505,8 @@ fn claim(conn: &mut DbConn, actor: &Actor, workspace_id: i64, name: &str) -> App
     Domain::find_by_name(conn, workspace_id, name)?.ok_or(AppError::NotFound)
 }
 
-/// Marks a claim verified; refused when another workspace already verified the domain.
+/// Marks a claim verified (each workspace proves control through its own record, so
+/// another workspace's verification of the same domain does not matter here).
 fn verify(
     conn: &mut DbConn,
     actor: &Actor,
@@ -518,12 +515,6 @@ fn verify(
 ) -> ServiceResult<Domain> {
     if claimed.is_verified() {
         return Ok(claimed);
-    }
-    if Domain::verified_anywhere(conn, &claimed.domain)? {
-        return Err(ServiceError::general(format!(
-            "{} is already verified by another workspace",
-            claimed.domain
-        )));
     }
     Domain::mark_verified(conn, claimed.id, models::now())?;
     audit::record(

@@ -24,7 +24,7 @@ tests![
     public_suffixes_and_bare_tlds_are_refused_beside_the_field,
     an_idn_is_stored_as_punycode,
     a_domain_already_verified_here_is_refused,
-    another_workspaces_verification_does_not_verify_ours,
+    another_workspaces_record_does_not_verify_ours_but_our_own_does,
     members_and_viewers_are_refused,
     remove_asks_first_then_removes_with_an_audit_row,
 ];
@@ -249,11 +249,13 @@ async fn a_domain_already_verified_here_is_refused(app: TestApp) {
     assert_eq!(app.count("domains"), 1);
 }
 
-async fn another_workspaces_verification_does_not_verify_ours(app: TestApp) {
+async fn another_workspaces_record_does_not_verify_ours_but_our_own_does(app: TestApp) {
     let dns = dns_server().await;
     let app = app_with_dns(&app, dns.addr).await;
     let (client, ws) = owner(&app).await;
-    app.create_workspace("Beta", "bea@beta.example", "Bea Owner");
+    let beta = app
+        .create_workspace("Beta", "bea@beta.example", "Bea Owner")
+        .workspace_id;
     let theirs =
         app.with_db(|conn| domains::verify_by_operator(conn, "beta", "shared.test").unwrap());
     dns.publish(
@@ -274,19 +276,17 @@ async fn another_workspaces_verification_does_not_verify_ours(app: TestApp) {
         .await
         .assert_contains("but not with this workspace");
     assert!(!stored(&app, ws, "shared.test").unwrap().is_verified());
-    // Our own record is there too, but the domain belongs to the workspace that verified it.
+    // With this workspace's own record published too, it is verified here as well, and
+    // Beta's verification stands (each workspace proves control through its own record).
     dns.publish(
         "shared.test",
         &format!("gatehouse-verification={}", ours.verification_token),
     )
     .await;
     assert_eq!(check(&client, ours.id).await.status, 303);
-    client
-        .get(PAGE)
-        .await
-        .assert_contains("is already verified by another workspace");
-    assert!(!stored(&app, ws, "shared.test").unwrap().is_verified());
-    assert_eq!(app.count_audit("domain.verified"), 1, "only Beta's");
+    assert!(stored(&app, ws, "shared.test").unwrap().is_verified());
+    assert!(stored(&app, beta, "shared.test").unwrap().is_verified());
+    assert_eq!(app.count_audit("domain.verified"), 2, "Beta's, then ours");
 }
 
 async fn members_and_viewers_are_refused(app: TestApp) {

@@ -1,0 +1,2 @@
+DROP INDEX domains_domain;
+CREATE UNIQUE INDEX domains_verified ON domains(domain) WHERE status = 'verified';
