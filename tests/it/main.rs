@@ -11,6 +11,7 @@ mod support;
 mod account;
 mod architecture;
 mod audit;
+mod audit_walk;
 mod auth;
 mod bad_input;
 mod browser;
@@ -22,6 +23,7 @@ mod invite_link;
 mod invites;
 mod invites_redeem;
 mod invites_table;
+mod join_bulk;
 mod lifecycle;
 mod member_edits;
 mod member_emails;
@@ -82,6 +84,8 @@ fn main() {
         ("users_screen", users_screen::tests()),
         ("domains", domains::tests()),
         ("audit", audit::tests()),
+        ("audit_walk", audit_walk::tests()),
+        ("join_bulk", join_bulk::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {
