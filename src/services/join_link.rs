@@ -760,3 +760,73 @@ pub fn confirm(
         Ok((req.account_id, used))
     })
 }
+
+/// A join request of a bulk decision that was not decided: whose, and why.
+#[derive(Clone, Debug)]
+pub struct Undecided {
+    pub who: String,
+    pub why: String,
+}
+
+/// What a bulk decision did: the requests decided, and those a rule kept undecided.
+pub struct DecidedMany {
+    pub decided: Vec<DecidedJoin>,
+    pub undecided: Vec<Undecided>,
+}
+
+/// Approves or denies several pending join requests ("several at once", Requests screen).
+/// Each is decided by [`decide`] — the same rules, in its own transaction — so when seats
+/// run out half-way the ones that fit are approved and the rest are reported with the
+/// reason. Every id must be a join request of this workspace (else not found, before any
+/// is decided); choosing none is refused.
+pub fn decide_many(
+    conn: &mut DbConn,
+    access: &Access,
+    actor: &Actor,
+    links: &Links,
+    request_ids: &[i64],
+    approve: bool,
+) -> ServiceResult<DecidedMany> {
+    require_settings(access)?;
+    let mut ids = request_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Err(ServiceError::general(
+            "Choose at least one join request first: nothing was changed.",
+        ));
+    }
+    let mut requests = Vec::with_capacity(ids.len());
+    for id in ids {
+        requests.push(
+            JoinRequest::find_in_workspace(conn, access.workspace.id, id)?
+                .ok_or(AppError::NotFound)?,
+        );
+    }
+    let mut outcome = DecidedMany {
+        decided: Vec::new(),
+        undecided: Vec::new(),
+    };
+    for req in requests {
+        let why = match decide(conn, access, actor, links, req.id, approve) {
+            Ok(decided) => {
+                outcome.decided.push(decided);
+                continue;
+            }
+            Err(ServiceError::Refused(refusals)) => refusals
+                .into_iter()
+                .map(|r| r.message)
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(ServiceError::Fatal(AppError::Forbidden(refused))) => refused
+                .reason
+                .unwrap_or_else(|| "you may not decide it.".into()),
+            Err(other) => return Err(other),
+        };
+        let who = access::account_summary(conn, req.account_id)?
+            .map(|a| a.name)
+            .unwrap_or_default();
+        outcome.undecided.push(Undecided { who, why });
+    }
+    Ok(outcome)
+}

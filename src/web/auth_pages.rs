@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
+use crate::auth::session_store;
 use crate::domain::{Invalid, NewPassword, PersonName, WorkspaceName};
 use crate::email::EmailAddress;
 use crate::error::{AppError, AppResult, Refusal};
@@ -14,6 +15,7 @@ use crate::models::audit::Actor;
 use crate::services::access::{self, WorkspaceLink};
 use crate::services::domain_join::{self, Joinable};
 use crate::services::join_link::Used;
+use crate::services::account;
 use crate::services::signin::{self, Outcome};
 use crate::services::workspaces::{self, Created, NewOwnedWorkspace, SetupLink};
 use crate::state::AppState;
@@ -296,8 +298,21 @@ async fn try_password(
     Ok((outcome, account_id))
 }
 
-/// POST /logout — deletes the session row, so a copied cookie stops working too.
-pub async fn logout(session: AppSession) -> AppResult<HttpResponse> {
+/// POST /logout — deletes the session row (recording `account.signed_out` with it), so a
+/// copied cookie stops working too.
+pub async fn logout(
+    req: HttpRequest,
+    session: AppSession,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let current = session_store::current_id_hash(&req, &state.session_cookie_key);
+    if let (Some(account_id), Some(id_hash)) = (session.account_id(), current) {
+        let actor = Actor::account(account_id, client_ip(&req));
+        db(&state.pool, move |conn| {
+            account::sign_out(conn, &actor, account_id, &id_hash)
+        })
+        .await?;
+    }
     session.sign_out_with_notice()?;
     Ok(see_other("/login"))
 }

@@ -365,6 +365,7 @@ route_table! {
     POST "/w/{ws}/settings/link/rotate" => join::rotate,
     POST "/w/{ws}/requests/join/{id}/approve" => requests::approve_join,
     POST "/w/{ws}/requests/join/{id}/deny" => requests::deny_join,
+    POST "/w/{ws}/requests/join/bulk" => requests::decide_joins,
     GET "/join/{token}" => join::show_join,
     POST "/join/{token}" => join::join,
     GET "/join/confirm/{token}" => join::confirm_form,

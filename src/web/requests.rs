@@ -407,3 +407,118 @@ pub async fn deny_join(
     let id = join_request_id(&path)?;
     decide_join(ctx, id, false).await
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkJoinForm {
+    /// The join requests ticked, one `request` each.
+    #[serde(default)]
+    request: Vec<String>,
+    /// Which button: `approve` or `deny`.
+    #[serde(default)]
+    decision: String,
+}
+
+/// "Approved 3 requests. 1 could not be approved: Eve — the workspace has no free seat."
+fn bulk_message(outcome: &join_link::DecidedMany, approve: bool) -> String {
+    let (verb, infinitive) = if approve {
+        ("Approved", "approved")
+    } else {
+        ("Denied", "denied")
+    };
+    let plural = |n: usize| if n == 1 { "request" } else { "requests" };
+    let mut message = String::new();
+    if !outcome.decided.is_empty() {
+        let n = outcome.decided.len();
+        message.push_str(&format!(
+            "{verb} {n} {}. Each requester was emailed.",
+            plural(n)
+        ));
+    }
+    if !outcome.undecided.is_empty() {
+        let reasons: Vec<String> = outcome
+            .undecided
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} — {}",
+                    u.who,
+                    lowercase_first(u.why.trim_end_matches('.'))
+                )
+            })
+            .collect();
+        if !message.is_empty() {
+            message.push(' ');
+        }
+        message.push_str(&format!(
+            "{} could not be {infinitive}: {}.",
+            outcome.undecided.len(),
+            reasons.join("; ")
+        ));
+    }
+    message
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// POST /w/{ws}/requests/join/bulk — requires settings.manage: approves or denies every
+/// ticked join request, each by the rules (and in the transaction) of one decision; what
+/// could not be decided is listed with why. An id that is not a join request here is a 404
+/// (and nothing is decided); none ticked is refused.
+pub async fn decide_joins(
+    ctx: WorkspaceCtx,
+    form: StrictForm<BulkJoinForm>,
+) -> AppResult<HttpResponse> {
+    ctx.require(Permission::SettingsManage)?;
+    let form = form.0;
+    let approve = match form.decision.as_str() {
+        "approve" => true,
+        "deny" => false,
+        _ => return Err(AppError::BadRequest("Choose Approve or Deny.".into())),
+    };
+    let ids = form
+        .request
+        .iter()
+        .map(|id| id.parse::<i64>().map_err(|_| AppError::NotFound))
+        .collect::<AppResult<Vec<i64>>>()?;
+    let (access, actor, links) = (
+        ctx.access.clone(),
+        ctx.actor.clone(),
+        ctx.state.links.clone(),
+    );
+    match attempt(ctx.db_pool(), move |conn| {
+        join_link::decide_many(conn, &access, &actor, &links, &ids, approve)
+    })
+    .await?
+    {
+        Ok(outcome) if outcome.decided.is_empty() => {
+            // Nothing was decided: the page again, saying why for each.
+            set_flash(
+                &ctx.session,
+                FlashKind::Error,
+                bulk_message(&outcome, approve),
+            )?;
+            render_triage(&ctx, None, REFUSED).await
+        }
+        Ok(outcome) => {
+            ctx.state.mail_wakeup.notify_one();
+            let kind = if outcome.undecided.is_empty() {
+                FlashKind::Success
+            } else {
+                FlashKind::Info
+            };
+            set_flash(&ctx.session, kind, bulk_message(&outcome, approve))?;
+            Ok(see_other(&ctx.path("/requests")))
+        }
+        Err(refusals) => {
+            refused(&ctx.session, refusals)?;
+            render_triage(&ctx, None, REFUSED).await
+        }
+    }
+}

@@ -11,6 +11,7 @@ mod support;
 mod account;
 mod architecture;
 mod audit;
+mod audit_walk;
 mod auth;
 mod bad_input;
 mod browser;
@@ -23,6 +24,7 @@ mod invite_link;
 mod invites;
 mod invites_redeem;
 mod invites_table;
+mod join_bulk;
 mod lifecycle;
 mod member_edits;
 mod member_emails;
@@ -84,6 +86,8 @@ fn main() {
         ("domains", domains::tests()),
         ("domain_join", domain_join::tests()),
         ("audit", audit::tests()),
+        ("audit_walk", audit_walk::tests()),
+        ("join_bulk", join_bulk::tests()),
     ];
     for backend in [Backend::Sqlite, Backend::Postgres] {
         for (module, tests) in &modules {

@@ -53,22 +53,27 @@ pub fn request_reset(
         .collect();
     write_transaction(conn, |conn| {
         let now = models::now();
-        let throttled = record_request(conn, actor, &label, now)?;
-        let Some(canonical) = canonical.filter(|_| !throttled) else {
-            return Ok(());
+        let address = match &canonical {
+            Some(canonical) => EmailAddressRow::find_verified(conn, canonical)?,
+            None => None,
         };
-        let Some(address) = EmailAddressRow::find_verified(conn, &canonical)? else {
+        let account_id = address.as_ref().map(|a| a.account_id);
+        let throttled = record_request(conn, actor, &label, account_id, now)?;
+        let Some(address) = address.filter(|_| !throttled) else {
             return Ok(());
         };
         mail_reset_link(conn, links, &address, now)
     })
 }
 
-/// Records the request under `label` and says whether it is past a limit.
+/// Records the request under `label` (targeting the account when the address is one's
+/// verified address, so it shows in the log of the account's workspaces; the page answers
+/// the same either way) and says whether it is past a limit.
 fn record_request(
     conn: &mut DbConn,
     actor: &Actor,
     label: &str,
+    account_id: Option<i64>,
     now: NaiveDateTime,
 ) -> AppResult<bool> {
     let since = now - TimeDelta::minutes(RESET_WINDOW_MINUTES);
@@ -78,13 +83,13 @@ fn record_request(
         throttled |=
             audit::count_for_ip(conn, RESET_REQUESTED, ip, since)? >= MAX_RESETS_PER_CLIENT;
     }
-    audit::record(
-        conn,
-        &Actor::anonymous(actor.ip.clone()),
-        Event::new(RESET_REQUESTED)
-            .label(label)
-            .changes(json!({"throttled": throttled})),
-    )?;
+    let mut event = Event::new(RESET_REQUESTED)
+        .label(label)
+        .changes(json!({"throttled": throttled}));
+    if let Some(id) = account_id {
+        event = event.target("account", id, label);
+    }
+    audit::record(conn, &Actor::anonymous(actor.ip.clone()), event)?;
     Ok(throttled)
 }
 

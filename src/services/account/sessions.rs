@@ -217,6 +217,32 @@ pub fn end_other_sessions(
     })
 }
 
+/// Signs out: deletes the session `id_hash` of the account and records it, in one
+/// transaction (a sign-out is a change of state like a sign-in). A session that had
+/// already ended records nothing. Returns whether a session ended.
+pub fn sign_out(
+    conn: &mut DbConn,
+    actor: &Actor,
+    account_id: i64,
+    id_hash: &str,
+) -> AppResult<bool> {
+    write_transaction(conn, |conn| {
+        if !session::delete_for_account_by_hash(conn, account_id, id_hash)? {
+            return Ok(false);
+        }
+        let label = primary_of(conn, account_id)?.canonical;
+        audit::record(
+            conn,
+            actor,
+            Event::new(SIGNED_OUT).target("account", account_id, &label),
+        )?;
+        Ok(true)
+    })
+}
+
+/// The audit action of a sign-out.
+pub const SIGNED_OUT: &str = "account.signed_out";
+
 #[cfg(test)]
 mod tests {
     use super::device_label;

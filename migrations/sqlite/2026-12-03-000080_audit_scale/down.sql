@@ -1,0 +1,3 @@
+DROP INDEX audit_events_account_target;
+DROP INDEX audit_events_account_actor;
+DROP INDEX audit_events_action_workspace;
