@@ -27,6 +27,8 @@ pub const ACTIONS: &[&str] = &[
     "account.signed_out",
     "domain.added",
     "domain.checked",
+    "domain.join",
+    "domain.policy_changed",
     "domain.removed",
     "domain.verified",
     "invite.accepted",
