@@ -87,6 +87,10 @@ fn write_roles(
         "after": {
             "roles": wanted.iter().map(name_of).collect::<Vec<_>>(),
             "primary": name_of(&primary),
+            // Primary first: what the membership history replays.
+            "role_ids": std::iter::once(primary)
+                .chain(wanted.iter().copied().filter(|id| *id != primary))
+                .collect::<Vec<_>>(),
         },
     });
     record(conn, actor, access, target, "member.roles_changed", changes)
