@@ -9,6 +9,7 @@ pub mod invites;
 pub mod join_link;
 pub mod locks;
 pub mod members;
+pub mod membership_history;
 pub mod requests;
 pub mod roles;
 pub mod seats;
