@@ -374,4 +374,5 @@ route_table! {
     POST "/w/{ws}/settings/domains/{id}/check" => domains::check,
     POST "/w/{ws}/settings/domains/{id}/delete" => domains::delete,
     GET "/w/{ws}/audit" => audit::log,
+    GET "/w/{ws}/audit/diff" => audit::diff,
 }
