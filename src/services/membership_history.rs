@@ -221,7 +221,9 @@ impl Roster {
     /// event recorded before ids were kept moves the names (Owner to the new one, Admin
     /// to the previous one).
     fn transfer(&mut self, new_owner: i64, after: &Value) {
-        let previous = after.get("previous_owner_member_id").and_then(Value::as_i64);
+        let previous = after
+            .get("previous_owner_member_id")
+            .and_then(Value::as_i64);
         let names = self.role_names.clone();
         let held = |ids: Vec<i64>| -> Vec<HeldRole> {
             ids.into_iter()
@@ -472,7 +474,12 @@ pub fn compare(start: &Roster, end: &Roster) -> Vec<(i64, &'static str)> {
 }
 
 /// What changed between the end of `from` and the end of `to`.
-pub fn diff(conn: &mut DbConn, workspace_id: i64, from: NaiveDate, to: NaiveDate) -> AppResult<Diff> {
+pub fn diff(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<Diff> {
     let events = events_until(conn, workspace_id, end_of(to))?;
     let start_until = end_of(from);
     let split = events.partition_point(|e| e.created_at < start_until);
@@ -527,7 +534,14 @@ mod tests {
             workspace_id: Some(1),
             actor_account_id: None,
             action: action.into(),
-            target_type: Some(if action.starts_with("role.") { "role" } else { "member" }.into()),
+            target_type: Some(
+                if action.starts_with("role.") {
+                    "role"
+                } else {
+                    "member"
+                }
+                .into(),
+            ),
             target_id: Some(target),
             target_label: Some(label.into()),
             changes: changes.to_string(),
@@ -720,7 +734,7 @@ mod tests {
         assert!(parse_day("yesterday", today).is_err());
         assert!(parse_day("2026-12-4", today).is_err());
         assert!(parse_day("2026-12-04", today)
-            .unwrap_err()
+            .expect_err("a future day")
             .contains("earlier"));
         assert_eq!(end_of(today).to_string(), "2026-12-04 00:00:00");
     }

@@ -288,15 +288,16 @@ pub async fn diff(ctx: WorkspaceCtx, query: web::Query<DiffQuery>) -> AppResult<
     let today = membership_history::today();
     let mut errors = FieldErrors::default();
     let asked = query.from.is_some() || query.to.is_some();
-    let mut day = |value: &Option<String>, field: &str| {
-        match membership_history::parse_day(value.as_deref().unwrap_or(""), today) {
-            Ok(day) => Some(day),
-            Err(message) => {
-                if asked {
-                    errors.add(field, message);
-                }
-                None
+    let mut day = |value: &Option<String>, field: &str| match membership_history::parse_day(
+        value.as_deref().unwrap_or(""),
+        today,
+    ) {
+        Ok(day) => Some(day),
+        Err(message) => {
+            if asked {
+                errors.add(field, message);
             }
+            None
         }
     };
     let (from, to) = (day(&query.from, "from"), day(&query.to, "to"));
@@ -319,7 +320,13 @@ pub async fn diff(ctx: WorkspaceCtx, query: web::Query<DiffQuery>) -> AppResult<
         None => MembershipDiff::default(),
     };
     let typed = |value: &Option<String>| -> String {
-        value.as_deref().unwrap_or("").trim().chars().take(40).collect()
+        value
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(40)
+            .collect()
     };
     let words = |d: NaiveDate| d.format("%-d %B %Y").to_string();
     let page = DiffPage {

@@ -88,7 +88,14 @@ fn happened_on(app: &TestApp, after: i64, day: &str) -> i64 {
     max_event_id(app)
 }
 
-async fn invite_and_accept(app: &TestApp, olivia: &Client, ws: &Ws, email: &str, name: &str, role: BuiltinRole) {
+async fn invite_and_accept(
+    app: &TestApp,
+    olivia: &Client,
+    ws: &Ws,
+    email: &str,
+    name: &str,
+    role: BuiltinRole,
+) {
     let done = invite(olivia, ws, email, &[app.role_id(ws.id, role)], "member").await;
     assert_eq!(done.status, 303, "{}", done.body);
     let path = nth_invite_link(app, email, 1).await;
@@ -105,8 +112,24 @@ async fn invite_and_accept(app: &TestApp, olivia: &Client, ws: &Ws, email: &str,
 async fn history(app: &TestApp) -> (Ws, Client) {
     let ws = workspace(app);
     let olivia = owner(app).await;
-    invite_and_accept(app, &olivia, &ws, "ana@example.com", "Ana Archer", BuiltinRole::Member).await;
-    invite_and_accept(app, &olivia, &ws, "ben@example.com", "Ben Baker", BuiltinRole::Member).await;
+    invite_and_accept(
+        app,
+        &olivia,
+        &ws,
+        "ana@example.com",
+        "Ana Archer",
+        BuiltinRole::Member,
+    )
+    .await;
+    invite_and_accept(
+        app,
+        &olivia,
+        &ws,
+        "ben@example.com",
+        "Ben Baker",
+        BuiltinRole::Member,
+    )
+    .await;
     let mark = happened_on(app, 0, "2026-11-01");
 
     let (ana, ben) = (
@@ -122,13 +145,21 @@ async fn history(app: &TestApp) -> (Ws, Client) {
         .submit(
             &ana_page,
             &format!("{ana_page}/roles"),
-            &[("role", &member), ("role", &admin), ("primary_role", &admin)],
+            &[
+                ("role", &member),
+                ("role", &admin),
+                ("primary_role", &admin),
+            ],
         )
         .await;
     assert_eq!(changed.status, 303, "{}", changed.body);
     let ben_page = format!("/w/acme/users/{ben}");
     let archived = olivia
-        .submit(&ben_page, &format!("{ben_page}/archive"), &[("confirm", "yes")])
+        .submit(
+            &ben_page,
+            &format!("{ben_page}/archive"),
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(archived.status, 303, "{}", archived.body);
     let mark = happened_on(app, mark, "2026-11-02");
@@ -137,11 +168,23 @@ async fn history(app: &TestApp) -> (Ws, Client) {
         .submit(&ben_page, &format!("{ben_page}/restore"), &[])
         .await;
     assert_eq!(restored.status, 303, "{}", restored.body);
-    invite_and_accept(app, &olivia, &ws, "cara@example.com", "Cara Cole", BuiltinRole::Viewer).await;
+    invite_and_accept(
+        app,
+        &olivia,
+        &ws,
+        "cara@example.com",
+        "Cara Cole",
+        BuiltinRole::Viewer,
+    )
+    .await;
     let mark = happened_on(app, mark, "2026-11-03");
 
     let removed = olivia
-        .submit(&ana_page, &format!("{ana_page}/remove"), &[("confirm", "yes")])
+        .submit(
+            &ana_page,
+            &format!("{ana_page}/remove"),
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(removed.status, 303, "{}", removed.body);
     let cara = app.client();
@@ -154,12 +197,17 @@ async fn history(app: &TestApp) -> (Ws, Client) {
 
     let viewer = app.role_id(ws.id, BuiltinRole::Viewer);
     assert_eq!(
-        invite(&olivia, &ws, "ana@example.com", &[viewer], "member").await.status,
+        invite(&olivia, &ws, "ana@example.com", &[viewer], "member")
+            .await
+            .status,
         303
     );
     let path = nth_invite_link(app, "ana@example.com", 2).await;
     let ana_again = app.client();
-    assert_eq!(ana_again.sign_in("ana@example.com", PASSWORD).await.status, 303);
+    assert_eq!(
+        ana_again.sign_in("ana@example.com", PASSWORD).await.status,
+        303
+    );
     let rejoined = ana_again.submit(&path, &path, &[]).await;
     assert_eq!(rejoined.status, 303, "{}", rejoined.body);
     happened_on(app, mark, "2026-11-05");
@@ -228,7 +276,10 @@ async fn the_list_as_of_each_day_matches_the_history_worked_out_by_hand(app: Tes
         as_of(&olivia, "2026-11-04").await,
         ["Ben Baker: Member (Active)", "Olivia Owner: Owner (Active)"]
     );
-    let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    let today = chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
     for day in ["2026-11-05", today.as_str()] {
         assert_eq!(
             as_of(&olivia, day).await,
@@ -360,14 +411,46 @@ async fn bad_and_future_dates_are_refused_beside_the_field_and_change_nothing(ap
     let olivia = owner(&app).await;
     let events = app.count("audit_events");
     for (path, field, message) in [
-        ("/w/acme/users?as_of=2026-13-40", "as_of", "Enter a date like 2026-12-31."),
-        ("/w/acme/users?as_of=last%20tuesday", "as_of", "Enter a date like 2026-12-31."),
-        ("/w/acme/users?as_of=", "as_of", "Enter a date like 2026-12-31."),
-        ("/w/acme/users?as_of=2999-01-01", "as_of", "or an earlier day"),
-        ("/w/acme/audit/diff?from=2026-11-05&to=2026-11-01", "to", "Choose a day on or after the first day."),
-        ("/w/acme/audit/diff?from=2026-02-30&to=2026-11-01", "from", "Enter a date like 2026-12-31."),
-        ("/w/acme/audit/diff?from=2026-11-01&to=2999-01-01", "to", "or an earlier day"),
-        ("/w/acme/audit/diff?from=2026-11-01", "to", "Enter a date like 2026-12-31."),
+        (
+            "/w/acme/users?as_of=2026-13-40",
+            "as_of",
+            "Enter a date like 2026-12-31.",
+        ),
+        (
+            "/w/acme/users?as_of=last%20tuesday",
+            "as_of",
+            "Enter a date like 2026-12-31.",
+        ),
+        (
+            "/w/acme/users?as_of=",
+            "as_of",
+            "Enter a date like 2026-12-31.",
+        ),
+        (
+            "/w/acme/users?as_of=2999-01-01",
+            "as_of",
+            "or an earlier day",
+        ),
+        (
+            "/w/acme/audit/diff?from=2026-11-05&to=2026-11-01",
+            "to",
+            "Choose a day on or after the first day.",
+        ),
+        (
+            "/w/acme/audit/diff?from=2026-02-30&to=2026-11-01",
+            "from",
+            "Enter a date like 2026-12-31.",
+        ),
+        (
+            "/w/acme/audit/diff?from=2026-11-01&to=2999-01-01",
+            "to",
+            "or an earlier day",
+        ),
+        (
+            "/w/acme/audit/diff?from=2026-11-01",
+            "to",
+            "Enter a date like 2026-12-31.",
+        ),
     ] {
         let page = olivia.get(path).await;
         assert_eq!(page.status, 422, "{path}: {}", page.body);
