@@ -166,13 +166,21 @@ pub fn seed_members(conn: &mut DbConn, slug: &str, count: usize) -> Result<(), S
         .ok_or_else(|| {
             format!("no workspace with slug `{slug}` (create it with create-owner first)")
         })?;
-    let role_id = |conn: &mut DbConn, r| Role::find_builtin(conn, workspace.id, r).map(|r| r.id);
-    let (admin, manager, member, viewer) = (
-        role_id(conn, BuiltinRole::Admin).map_err(err)?,
-        role_id(conn, BuiltinRole::Manager).map_err(err)?,
-        role_id(conn, BuiltinRole::Member).map_err(err)?,
-        role_id(conn, BuiltinRole::Viewer).map_err(err)?,
-    );
+    let builtin = |conn: &mut DbConn, r| Role::find_builtin(conn, workspace.id, r);
+    let roles = [
+        builtin(conn, BuiltinRole::Admin).map_err(err)?,
+        builtin(conn, BuiltinRole::Manager).map_err(err)?,
+        builtin(conn, BuiltinRole::Member).map_err(err)?,
+        builtin(conn, BuiltinRole::Viewer).map_err(err)?,
+    ];
+    let (admin, manager, member, viewer) = (roles[0].id, roles[1].id, roles[2].id, roles[3].id);
+    let role_name = |id: i64| {
+        roles
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    };
     let first_account = next_id(conn, "accounts").map_err(err)?;
     let first_member = next_id(conn, "members").map_err(err)?;
     let first_email = next_id(conn, "email_addresses").map_err(err)?;
@@ -185,6 +193,8 @@ pub fn seed_members(conn: &mut DbConn, slug: &str, count: usize) -> Result<(), S
             let mut email_rows = Vec::with_capacity(n);
             let mut member_rows = Vec::with_capacity(n);
             let mut role_rows = Vec::with_capacity(n);
+            // (member id, address, status, role id): each seeded member's `member.joined`.
+            let mut joined = Vec::with_capacity(n);
             for k in 0..n {
                 let i = done + k;
                 let first = FIRST[i % FIRST.len()];
@@ -219,7 +229,7 @@ pub fn seed_members(conn: &mut DbConn, slug: &str, count: usize) -> Result<(), S
                     email_addresses::id.eq(first_email + i as i64),
                     email_addresses::account_id.eq(account_id),
                     email_addresses::address.eq(address.clone()),
-                    email_addresses::canonical.eq(address),
+                    email_addresses::canonical.eq(address.clone()),
                     email_addresses::verified.eq(true),
                     email_addresses::is_primary.eq(true),
                     email_addresses::created_at.eq(now),
@@ -247,6 +257,7 @@ pub fn seed_members(conn: &mut DbConn, slug: &str, count: usize) -> Result<(), S
                 } else {
                     member
                 };
+                joined.push((member_id, address, status, role));
                 if status != "removed" {
                     role_rows.push((
                         member_roles::member_id.eq(member_id),
@@ -259,6 +270,26 @@ pub fn seed_members(conn: &mut DbConn, slug: &str, count: usize) -> Result<(), S
             batch_insert!(conn, email_addresses::table, email_rows);
             batch_insert!(conn, members::table, member_rows);
             batch_insert!(conn, member_roles::table, role_rows);
+            // The membership history (`services::membership_history`) reads joins from the
+            // log: each seeded member is recorded as joined in the status it was seeded in.
+            let events: Vec<Event<'_>> = joined
+                .iter()
+                .map(|(member_id, address, status, role)| {
+                    let roles = if *status == "removed" {
+                        json!({"roles": [], "role_ids": []})
+                    } else {
+                        json!({"roles": [role_name(*role)], "role_ids": [role]})
+                    };
+                    let mut after = json!({"status": status, "seeded": true});
+                    after["roles"] = roles["roles"].clone();
+                    after["role_ids"] = roles["role_ids"].clone();
+                    Event::new("member.joined")
+                        .workspace(workspace.id)
+                        .target("member", *member_id, address)
+                        .changes(json!({ "after": after }))
+                })
+                .collect();
+            audit::record_all(conn, &Actor::operator(), &events)?;
             Ok(())
         })
         .map_err(err)?;

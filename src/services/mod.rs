@@ -11,6 +11,7 @@ pub mod join_link;
 pub mod joining;
 pub mod locks;
 pub mod members;
+pub mod membership_history;
 pub mod requests;
 pub mod roles;
 pub mod seats;

@@ -147,6 +147,7 @@ fn record_created(
         &created.slug,
         input.owner_email.canonical(),
     );
+    let owner_role = Role::find_builtin(conn, workspace_id, BuiltinRole::Owner)?.id;
     audit::record(
         conn,
         actor,
@@ -161,7 +162,7 @@ fn record_created(
         Event::new("member.joined")
             .workspace(workspace_id)
             .target("member", created.member_id, owner)
-            .changes(json!({"after": {"roles": ["Owner"], "seat_type": "builder"}})),
+            .changes(json!({"after": {"roles": ["Owner"], "role_ids": [owner_role], "seat_type": "builder"}})),
     )?;
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::audit::{Cursor, LogFilter};
 use crate::permissions::Permission;
 use crate::services::audit::{self, Entry};
+use crate::services::membership_history::{self, Diff as MembershipDiff, DiffRow};
 use crate::web::forms::FieldErrors;
 use crate::web::{db, encode_query_value, render_status, Chrome, WorkspaceCtx, REFUSED};
 
@@ -244,4 +245,123 @@ fn csv(ctx: &WorkspaceCtx, filter: LogFilter) -> HttpResponse {
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .streaming(body)
+}
+
+/// The query of the membership diff: two days, both needed.
+#[derive(Deserialize, Default)]
+pub struct DiffQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "audit/diff.html")]
+struct DiffPage {
+    chrome: Chrome,
+    base: String,
+    log_href: String,
+    from: String,
+    to: String,
+    today: String,
+    /// ("2 December 2026", "3 December 2026") once both days are taken.
+    days: Option<(String, String)>,
+    diff: MembershipDiff,
+    errors: FieldErrors,
+}
+
+impl DiffPage {
+    /// The latest day a date field takes (`max`), none on a text field.
+    fn latest(&self, field: &str) -> &str {
+        if self.errors.get(field).is_some() {
+            ""
+        } else {
+            &self.today
+        }
+    }
+
+    /// A date field's type: `date`, or `text` while it holds what was refused (a date
+    /// input cannot hold "2026-13-40", and the typed value stays in the field).
+    fn kind(&self, field: &str) -> &'static str {
+        if self.errors.get(field).is_some() {
+            "text"
+        } else {
+            "date"
+        }
+    }
+    /// The three lists with their headings and ids, in the page's order.
+    fn sections(&self) -> [(&'static str, &'static str, &[DiffRow]); 3] {
+        [
+            ("Joined", "joined", &self.diff.joined),
+            ("Left", "left", &self.diff.left),
+            ("Roles changed", "changed", &self.diff.changed),
+        ]
+    }
+}
+
+/// GET /w/{ws}/audit/diff?from=YYYY-MM-DD&to=YYYY-MM-DD (audit.view): who joined, who left
+/// and whose roles changed between the end of one day and the end of another, from the log.
+pub async fn diff(ctx: WorkspaceCtx, query: web::Query<DiffQuery>) -> AppResult<HttpResponse> {
+    ctx.require(Permission::AuditView)?;
+    let query = query.into_inner();
+    let today = membership_history::today();
+    let mut errors = FieldErrors::default();
+    let asked = query.from.is_some() || query.to.is_some();
+    let mut day = |value: &Option<String>, field: &str| match membership_history::parse_day(
+        value.as_deref().unwrap_or(""),
+        today,
+    ) {
+        Ok(day) => Some(day),
+        Err(message) => {
+            if asked {
+                errors.add(field, message);
+            }
+            None
+        }
+    };
+    let (from, to) = (day(&query.from, "from"), day(&query.to, "to"));
+    let days = match (from, to) {
+        (Some(from), Some(to)) if from > to => {
+            errors.add("to", "Choose a day on or after the first day.");
+            None
+        }
+        (Some(from), Some(to)) => Some((from, to)),
+        _ => None,
+    };
+    let diff = match days {
+        Some((from, to)) => {
+            let workspace_id = ctx.access.workspace.id;
+            db(ctx.db_pool(), move |conn| {
+                membership_history::diff(conn, workspace_id, from, to)
+            })
+            .await?
+        }
+        None => MembershipDiff::default(),
+    };
+    let typed = |value: &Option<String>| -> String {
+        value
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(40)
+            .collect()
+    };
+    let words = |d: NaiveDate| d.format("%-d %B %Y").to_string();
+    let page = DiffPage {
+        chrome: ctx.chrome("Membership changes", "audit")?,
+        base: ctx.path("/audit/diff"),
+        log_href: ctx.path("/audit"),
+        from: typed(&query.from),
+        to: typed(&query.to),
+        today: today.format("%Y-%m-%d").to_string(),
+        days: days.map(|(from, to)| (words(from), words(to))),
+        diff,
+        errors: errors.clone(),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        REFUSED
+    };
+    render_status(&page, status)
 }

@@ -377,4 +377,5 @@ route_table! {
     POST "/w/{ws}/settings/domains/{id}/delete" => domains::delete,
     GET "/w/{ws}/audit" => audit::log,
     POST "/w/{ws}/join" => auth_pages::join_workspace,
+    GET "/w/{ws}/audit/diff" => audit::diff,
 }

@@ -30,6 +30,7 @@ mod member_edits;
 mod member_emails;
 mod member_page;
 mod member_races;
+mod membership_history;
 mod permissions;
 mod reauth;
 mod requests;
@@ -79,6 +80,7 @@ fn main() {
         ("bad_input", bad_input::tests()),
         ("reauth", reauth::tests()),
         ("member_races", member_races::tests()),
+        ("membership_history", membership_history::tests()),
         ("self_edits", self_edits::tests()),
         ("guidance", guidance::tests()),
         ("member_page", member_page::tests()),

@@ -87,6 +87,9 @@ fn write_roles(
         "after": {
             "roles": wanted.iter().map(name_of).collect::<Vec<_>>(),
             "primary": name_of(&primary),
+            // What the membership history replays (`roles` names these ids, in order).
+            "role_ids": wanted,
+            "primary_role_id": primary,
         },
     });
     record(conn, actor, access, target, "member.roles_changed", changes)

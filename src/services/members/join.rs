@@ -142,6 +142,7 @@ pub(crate) fn join_in_tx(
             .target("member", member_id, &label)
             .changes(json!({"after": {
                 "roles": role_names,
+                "role_ids": joining.role_ids,
                 "seat_type": joining.seat.key(),
                 "manager_id": joining.manager_id,
                 "department": joining.department,
@@ -200,13 +201,18 @@ pub(crate) fn reactivate(
     Role::replace_for_member(conn, member.id, &roles)?;
     Workspace::adjust_active_members(conn, workspace.id, 1)?;
     let label = label_of(conn, member.account_id)?;
+    let all = Role::for_workspace(conn, workspace.id)?;
+    let role_names: Vec<&str> = role_ids
+        .iter()
+        .filter_map(|id| all.iter().find(|r| r.id == *id).map(|r| r.name.as_str()))
+        .collect();
     audit::record(
         conn,
         actor,
         Event::new("member.rejoined")
             .workspace(workspace.id)
             .target("member", member.id, &label)
-            .changes(json!({"before": before, "after": {"status": "active", "seat_type": seat.key(), "role_ids": role_ids}})),
+            .changes(json!({"before": before, "after": {"status": "active", "seat_type": seat.key(), "role_ids": role_ids, "roles": role_names}})),
     )?;
     Ok(member.id)
 }

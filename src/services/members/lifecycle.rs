@@ -211,8 +211,8 @@ pub fn transfer_ownership(
             conn,
             actor,
             workspace,
-            access.member.id,
-            new_owner.id,
+            (access.member.id, &kept),
+            (new_owner.id, &given),
         )?)
     })
 }
@@ -224,14 +224,21 @@ fn others<'a>(held: &'a [HeldRole], except: &'a [i64]) -> impl Iterator<Item = (
         .map(|r| (r.role_id, false))
 }
 
+/// The ids of `(role, primary)` pairs, the primary first.
+fn role_ids(roles: &[(i64, bool)]) -> Vec<i64> {
+    let primary = roles.iter().filter(|(_, p)| *p);
+    let rest = roles.iter().filter(|(_, p)| !*p);
+    primary.chain(rest).map(|(id, _)| *id).collect()
+}
+
 /// Mails both Owners (the new and the previous) and records the transfer; returns the new
 /// Owner's name.
 fn tell_about_ownership(
     conn: &mut DbConn,
     actor: &Actor,
     workspace: &Workspace,
-    old_owner: i64,
-    new_owner: i64,
+    (old_owner, old_roles): (i64, &[(i64, bool)]),
+    (new_owner, new_roles): (i64, &[(i64, bool)]),
 ) -> AppResult<String> {
     let people = Member::names(conn, &[old_owner, new_owner])?;
     let find = |id: i64| {
@@ -265,7 +272,16 @@ fn tell_about_ownership(
             .target("member", new_owner, &new_email)
             .changes(json!({
                 "before": {"owner": old_email},
-                "after": {"owner": new_email, "previous_owner_role": "Admin"},
+                "after": {
+                    "owner": new_email,
+                    "previous_owner_role": "Admin",
+                    // Both members' roles after the move, primary first (the membership
+                    // history replays them).
+                    "role_ids": role_ids(new_roles),
+                    "previous_owner_member_id": old_owner,
+                    "previous_owner_label": old_email,
+                    "previous_owner_role_ids": role_ids(old_roles),
+                },
             })),
     )?;
     Ok(new_name)

@@ -17,6 +17,7 @@ use crate::services::members::directory::{
     self, InviteeListing, InviteeRow, MemberFilter, MemberPage, MemberRow, Sort,
 };
 use crate::services::members::{Act, Actor};
+use crate::services::membership_history::{self, MemberThen};
 use crate::services::seats::{self, Seats};
 use crate::state::AppState;
 use crate::text;
@@ -38,6 +39,8 @@ pub struct UsersQuery {
     department: Option<String>,
     sort: Option<String>,
     page: Option<String>,
+    /// `YYYY-MM-DD`: the list as it was at the end of that day, from the audit log.
+    as_of: Option<String>,
 }
 
 fn non_empty(value: &Option<String>) -> Option<String> {
@@ -118,6 +121,8 @@ struct UsersPage {
     invite_href: Option<String>,
     /// Where an invitation's Resend and Revoke post (`/w/{ws}/invites`).
     invites_base: String,
+    /// The list as of a past day, for `audit.view` holders (the history is the log's).
+    history_href: Option<String>,
     page_links: Vec<PageLink>,
     prev_href: Option<String>,
     next_href: Option<String>,
@@ -282,9 +287,13 @@ fn page_href(base: &str, filter: &MemberFilter, status_key: &str, page: i64) -> 
     format!("{base}?{}", query.finish())
 }
 
-/// GET /w/{ws}/users — requires members.view (scoped: a Manager sees their team).
+/// GET /w/{ws}/users — requires members.view (scoped: a Manager sees their team);
+/// `?as_of=YYYY-MM-DD` shows the list at the end of that day (also audit.view).
 pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult<HttpResponse> {
     ctx.require(Permission::MembersView)?;
+    if let Some(as_of) = &query.as_of {
+        return members_as_of(ctx, as_of).await;
+    }
     let errors = query.refusals();
     let filter = query.filter(&errors);
     let listing = {
@@ -341,6 +350,10 @@ impl UsersPage {
                 .allows(Permission::MembersInvite)
                 .then(|| ctx.path("/invites#invite-h")),
             invites_base: ctx.path("/invites"),
+            history_href: ctx.access.perms.allows(Permission::AuditView).then(|| {
+                let yesterday = membership_history::today().pred_opt().unwrap_or_default();
+                ctx.path(&format!("/users?as_of={}", yesterday.format("%Y-%m-%d")))
+            }),
             base,
             filter,
             status_key,
@@ -367,4 +380,91 @@ impl UsersPage {
             errors,
         })
     }
+}
+
+/// The Users screen as it was at the end of a day: read only, rebuilt from the audit log.
+#[derive(Template)]
+#[template(path = "users/as_of.html")]
+struct AsOfPage {
+    chrome: Chrome,
+    /// The live list.
+    base: String,
+    /// The date as typed (kept in the field when refused).
+    typed: String,
+    /// "2 December 2026" when the date was taken.
+    day_words: Option<String>,
+    /// The largest date the field takes (today, UTC).
+    today: String,
+    rows: Vec<MemberThen>,
+    /// The audit diff from this day to today.
+    diff_href: Option<String>,
+    errors: FieldErrors,
+}
+
+impl AsOfPage {
+    /// The latest day a date field takes (`max`), none on a text field.
+    fn latest(&self, field: &str) -> &str {
+        if self.errors.get(field).is_some() {
+            ""
+        } else {
+            &self.today
+        }
+    }
+
+    /// A date field's type: `date`, or `text` while it holds what was refused (a date
+    /// input cannot hold "2026-13-40", and the typed value stays in the field).
+    fn kind(&self, field: &str) -> &'static str {
+        if self.errors.get(field).is_some() {
+            "text"
+        } else {
+            "date"
+        }
+    }
+}
+
+/// GET /w/{ws}/users?as_of=YYYY-MM-DD — members.view and audit.view (the history is the
+/// audit log's); a date that is not one, or is in the future, is refused beside the field.
+async fn members_as_of(ctx: WorkspaceCtx, as_of: &str) -> AppResult<HttpResponse> {
+    ctx.require(Permission::AuditView)?;
+    let today = membership_history::today();
+    let mut errors = FieldErrors::default();
+    let day = match membership_history::parse_day(as_of, today) {
+        Ok(day) => Some(day),
+        Err(message) => {
+            errors.add("as_of", message);
+            None
+        }
+    };
+    let rows = match day {
+        Some(day) => {
+            let workspace_id = ctx.access.workspace.id;
+            db(ctx.db_pool(), move |conn| {
+                membership_history::members_as_of(conn, workspace_id, day)
+            })
+            .await?
+        }
+        None => Vec::new(),
+    };
+    let today_text = today.format("%Y-%m-%d").to_string();
+    let page = AsOfPage {
+        chrome: ctx.chrome("Users", "users")?,
+        base: ctx.path("/users"),
+        typed: as_of.trim().chars().take(40).collect(),
+        day_words: day.map(|d| d.format("%-d %B %Y").to_string()),
+        diff_href: day.map(|d| {
+            ctx.path(&format!(
+                "/audit/diff?from={}&to={today_text}",
+                d.format("%Y-%m-%d")
+            ))
+        }),
+        today: today_text,
+        rows,
+        errors,
+    };
+    let status = if page.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_status(&page, status)
 }
