@@ -17,6 +17,7 @@ tests![
     the_diff_between_two_days_matches_the_history_worked_out_by_hand,
     without_audit_view_both_views_are_forbidden,
     bad_and_future_dates_are_refused_beside_the_field_and_change_nothing,
+    a_long_list_as_of_a_date_comes_in_pages,
 ];
 
 /// The first invite link mailed to `to` beyond the first `seen` ones.
@@ -459,4 +460,46 @@ async fn bad_and_future_dates_are_refused_beside_the_field_and_change_nothing(ap
         page.assert_contains("aria-invalid=\"true\"");
     }
     assert_eq!(app.count("audit_events"), events, "nothing was recorded");
+}
+
+async fn a_long_list_as_of_a_date_comes_in_pages(app: TestApp) {
+    let ws = workspace(&app);
+    for n in 0..60 {
+        app.add_member(
+            ws.id,
+            &format!("p{n:02}@example.com"),
+            &format!("Person {n:02}"),
+            BuiltinRole::Member,
+        );
+    }
+    let olivia = owner(&app).await;
+    let today = chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    let first = olivia.get(&format!("/w/acme/users?as_of={today}")).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    first.assert_contains("61 members · Showing 1–50 of 61");
+    first.assert_contains("Person 00");
+    first.assert_lacks("Person 59");
+    first.assert_contains(&format!(
+        "href=\"/w/acme/users?as_of={today}&#38;page=2\" rel=\"next\""
+    ));
+    let second = olivia
+        .get(&format!("/w/acme/users?as_of={today}&page=2"))
+        .await;
+    assert_eq!(second.status, 200);
+    second.assert_contains("Showing 51–61 of 61");
+    second.assert_contains("Person 59");
+    second.assert_lacks("Person 00");
+    second.assert_lacks("rel=\"next\"");
+    // A page past the end shows the last one; a page that is not a number, the first.
+    olivia
+        .get(&format!("/w/acme/users?as_of={today}&page=9"))
+        .await
+        .assert_contains("Showing 51–61 of 61");
+    olivia
+        .get(&format!("/w/acme/users?as_of={today}&page=x"))
+        .await
+        .assert_contains("Showing 1–50 of 61");
 }

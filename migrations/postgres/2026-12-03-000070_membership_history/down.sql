@@ -1,1 +1,1 @@
-DROP INDEX audit_events_workspace_action_time;
+DROP INDEX audit_events_action_workspace_time;

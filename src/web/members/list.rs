@@ -14,7 +14,7 @@ use crate::models::role::Role;
 use crate::permissions::Permission;
 use crate::services::access::{self, Access};
 use crate::services::members::directory::{
-    self, InviteeListing, InviteeRow, MemberFilter, MemberPage, MemberRow, Sort,
+    self, InviteeListing, InviteeRow, MemberFilter, MemberPage, MemberRow, Sort, PAGE_SIZE,
 };
 use crate::services::members::{Act, Actor};
 use crate::services::membership_history::{self, MemberThen};
@@ -292,7 +292,8 @@ fn page_href(base: &str, filter: &MemberFilter, status_key: &str, page: i64) -> 
 pub async fn list(ctx: WorkspaceCtx, query: web::Query<UsersQuery>) -> AppResult<HttpResponse> {
     ctx.require(Permission::MembersView)?;
     if let Some(as_of) = &query.as_of {
-        return members_as_of(ctx, as_of).await;
+        let page = query.page.as_deref().and_then(|p| p.parse().ok());
+        return members_as_of(ctx, as_of, page.unwrap_or(1)).await;
     }
     let errors = query.refusals();
     let filter = query.filter(&errors);
@@ -395,7 +396,14 @@ struct AsOfPage {
     day_words: Option<String>,
     /// The largest date the field takes (today, UTC).
     today: String,
+    /// This page's members (`PAGE_SIZE` a page, by name).
     rows: Vec<MemberThen>,
+    /// How many were members then, on every page.
+    total: usize,
+    /// "Showing 51–100 of 230" when there is more than one page.
+    showing: Option<String>,
+    prev_href: Option<String>,
+    next_href: Option<String>,
     /// The audit diff from this day to today.
     diff_href: Option<String>,
     errors: FieldErrors,
@@ -424,7 +432,7 @@ impl AsOfPage {
 
 /// GET /w/{ws}/users?as_of=YYYY-MM-DD — members.view and audit.view (the history is the
 /// audit log's); a date that is not one, or is in the future, is refused beside the field.
-async fn members_as_of(ctx: WorkspaceCtx, as_of: &str) -> AppResult<HttpResponse> {
+async fn members_as_of(ctx: WorkspaceCtx, as_of: &str, page: i64) -> AppResult<HttpResponse> {
     ctx.require(Permission::AuditView)?;
     let today = membership_history::today();
     let mut errors = FieldErrors::default();
@@ -446,6 +454,29 @@ async fn members_as_of(ctx: WorkspaceCtx, as_of: &str) -> AppResult<HttpResponse
         None => Vec::new(),
     };
     let today_text = today.format("%Y-%m-%d").to_string();
+    let total = rows.len();
+    let size = PAGE_SIZE as usize;
+    let pages = total.div_ceil(size).max(1);
+    let page = usize::try_from(page).unwrap_or(1).clamp(1, pages);
+    let rows: Vec<MemberThen> = rows
+        .into_iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .collect();
+    let href = |n: usize| {
+        day.map(|d| ctx.path(&format!("/users?as_of={}&page={n}", d.format("%Y-%m-%d"))))
+    };
+    let showing = (pages > 1).then(|| {
+        format!(
+            "Showing {}–{} of {total}",
+            (page - 1) * size + 1,
+            (page - 1) * size + rows.len()
+        )
+    });
+    let (prev_href, next_href) = (
+        (page > 1).then(|| href(page - 1)).flatten(),
+        (page < pages).then(|| href(page + 1)).flatten(),
+    );
     let page = AsOfPage {
         chrome: ctx.chrome("Users", "users")?,
         base: ctx.path("/users"),
@@ -459,6 +490,10 @@ async fn members_as_of(ctx: WorkspaceCtx, as_of: &str) -> AppResult<HttpResponse
         }),
         today: today_text,
         rows,
+        total,
+        showing,
+        prev_href,
+        next_href,
         errors,
     };
     let status = if page.errors.is_empty() {
