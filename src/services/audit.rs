@@ -135,7 +135,10 @@ pub fn actor_words(
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub id: i64,
+    /// When, for reading ("2026-12-03 07:48:09 UTC").
     pub at: String,
+    /// When, for machines (the `datetime` of the page's `<time>`).
+    pub at_iso: String,
     pub actor: String,
     pub actor_address: String,
     pub ip: String,
@@ -184,6 +187,7 @@ pub fn screen(
             Entry {
                 id: event.id,
                 at: time_words(&event.created_at),
+                at_iso: event.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
                 actor,
                 actor_address,
                 ip: event.ip.clone().unwrap_or_default(),

@@ -1,7 +1,8 @@
 // Headless-browser check of every Gatehouse screen a new admin meets.
 //
 // Signs in through the real login form and visits the login, Users, account,
-// member, Roles, new-role, Settings, Requests, ask-for-a-permission, Invites,
+// member, Roles, new-role, Settings, Requests, ask-for-a-permission, Domains,
+// invite link, audit log, membership diff, Users as of a date, Invites,
 // invitation, 403 and 404 pages. On each: axe (WCAG 2.0/2.1 A and AA), no
 // horizontal scroll at 390 px, and screenshots at 1280 px and 390 px under
 // SHOT_DIR. Layout checks: the member page is one form with one Save and stays
@@ -364,6 +365,24 @@ async function run() {
     await screen(page, 'new role form', 'role-new', { desktop: labelsFirstOnRoleForm });
     await page.goto(`${BASE_URL}/w/${workspace}/requests/new`, { waitUntil: 'load' });
     await screen(page, 'ask-for-a-permission page', 'request-new');
+
+    // 6b. The ways in and the record of changes: Domains (a verified domain with its join
+    // policy form), the invite link, the audit log, the membership diff and the Users list
+    // as of a date.
+    const today = new Date().toISOString().slice(0, 10);
+    for (const [path, label, file, heading] of [
+      ['/settings/domains', 'Domains page', 'domains', 'Domains'],
+      ['/settings/link', 'invite link page', 'link', 'Invite link'],
+      ['/audit', 'audit log', 'audit', 'Audit log'],
+      [`/audit/diff?from=2026-01-01&to=${today}`, 'membership diff', 'audit-diff', null],
+      [`/users?as_of=${today}`, 'Users as of a date', 'users-as-of', null],
+    ]) {
+      await page.goto(`${BASE_URL}/w/${workspace}${path}`, { waitUntil: 'load' });
+      await must(`${label} opens`, async () => {
+        await page.getByRole('heading', { level: 1, ...(heading ? { name: heading, exact: true } : {}) }).first().waitFor({ state: 'visible' });
+      });
+      await screen(page, label, file);
+    }
 
     // 7. A member page: one form, one Save, short.
     await page.goto(`${BASE_URL}/w/${workspace}/users`, { waitUntil: 'load' });

@@ -77,6 +77,11 @@ fn run() {
                 Some("Sales"),
             );
         }
+        // A verified domain, so the Domains screen shows its join policy form.
+        app.with_db(|conn| {
+            gatehouse::services::domains::verify_by_operator(conn, &ws.slug, "acme.example")
+                .expect("verify the fixture's domain")
+        });
         // Screenshots of every screen at 1280 px and 390 px, kept for a person to look at.
         let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser");
         let _ = std::fs::remove_dir_all(&shots);
