@@ -11,16 +11,14 @@
 //! member, no request waiting, the policy's author still able to offer its roles (SPEC §4.3),
 //! seats and the daily limit (shared with the invite link: `services::joining`).
 
-use serde_json::json;
-
 use crate::db::{write_transaction, DbConn};
 use crate::error::{AppError, AppResult, ServiceError, ServiceResult};
 use crate::links::Links;
 use crate::models;
-use crate::models::audit::{self, Actor, Event};
+use crate::models::audit::Actor;
 use crate::models::domain::{self, Domain};
 use crate::models::email_address::EmailAddressRow;
-use crate::models::join_link::{self as model, encode_ids, JoinRequest, NewJoinRequest};
+use crate::models::join_link::{self as model, JoinRequest};
 use crate::models::member::{Member, MemberStatus};
 use crate::models::workspace::Workspace;
 use crate::permissions::Permission;
@@ -161,68 +159,19 @@ pub fn join(
                 workspace.name, via.domain
             )));
         }
-        let label = joining::label_of(conn, account_id)?;
+        let through = joining::Through::Domain {
+            domain_id: via.id,
+            name: &via.domain,
+        };
         if via.join_policy == domain::POLICY_APPROVAL {
-            let id = NewJoinRequest {
-                workspace_id: workspace.id,
-                account_id,
-                status: model::PENDING,
-                role_ids: encode_ids(&role_ids),
-                confirm_token_hash: None,
-                member_id: None,
-                decided_at: None,
-                created_at: now,
-                domain_id: Some(via.id),
-            }
-            .insert(conn)?;
-            audit::record(
-                conn,
-                actor,
-                Event::new("join_request.created")
-                    .workspace(workspace.id)
-                    .target("join_request", id, &label)
-                    .changes(json!({"after": {"status": "pending", "role_ids": role_ids, "domain": via.domain}})),
-            )?;
-            joining::tell_deciders(conn, links, &workspace, account_id, Some(&via.domain), now)?;
-            return Ok(Used::Requested {
-                workspace_name: workspace.name.clone(),
-            });
+            return Ok(joining::file_request(
+                conn, actor, links, &workspace, account_id, &role_ids, through, now,
+            )?);
         }
         joining::ensure_room(conn, &workspace, now)?;
-        let member_id = joining::make_member(
-            conn,
-            actor,
-            &workspace,
-            existing,
-            account_id,
-            &role_ids,
-            None,
-            model::VIA_DOMAIN,
-        )?;
-        // Kept as a use, like the link's, so the rolling daily limit counts it.
-        let id = NewJoinRequest {
-            workspace_id: workspace.id,
-            account_id,
-            status: model::JOINED,
-            role_ids: encode_ids(&role_ids),
-            confirm_token_hash: None,
-            member_id: Some(member_id),
-            decided_at: Some(now),
-            created_at: now,
-            domain_id: Some(via.id),
-        }
-        .insert(conn)?;
-        audit::record(
-            conn,
-            actor,
-            Event::new("domain.join")
-                .workspace(workspace.id)
-                .target("member", member_id, &label)
-                .changes(json!({"after": {"member_id": member_id, "role_ids": role_ids, "domain": via.domain, "join_request_id": id}})),
-        )?;
-        Ok(Used::Joined {
-            workspace_slug: workspace.slug.clone(),
-        })
+        Ok(joining::join_now(
+            conn, actor, &workspace, existing, account_id, &role_ids, through, now,
+        )?)
     })
 }
 

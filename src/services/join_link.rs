@@ -36,7 +36,7 @@ use crate::models::workspace::Workspace;
 use crate::permissions::Permission;
 use crate::services::access::{self, Access};
 use crate::services::domain_join;
-use crate::services::joining::{self, ensure_room, label_of, make_member, tell_deciders};
+use crate::services::joining::{self, ensure_room, label_of, make_member};
 use crate::services::locks::{self, lock_workspace};
 use crate::services::members::join;
 use crate::services::roles::{self, Offer};
@@ -358,65 +358,15 @@ fn apply(
             "This invite link has been used as many times as it allows: nothing was changed.",
         ));
     }
-    let label = label_of(conn, account_id)?;
-    if link.require_approval {
-        let id = NewJoinRequest {
-            workspace_id: workspace.id,
-            account_id,
-            status: model::PENDING,
-            role_ids: encode_ids(&role_ids),
-            confirm_token_hash: None,
-            member_id: None,
-            decided_at: None,
-            created_at: now,
-            domain_id: None,
-        }
-        .insert(conn)?;
-        audit::record(
-            conn,
-            actor,
-            Event::new("join_request.created")
-                .workspace(workspace.id)
-                .target("join_request", id, &label)
-                .changes(json!({"after": {"status": "pending", "role_ids": role_ids, "link_id": link.id}})),
-        )?;
-        tell_deciders(conn, links, workspace, account_id, None, now)?;
-        return Ok(Used::Requested {
-            workspace_name: workspace.name.clone(),
-        });
-    }
-    let member_id = make_member(
-        conn,
-        actor,
-        workspace,
-        existing,
-        account_id,
-        &role_ids,
-        None,
-        model::VIA_LINK,
-    )?;
-    let id = NewJoinRequest {
-        workspace_id: workspace.id,
-        account_id,
-        status: model::JOINED,
-        role_ids: encode_ids(&role_ids),
-        confirm_token_hash: None,
-        member_id: Some(member_id),
-        decided_at: Some(now),
-        created_at: now,
-        domain_id: None,
-    }
-    .insert(conn)?;
-    audit::record(
-        conn,
-        actor,
-        Event::new("join_link.used")
-            .workspace(workspace.id)
-            .target("member", member_id, &label)
-            .changes(json!({"after": {"member_id": member_id, "role_ids": role_ids, "link_id": link.id, "join_request_id": id}})),
-    )?;
-    Ok(Used::Joined {
-        workspace_slug: workspace.slug.clone(),
+    let through = joining::Through::Link { link_id: link.id };
+    Ok(if link.require_approval {
+        joining::file_request(
+            conn, actor, links, workspace, account_id, &role_ids, through, now,
+        )?
+    } else {
+        joining::join_now(
+            conn, actor, workspace, existing, account_id, &role_ids, through, now,
+        )?
     })
 }
 

@@ -5,21 +5,23 @@
 //! workspace's member lock.
 
 use chrono::{NaiveDateTime, TimeDelta};
+use serde_json::json;
 
 use crate::db::DbConn;
 use crate::error::{AppResult, ServiceError, ServiceResult};
 use crate::links::Links;
 use crate::mail::messages::{self, JoinMail};
-use crate::models::audit::Actor;
+use crate::models::audit::{self, Actor, Event};
 use crate::models::email_address::EmailAddressRow;
 use crate::models::invite::Invite;
-use crate::models::join_link::{self as model, JoinRequest};
+use crate::models::join_link::{self as model, encode_ids, JoinRequest, NewJoinRequest};
 use crate::models::member::{Member, MemberStatus, SeatType};
 use crate::models::outbox::{self, NewMail};
 use crate::models::role::Role;
 use crate::models::workspace::Workspace;
 use crate::permissions::Permission;
 use crate::services::access;
+use crate::services::join_link::Used;
 use crate::services::members::join;
 use crate::services::seats::Seats;
 
@@ -108,6 +110,134 @@ pub(crate) fn make_member(
     };
     model::set_joined_via(conn, member_id, via, approved_by)?;
     Ok(member_id)
+}
+
+/// The way in a join or a join request came through: the invite link or a verified domain.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Through<'a> {
+    Link { link_id: i64 },
+    Domain { domain_id: i64, name: &'a str },
+}
+
+impl Through<'_> {
+    fn domain_id(self) -> Option<i64> {
+        match self {
+            Through::Link { .. } => None,
+            Through::Domain { domain_id, .. } => Some(domain_id),
+        }
+    }
+
+    fn domain_name(&self) -> Option<&str> {
+        match self {
+            Through::Link { .. } => None,
+            Through::Domain { name, .. } => Some(name),
+        }
+    }
+
+    /// The audit payload's key naming the way in.
+    fn detail(self) -> (&'static str, serde_json::Value) {
+        match self {
+            Through::Link { link_id } => ("link_id", json!(link_id)),
+            Through::Domain { name, .. } => ("domain", json!(name)),
+        }
+    }
+}
+
+/// Files a join request that waits for an admin (audited; the deciders are mailed).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn file_request(
+    conn: &mut DbConn,
+    actor: &Actor,
+    links: &Links,
+    workspace: &Workspace,
+    account_id: i64,
+    role_ids: &[i64],
+    through: Through<'_>,
+    now: NaiveDateTime,
+) -> AppResult<Used> {
+    let id = NewJoinRequest {
+        workspace_id: workspace.id,
+        account_id,
+        status: model::PENDING,
+        role_ids: encode_ids(role_ids),
+        confirm_token_hash: None,
+        member_id: None,
+        decided_at: None,
+        created_at: now,
+        domain_id: through.domain_id(),
+    }
+    .insert(conn)?;
+    let (key, value) = through.detail();
+    let label = label_of(conn, account_id)?;
+    audit::record(
+        conn,
+        actor,
+        Event::new("join_request.created")
+            .workspace(workspace.id)
+            .target("join_request", id, &label)
+            .changes(json!({"after": {"status": "pending", "role_ids": role_ids, key: value}})),
+    )?;
+    tell_deciders(
+        conn,
+        links,
+        workspace,
+        account_id,
+        through.domain_name(),
+        now,
+    )?;
+    Ok(Used::Requested {
+        workspace_name: workspace.name.clone(),
+    })
+}
+
+/// Joins at once: the membership, the use kept as a join request row (so the rolling daily
+/// limit counts it), and the audit event.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn join_now(
+    conn: &mut DbConn,
+    actor: &Actor,
+    workspace: &Workspace,
+    existing: Option<Member>,
+    account_id: i64,
+    role_ids: &[i64],
+    through: Through<'_>,
+    now: NaiveDateTime,
+) -> AppResult<Used> {
+    let via = match through {
+        Through::Link { .. } => model::VIA_LINK,
+        Through::Domain { .. } => model::VIA_DOMAIN,
+    };
+    let member_id = make_member(
+        conn, actor, workspace, existing, account_id, role_ids, None, via,
+    )?;
+    let id = NewJoinRequest {
+        workspace_id: workspace.id,
+        account_id,
+        status: model::JOINED,
+        role_ids: encode_ids(role_ids),
+        confirm_token_hash: None,
+        member_id: Some(member_id),
+        decided_at: Some(now),
+        created_at: now,
+        domain_id: through.domain_id(),
+    }
+    .insert(conn)?;
+    let (key, value) = through.detail();
+    let label = label_of(conn, account_id)?;
+    audit::record(
+        conn,
+        actor,
+        Event::new(match through {
+            Through::Link { .. } => "join_link.used",
+            Through::Domain { .. } => "domain.join",
+        })
+        .workspace(workspace.id)
+        .target("member", member_id, &label)
+        .changes(json!({"after": {"member_id": member_id, "role_ids": role_ids, key: value, "join_request_id": id}})),
+    )?;
+    Ok(Used::Joined {
+        workspace_slug: workspace.slug.clone(),
+    })
 }
 
 /// The account's primary address (an audit label).

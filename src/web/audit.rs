@@ -270,24 +270,6 @@ struct DiffPage {
 }
 
 impl DiffPage {
-    /// The latest day a date field takes (`max`), none on a text field.
-    fn latest(&self, field: &str) -> &str {
-        if self.errors.get(field).is_some() {
-            ""
-        } else {
-            &self.today
-        }
-    }
-
-    /// A date field's type: `date`, or `text` while it holds what was refused (a date
-    /// input cannot hold "2026-13-40", and the typed value stays in the field).
-    fn kind(&self, field: &str) -> &'static str {
-        if self.errors.get(field).is_some() {
-            "text"
-        } else {
-            "date"
-        }
-    }
     /// The three lists with their headings and ids, in the page's order.
     fn sections(&self) -> [(&'static str, &'static str, &[DiffRow]); 3] {
         [

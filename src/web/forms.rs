@@ -94,6 +94,25 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// A date field's input type: `date`, or `text` while it holds what was refused (a
+    /// date input cannot hold "2026-13-40", and the typed value stays in the field).
+    pub fn date_kind(&self, field: &str) -> &'static str {
+        if self.get(field).is_some() {
+            "text"
+        } else {
+            "date"
+        }
+    }
+
+    /// A date field's `max` (`latest`), none while it is a text field.
+    pub fn date_max<'a>(&self, field: &str, latest: &'a str) -> &'a str {
+        if self.get(field).is_some() {
+            ""
+        } else {
+            latest
+        }
+    }
+
     /// Every field's problem at once, from `Validate::validate`.
     pub fn from_validation(errors: &ValidationErrors) -> Self {
         let mut out = FieldErrors::default();

@@ -10,20 +10,14 @@
 //!
 //! To extend: add a row to [`WALK`] and an arm to [`prepare`].
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::RunQueryDsl;
 use gatehouse::permissions::BuiltinRole;
 use gatehouse::services::domains;
-use hickory_server::authority::{Catalog, ZoneType};
-use hickory_server::proto::rr::rdata::{SOA, TXT};
-use hickory_server::proto::rr::{LowerName, Name, RData, Record};
-use hickory_server::store::in_memory::InMemoryAuthority;
-use hickory_server::ServerFuture;
 
-use crate::support::{link, Client, Mail, MailServer, Page, TestApp, TestDb, PASSWORD};
+use crate::domains::{app_with_dns, dns_server, Dns};
+use crate::support::{link, Client, Mail, Page, TestApp, PASSWORD};
 use crate::tests;
 
 tests![every_state_changing_post_of_the_route_table_leaves_an_audit_row_the_log_shows];
@@ -156,43 +150,6 @@ impl Post {
     }
 }
 
-/// An authoritative nameserver for `test.` on loopback, whose zone the scenarios publish
-/// TXT records in.
-struct Dns {
-    addr: SocketAddr,
-    zone: Arc<InMemoryAuthority>,
-}
-
-fn dns_name(n: &str) -> Name {
-    Name::from_ascii(n).unwrap()
-}
-
-async fn dns_server() -> Dns {
-    let origin = dns_name("test.");
-    let mut authority = InMemoryAuthority::empty(origin.clone(), ZoneType::Primary, false);
-    let soa = SOA::new(
-        dns_name("ns.test."),
-        dns_name("admin.test."),
-        1,
-        3600,
-        600,
-        86400,
-        60,
-    );
-    authority.upsert_mut(Record::from_rdata(origin.clone(), 60, RData::SOA(soa)), 1);
-    let zone = Arc::new(authority);
-    let mut catalog = Catalog::new();
-    catalog.upsert(LowerName::new(&origin), vec![zone.clone()]);
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    let mut server = ServerFuture::new(catalog);
-    server.register_socket(socket);
-    actix_web::rt::spawn(async move {
-        let _ = server.block_until_done().await;
-    });
-    Dns { addr, zone }
-}
-
 /// What the scenarios share: the app, the Owner's browser (signed in by the setup), a
 /// second instance on the same database whose TXT checks ask [`Dns`], and that server.
 struct Walk {
@@ -200,20 +157,6 @@ struct Walk {
     owner: Client,
     dns_app: Option<TestApp>,
     dns: Dns,
-}
-
-/// An instance on the walk's database whose TXT checks ask `server`.
-async fn app_with_dns(app: &TestApp, server: SocketAddr) -> TestApp {
-    TestApp::spawn_configured(
-        TestDb::reuse(&app.db),
-        app.backend,
-        MailServer::start(),
-        move |config| {
-            config.dns_server = Some(server);
-            config.dns_timeout = Duration::from_millis(2000);
-        },
-    )
-    .await
 }
 
 /// A number from SQL (`… AS n`).
@@ -1001,15 +944,12 @@ async fn prepare(w: &Walk, pattern: &str) -> Post {
         "/w/{ws}/settings/domains/{id}/check" => {
             let claimed =
                 app.with_db(|conn| domains::add_by_operator(conn, "acme", "checked.test").unwrap());
-            let record = Record::from_rdata(
-                dns_name("checked.test."),
-                60,
-                RData::TXT(TXT::new(vec![format!(
-                    "gatehouse-verification={}",
-                    claimed.verification_token
-                )])),
-            );
-            assert!(w.dns.zone.upsert(record, 2).await, "record published");
+            w.dns
+                .publish(
+                    "checked.test",
+                    &format!("gatehouse-verification={}", claimed.verification_token),
+                )
+                .await;
             // The instance that asks the walk's nameserver, with the Owner's session.
             let client = Client::with_cookie(
                 &w.dns_app.as_ref().expect("started after setup").base_url,

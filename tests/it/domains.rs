@@ -29,9 +29,10 @@ tests![
     remove_asks_first_then_removes_with_an_audit_row,
 ];
 
-/// An authoritative nameserver for `test.` on a random loopback UDP port.
-struct Dns {
-    addr: SocketAddr,
+/// An authoritative nameserver for `test.` on a random loopback UDP port (also the route
+/// walk's, tests/it/audit_walk.rs).
+pub(crate) struct Dns {
+    pub(crate) addr: SocketAddr,
     zone: Arc<InMemoryAuthority>,
 }
 
@@ -39,7 +40,7 @@ fn name(n: &str) -> Name {
     Name::from_ascii(n).unwrap()
 }
 
-async fn dns_server() -> Dns {
+pub(crate) async fn dns_server() -> Dns {
     let origin = name("test.");
     let mut authority = InMemoryAuthority::empty(origin.clone(), ZoneType::Primary, false);
     let soa = SOA::new(
@@ -71,7 +72,7 @@ async fn dns_server() -> Dns {
 }
 
 impl Dns {
-    async fn publish(&self, domain: &str, value: &str) {
+    pub(crate) async fn publish(&self, domain: &str, value: &str) {
         let record = Record::from_rdata(
             name(&format!("{domain}.")),
             60,
@@ -82,7 +83,7 @@ impl Dns {
 }
 
 /// An application on the test's database whose TXT checks ask `server`.
-async fn app_with_dns(app: &TestApp, server: SocketAddr) -> TestApp {
+pub(crate) async fn app_with_dns(app: &TestApp, server: SocketAddr) -> TestApp {
     TestApp::spawn_configured(
         TestDb::reuse(&app.db),
         app.backend,

@@ -409,27 +409,6 @@ struct AsOfPage {
     errors: FieldErrors,
 }
 
-impl AsOfPage {
-    /// The latest day a date field takes (`max`), none on a text field.
-    fn latest(&self, field: &str) -> &str {
-        if self.errors.get(field).is_some() {
-            ""
-        } else {
-            &self.today
-        }
-    }
-
-    /// A date field's type: `date`, or `text` while it holds what was refused (a date
-    /// input cannot hold "2026-13-40", and the typed value stays in the field).
-    fn kind(&self, field: &str) -> &'static str {
-        if self.errors.get(field).is_some() {
-            "text"
-        } else {
-            "date"
-        }
-    }
-}
-
 /// GET /w/{ws}/users?as_of=YYYY-MM-DD — members.view and audit.view (the history is the
 /// audit log's); a date that is not one, or is in the future, is refused beside the field.
 async fn members_as_of(ctx: WorkspaceCtx, as_of: &str, page: i64) -> AppResult<HttpResponse> {
