@@ -235,33 +235,6 @@ fn address_id(app: &TestApp, canonical: &str) -> i64 {
     )
 }
 
-/// A confirmed, not primary, address for the account that has `existing`.
-fn add_confirmed_address(app: &TestApp, existing: &str, address: &str) -> i64 {
-    use diesel::prelude::*;
-    use gatehouse::db::schema::email_addresses as e;
-    app.with_db(|conn| {
-        let account: i64 = e::table
-            .filter(e::canonical.eq(existing))
-            .select(e::account_id)
-            .first(conn)
-            .unwrap();
-        let now = chrono::Utc::now().naive_utc();
-        diesel::insert_into(e::table)
-            .values((
-                e::account_id.eq(account),
-                e::address.eq(address),
-                e::canonical.eq(address),
-                e::verified.eq(true),
-                e::is_primary.eq(false),
-                e::created_at.eq(now),
-                e::verified_at.eq(Some(now)),
-            ))
-            .execute(conn)
-            .unwrap();
-    });
-    address_id(app, address)
-}
-
 async fn signed_in(app: &TestApp, email: &str) -> Client {
     let client = app.client();
     let done = client.sign_in(email, PASSWORD).await;
@@ -542,7 +515,7 @@ async fn prepare(w: &Walk, pattern: &str) -> Post {
         }
         "/w/{ws}/users/{id}/emails/{eid}/primary" => {
             let emma = member(app, "emma@acme.example", "Emma Email", BuiltinRole::Member);
-            let eid = add_confirmed_address(app, "emma@acme.example", "emma.m@acme.example");
+            let eid = app.add_confirmed_address("emma@acme.example", "emma.m@acme.example");
             Post::new(
                 owner(),
                 &users(emma, ""),
@@ -552,7 +525,7 @@ async fn prepare(w: &Walk, pattern: &str) -> Post {
         }
         "/w/{ws}/users/{id}/emails/{eid}/delete" => {
             let emma = member(app, "emma@acme.example", "Emma Email", BuiltinRole::Member);
-            let eid = add_confirmed_address(app, "emma.m@acme.example", "emma.x@acme.example");
+            let eid = app.add_confirmed_address("emma.m@acme.example", "emma.x@acme.example");
             Post::new(
                 owner(),
                 &users(emma, ""),

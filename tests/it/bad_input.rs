@@ -452,8 +452,8 @@ async fn world(app: &TestApp) -> World {
     assert_eq!(archived.status, 303, "archive: {}", archived.body);
     // A second confirmed address for Mia (on the verified domain) and for Olivia, so the
     // make-primary and remove forms appear; Olivia also belongs to Beta, so Leave appears.
-    add_confirmed_address(app, "mia@acme.example", "mia.m@acme.example");
-    add_confirmed_address(app, "olivia@acme.example", "olivia@third.example");
+    app.add_confirmed_address("mia@acme.example", "mia.m@acme.example");
+    app.add_confirmed_address("olivia@acme.example", "olivia@third.example");
     let beta = app.create_workspace("Beta", "bob@beta.example", "Bob Beta");
     app.add_member(
         beta.workspace_id,
@@ -651,30 +651,6 @@ fn role_id(app: &TestApp, name: &str) -> i64 {
             .first(conn)
             .unwrap()
     })
-}
-
-fn add_confirmed_address(app: &TestApp, existing: &str, address: &str) {
-    use diesel::prelude::*;
-    use gatehouse::db::schema::email_addresses as e;
-    app.with_db(|conn| {
-        let account: i64 = e::table
-            .filter(e::canonical.eq(existing))
-            .select(e::account_id)
-            .first(conn)
-            .unwrap();
-        diesel::insert_into(e::table)
-            .values((
-                e::account_id.eq(account),
-                e::address.eq(address),
-                e::canonical.eq(address),
-                e::verified.eq(true),
-                e::is_primary.eq(false),
-                e::created_at.eq(chrono::Utc::now().naive_utc()),
-                e::verified_at.eq(Some(chrono::Utc::now().naive_utc())),
-            ))
-            .execute(conn)
-            .unwrap();
-    });
 }
 
 /// Reads the POST forms of these pages and posts every bad value into each field in turn;

@@ -125,42 +125,6 @@ fn account_id(app: &TestApp, email: &str) -> i64 {
     })
 }
 
-/// A second address, already confirmed, on an existing account (what opening the mailed
-/// link does; the mailed flow itself is walked in auto_join_needs_…).
-fn add_confirmed_address(app: &TestApp, existing: &str, address: &str) {
-    use gatehouse::db::schema::email_addresses as e;
-    let account = account_id(app, existing);
-    app.with_db(|conn| {
-        let now = gatehouse::models::now();
-        diesel::insert_into(e::table)
-            .values((
-                e::account_id.eq(account),
-                e::address.eq(address),
-                e::canonical.eq(address),
-                e::verified.eq(true),
-                e::is_primary.eq(false),
-                e::created_at.eq(now),
-                e::verified_at.eq(Some(now)),
-            ))
-            .execute(conn)
-            .unwrap();
-    });
-}
-
-fn set_limits(app: &TestApp, ws: i64, seats: Option<i32>, daily: i32) {
-    app.with_db(|conn| {
-        gatehouse::models::workspace::Workspace::set_limits(
-            conn,
-            ws,
-            None,
-            seats,
-            daily,
-            gatehouse::models::now(),
-        )
-        .unwrap()
-    });
-}
-
 async fn the_policy_form_offers_only_grantable_roles_and_refuses_pending_domains(app: TestApp) {
     let (ws, _olivia) = acme(&app).await;
     app.with_db(|conn| domain_service::add_by_operator(conn, "acme", "pending.test").unwrap());
@@ -385,7 +349,7 @@ async fn joining_is_refused_once_the_address_is_removed_and_a_removed_member_com
     )
     .await;
     let jo = person(&app, "jo@else.example", "Jo Else", "Else").await;
-    add_confirmed_address(&app, "jo@else.example", "jo@acme.test");
+    app.add_confirmed_address("jo@else.example", "jo@acme.test");
     assert_eq!(press_join(&jo).await.status, 303);
     let jo_member: i64 = app.with_db(|conn| {
         members::table
@@ -429,7 +393,7 @@ async fn joining_is_refused_once_the_address_is_removed_and_a_removed_member_com
     );
 
     // Confirmed again, the former member comes back.
-    add_confirmed_address(&app, "jo@else.example", "jo@acme.test");
+    app.add_confirmed_address("jo@else.example", "jo@acme.test");
     assert_eq!(press_join(&jo).await.status, 303);
     assert_eq!(
         membership(&app, ws, "jo@else.example"),
@@ -521,7 +485,7 @@ async fn approving_is_refused_once_the_requester_lost_the_address(app: TestApp) 
     )
     .await;
     let jo = person(&app, "jo@else.example", "Jo Else", "Else").await;
-    add_confirmed_address(&app, "jo@else.example", "jo@acme.test");
+    app.add_confirmed_address("jo@else.example", "jo@acme.test");
     assert_eq!(press_join(&jo).await.status, 303);
     let eid = address_id(&app, "jo@acme.test");
     let gone = jo
@@ -622,11 +586,11 @@ async fn domain_joins_respect_seats_and_the_daily_limit(app: TestApp) {
     .await;
     let jo = person(&app, "jo@acme.test", "Jo Acme", "Else").await;
     let audit_before = app.count("audit_events");
-    set_limits(&app, ws, Some(1), 20);
+    app.set_limits(ws, Some(1), 20);
     let full = press_join(&jo).await;
     assert_eq!(full.status, 422);
     full.assert_contains("Not enough seats");
-    set_limits(&app, ws, None, 0);
+    app.set_limits(ws, None, 0);
     let daily = press_join(&jo).await;
     assert_eq!(daily.status, 422);
     daily.assert_contains("daily limit");
@@ -634,7 +598,7 @@ async fn domain_joins_respect_seats_and_the_daily_limit(app: TestApp) {
     assert_eq!(app.count("join_requests"), 0, "nothing written");
     assert_eq!(app.count("audit_events"), audit_before, "nothing recorded");
     // The limit counts domain joins too: with room for one, the second is refused.
-    set_limits(&app, ws, None, 1);
+    app.set_limits(ws, None, 1);
     assert_eq!(press_join(&jo).await.status, 303);
     let kim = person(&app, "kim@acme.test", "Kim Acme", "Kim").await;
     let second = press_join(&kim).await;
@@ -679,7 +643,7 @@ async fn parallel_joins_never_exceed_the_seat_limit(app: TestApp) {
         &[("policy", "auto"), ("role", &member)],
     )
     .await;
-    set_limits(&app, ws, Some(3), 20);
+    app.set_limits(ws, Some(3), 20);
     let mut people = Vec::new();
     for i in 0..6 {
         people.push(

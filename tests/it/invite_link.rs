@@ -381,20 +381,6 @@ async fn max_uses_hold_under_parallel_joins_and_expiry_is_enforced(app: TestApp)
     assert_eq!(acme_members(&app, ws), 2);
 }
 
-fn set_limits(app: &TestApp, ws: i64, seats: Option<i32>, daily: i32) {
-    app.with_db(|conn| {
-        gatehouse::models::workspace::Workspace::set_limits(
-            conn,
-            ws,
-            None,
-            seats,
-            daily,
-            gatehouse::models::now(),
-        )
-        .unwrap()
-    });
-}
-
 async fn seats_and_the_daily_limit_are_respected(app: TestApp) {
     let (ws, admin) = owner(&app).await;
     let member_role = app.role_id(ws, BuiltinRole::Member).to_string();
@@ -402,11 +388,11 @@ async fn seats_and_the_daily_limit_are_respected(app: TestApp) {
         .await
         .unwrap();
     let jo = outsider(&app, "jo@else.example", "Jo Else", "Else").await;
-    set_limits(&app, ws, Some(1), 20);
+    app.set_limits(ws, Some(1), 20);
     let full = press(&jo, &link).await;
     assert_eq!(full.status, 422);
     full.assert_contains("Not enough seats");
-    set_limits(&app, ws, None, 0);
+    app.set_limits(ws, None, 0);
     let daily = press(&jo, &link).await;
     assert_eq!(daily.status, 422);
     daily.assert_contains("daily limit");
@@ -423,7 +409,7 @@ async fn seats_and_the_daily_limit_are_respected(app: TestApp) {
             ],
         )
         .await;
-    set_limits(&app, ws, Some(1), 20);
+    app.set_limits(ws, Some(1), 20);
     assert_eq!(press(&jo, &link).await.status, 303);
     let id: i64 = app.with_db(|conn| {
         join_requests::table

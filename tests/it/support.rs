@@ -451,6 +451,49 @@ impl TestApp {
     }
 
     /// A new account that joins the workspace with one built-in role; returns the member id.
+    /// A second address, already confirmed and not primary, on the account that has
+    /// `existing` (what opening the mailed link does); its id.
+    pub fn add_confirmed_address(&self, existing: &str, address: &str) -> i64 {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::email_addresses as e;
+        self.with_db(|conn| {
+            let account: i64 = e::table
+                .filter(e::canonical.eq(existing))
+                .select(e::account_id)
+                .first(conn)
+                .expect("the existing address");
+            let now = gatehouse::models::now();
+            diesel::insert_into(e::table)
+                .values((
+                    e::account_id.eq(account),
+                    e::address.eq(address),
+                    e::canonical.eq(address),
+                    e::verified.eq(true),
+                    e::is_primary.eq(false),
+                    e::created_at.eq(now),
+                    e::verified_at.eq(Some(now)),
+                ))
+                .returning(e::id)
+                .get_result(conn)
+                .expect("insert the address")
+        })
+    }
+
+    /// The workspace's seat limit (`None`: the plan's) and daily limit of new people.
+    pub fn set_limits(&self, workspace_id: i64, seats: Option<i32>, daily: i32) {
+        self.with_db(|conn| {
+            gatehouse::models::workspace::Workspace::set_limits(
+                conn,
+                workspace_id,
+                None,
+                seats,
+                daily,
+                gatehouse::models::now(),
+            )
+            .expect("set the limits")
+        });
+    }
+
     pub fn add_member(&self, workspace_id: i64, email: &str, name: &str, role: BuiltinRole) -> i64 {
         self.add_member_with(workspace_id, email, name, role, None, None)
     }
