@@ -134,6 +134,27 @@ impl Through<'_> {
         }
     }
 
+    /// A join request of the account through here, waiting (pending).
+    fn request(
+        self,
+        workspace: &Workspace,
+        account_id: i64,
+        role_ids: &[i64],
+        now: NaiveDateTime,
+    ) -> NewJoinRequest<'static> {
+        NewJoinRequest {
+            workspace_id: workspace.id,
+            account_id,
+            status: model::PENDING,
+            role_ids: encode_ids(role_ids),
+            confirm_token_hash: None,
+            member_id: None,
+            decided_at: None,
+            created_at: now,
+            domain_id: self.domain_id(),
+        }
+    }
+
     /// The audit payload's key naming the way in.
     fn detail(self) -> (&'static str, serde_json::Value) {
         match self {
@@ -155,18 +176,9 @@ pub(crate) fn file_request(
     through: Through<'_>,
     now: NaiveDateTime,
 ) -> AppResult<Used> {
-    let id = NewJoinRequest {
-        workspace_id: workspace.id,
-        account_id,
-        status: model::PENDING,
-        role_ids: encode_ids(role_ids),
-        confirm_token_hash: None,
-        member_id: None,
-        decided_at: None,
-        created_at: now,
-        domain_id: through.domain_id(),
-    }
-    .insert(conn)?;
+    let id = through
+        .request(workspace, account_id, role_ids, now)
+        .insert(conn)?;
     let (key, value) = through.detail();
     let label = label_of(conn, account_id)?;
     audit::record(
@@ -211,15 +223,10 @@ pub(crate) fn join_now(
         conn, actor, workspace, existing, account_id, role_ids, None, via,
     )?;
     let id = NewJoinRequest {
-        workspace_id: workspace.id,
-        account_id,
         status: model::JOINED,
-        role_ids: encode_ids(role_ids),
-        confirm_token_hash: None,
         member_id: Some(member_id),
         decided_at: Some(now),
-        created_at: now,
-        domain_id: through.domain_id(),
+        ..through.request(workspace, account_id, role_ids, now)
     }
     .insert(conn)?;
     let (key, value) = through.detail();
