@@ -2,8 +2,9 @@
 # The audit log at scale: a workspace whose log holds EVENTS (default 1,000,000) entries,
 # filled by one bulk SQL INSERT (not over HTTP), then timed over HTTP with the release
 # binary: the first page, a page deep in the log by the keyset cursor (`before=`), filtered
-# pages (actor + action + dates; an action that never occurs; an old date range), and the
-# whole CSV export (time, size, server peak RSS).
+# pages (actor + action + dates; an action that never occurs; an old date range), the
+# membership history (the Users list as of a date, the diff), and the whole CSV export
+# (time, size, server peak RSS).
 #
 #   bench/audit.sh                                                  # SQLite
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432 bench/audit.sh  # PostgreSQL
@@ -137,9 +138,24 @@ for entry in "${cases[@]}"; do
     log "check $name: $(check_audit "$url") entries"
 done
 
+# The membership history (issue 12.6) replays the workspace's membership events, here the
+# seeded members' joins and the fill's member.roles_changed rows (an eighth of EVENTS).
+HALF_YEAR_AGO="$(date -u -d '180 days ago' +%F)"
+history_cases=(
+    "users as of today|$BASE/w/$SLUG/users?as_of=$TODAY|Members as of"
+    "users as of 6 months ago|$BASE/w/$SLUG/users?as_of=$HALF_YEAR_AGO|Members as of"
+    "membership diff 30 days|$BASE/w/$SLUG/audit/diff?from=$MONTH_AGO&to=$TODAY|Membership changes"
+)
+for entry in "${history_cases[@]}"; do
+    IFS='|' read -r name url marker <<<"$entry"
+    status="$(curl -sS -o "$BENCH_TMP/check.html" -w '%{http_code}' -H "Cookie: gatehouse_session=$SESSION" "$url")"
+    [[ "$status" == 200 ]] || die "$url answered $status, expected 200"
+    grep -q "$marker" "$BENCH_TMP/check.html" || die "$url is not the page of $marker"
+done
+
 results=()
-for entry in "${cases[@]}"; do
-    IFS='|' read -r name url <<<"$entry"
+for entry in "${cases[@]}" "${history_cases[@]}"; do
+    IFS='|' read -r name url _ <<<"$entry"
     wait_for_quiet
     time_case "$name" "$url"
     results+=("$(printf '%-26s %10s %10s %6s' "$name" "$MEDIAN_MS" "$MAX_MS" "$BUSY_BEFORE")")
