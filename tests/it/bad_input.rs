@@ -18,6 +18,7 @@ tests![
     the_setup_form_refuses_bad_text_in_every_field_and_changes_nothing,
     every_query_parameter_and_path_segment_with_bad_text_answers_without_a_server_error,
     a_name_that_hides_its_extension_behind_a_direction_override_is_refused_on_every_name_path,
+    every_form_naming_an_object_answers_404_to_another_workspaces_owner_and_changes_nothing,
 ];
 
 /// Already percent-encoded, so invalid UTF-8 (a lone surrogate, 0xFF) reaches the server raw.
@@ -969,4 +970,73 @@ async fn a_name_that_hides_its_extension_behind_a_direction_override_is_refused_
     assert_eq!(accepted.status, 422);
     assert_eq!(app.count("accounts"), 2, "no account was made");
     assert_eq!(app.count("roles"), 5, "no role was made");
+}
+
+/// SPEC §4.2, walked over the route table: every form of Acme's pages that names an object
+/// by id (`{id}`, `{eid}`, `{gid}`), posted as it is by the Owner of another workspace —
+/// aimed at their own workspace's URL, or at the account route as it stands — answers
+/// 404 and changes nothing (sessions included: nobody else's is ended).
+async fn every_form_naming_an_object_answers_404_to_another_workspaces_owner_and_changes_nothing(
+    app: TestApp,
+) {
+    let world = world(&app).await;
+    let mut found: Vec<Form> = Vec::new();
+    for (signed_in, page) in &world.pages {
+        if *signed_in {
+            let (status, body) = get_status(&world.owner, page).await;
+            assert_eq!(status, 200, "GET {page}");
+            for form in forms(page, &body) {
+                found.extend(per_field_forms(&form));
+                found.push(form);
+            }
+        }
+    }
+    app.create_workspace("Zed Corp", "zed@zed.example", "Zed Owner");
+    let zed = app.client();
+    assert_eq!(zed.sign_in("zed@zed.example", PASSWORD).await.status, 303);
+    let token = zed.get("/w/zed-corp/users").await.csrf();
+    let id_routes: Vec<&str> = gatehouse::web::ROUTES
+        .iter()
+        .filter(|(m, p)| *m == "POST" && ["{id}", "{eid}", "{gid}"].iter().any(|k| p.contains(k)))
+        .map(|(_, p)| *p)
+        .collect();
+    let sessions = app.count("sessions");
+    let before = fingerprint(&app);
+    let mut tried: BTreeSet<&str> = BTreeSet::new();
+    let mut failures: Vec<String> = Vec::new();
+    for form in &found {
+        // `/roles/new` is its own route, not `/roles/{id}`.
+        let named = gatehouse::web::ROUTES
+            .iter()
+            .any(|(m, p)| *m == "POST" && !id_routes.contains(p) && matches(p, &form.action));
+        let Some(pattern) = id_routes.iter().find(|p| matches(p, &form.action)) else {
+            continue;
+        };
+        if named {
+            continue;
+        }
+        let path = match form.action.strip_prefix("/w/acme/") {
+            Some(rest) => format!("/w/zed-corp/{rest}"),
+            None if form.action.starts_with("/w/") => continue,
+            None => form.action.clone(),
+        };
+        let (status, _) =
+            post_body(&zed, &path, body_with(form, "csrf_token", &encode(&token))).await;
+        tried.insert(pattern);
+        if status != 404 {
+            failures.push(format!(
+                "POST {path} (form on {}) answered {status}",
+                form.page
+            ));
+        }
+    }
+    assert_unchanged(&before, &fingerprint(&app), "a foreign id");
+    assert_eq!(
+        app.count("sessions"),
+        sessions,
+        "nobody's session was ended"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let untried: Vec<&&str> = id_routes.iter().filter(|p| !tried.contains(**p)).collect();
+    assert!(untried.is_empty(), "no form reached {untried:?}");
 }
