@@ -256,7 +256,35 @@ async fn mail_with(app: &TestApp, to: &str, prefix: &str) -> Mail {
         }
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("no mail to {to} with {prefix}: {:?}", app.mail.received());
+    let came: Vec<(String, String)> = app
+        .mail
+        .received()
+        .into_iter()
+        .map(|m| (m.to, m.subject))
+        .collect();
+    panic!(
+        "no mail to {to} with {prefix}; outbox rows to {to}: {:?}; mails that came: {came:?}",
+        outbox_rows(app, to)
+    );
+}
+
+/// (status, attempts, last error, how it left) of each outbox row to `to`: why a mail
+/// did not come.
+fn outbox_rows(app: &TestApp, to: &str) -> Vec<(String, i32, Option<String>, Option<String>)> {
+    use diesel::prelude::*;
+    use gatehouse::db::schema::outbox;
+    app.with_db(|conn| {
+        outbox::table
+            .filter(outbox::recipient.eq(to))
+            .select((
+                outbox::status,
+                outbox::attempts,
+                outbox::last_error,
+                outbox::delivered_via,
+            ))
+            .load(conn)
+            .unwrap()
+    })
 }
 
 /// The action of the first form on `page` whose action starts with `prefix` and ends with

@@ -15,7 +15,7 @@ use hickory_server::proto::rr::{LowerName, Name, RData, Record};
 use hickory_server::store::in_memory::InMemoryAuthority;
 use hickory_server::ServerFuture;
 
-use crate::support::{Client, MailServer, TestApp, TestDb, PASSWORD};
+use crate::support::{Client, TestApp, PASSWORD};
 use crate::tests;
 
 tests![
@@ -84,15 +84,10 @@ impl Dns {
 
 /// An application on the test's database whose TXT checks ask `server`.
 pub(crate) async fn app_with_dns(app: &TestApp, server: SocketAddr) -> TestApp {
-    TestApp::spawn_configured(
-        TestDb::reuse(&app.db),
-        app.backend,
-        MailServer::start(),
-        move |config| {
-            config.dns_server = Some(server);
-            config.dns_timeout = Duration::from_millis(300);
-        },
-    )
+    app.another_instance(move |config| {
+        config.dns_server = Some(server);
+        config.dns_timeout = Duration::from_millis(300);
+    })
     .await
 }
 

@@ -64,13 +64,8 @@ async fn the_setup_link_creates_the_first_workspace_and_signs_in_once(app: TestA
     );
     assert_eq!(app.count("workspaces"), 1);
     // A new start on a non-empty database prints no link.
-    let restarted = TestApp::spawn_on(gatehouse_db_copy(&app), app.backend).await;
+    let restarted = app.another_instance(|_| {}).await;
     assert!(restarted.setup_token.is_none());
-}
-
-/// The same database, reopened by a second application instance.
-fn gatehouse_db_copy(app: &TestApp) -> crate::support::TestDb {
-    crate::support::TestDb::reuse(&app.db)
 }
 
 async fn setup_validates_every_field_and_keeps_what_was_typed(app: TestApp) {

@@ -365,8 +365,21 @@ impl TestApp {
         .await
     }
 
-    /// With the test configuration changed by `configure` (e.g. no SMTP server at all:
-    /// `config.smtp_url = None`, mail then goes to `config.mail_dir`).
+    /// A second instance on this test's database, changed by `configure`. It relays mail
+    /// through this app's SMTP server: the instances share one outbox, and either worker may
+    /// send a row, as instances in production share one relay.
+    pub async fn another_instance(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_configured(
+            TestDb::reuse(&self.db),
+            self.backend,
+            self.mail.clone(),
+            configure,
+        )
+        .await
+    }
+
+    /// Relaying through `mail`, with the test configuration changed by `configure` (e.g. no
+    /// SMTP server at all: `config.smtp_url = None`, mail then goes to `config.mail_dir`).
     pub async fn spawn_configured(
         db: TestDb,
         backend: Backend,
@@ -379,6 +392,7 @@ impl TestApp {
         config.base_url = format!("http://127.0.0.1:{port}");
         config.workers = 1;
         config.secret_key = Some("a test secret key that is long enough for sessions".into());
+        config.smtp_url = Some(format!("smtp://127.0.0.1:{}", mail.port));
         configure(&mut config);
         let app = Application::build_with_listener(config, listener).expect("application starts");
         let (pool, setup_token, handle) = (
