@@ -11,10 +11,9 @@ use actix_web::cookie::time::Duration;
 use actix_web::web;
 use chrono::{NaiveDateTime, TimeDelta};
 
-use crate::db::{write_transaction, DbPool};
-use crate::models::account::Account;
+use crate::db::DbPool;
 use crate::models::{self, session};
-use crate::services::account::{MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS};
+use crate::services::account::{self, SESSION_ABSOLUTE_HOURS};
 use crate::tokens;
 
 /// The session cookie's name.
@@ -145,22 +144,8 @@ impl SessionStore for DbSessionStore {
                 session::insert(&mut conn, &id_hash, &written.row(), models::now())?;
                 return Ok(());
             };
-            // A signed-in session: the account keeps at most MAX_SESSIONS_PER_ACCOUNT, the
-            // longest-idle ending first, decided under the account's lock with the insert.
-            write_transaction(&mut conn, |conn| -> Result<(), anyhow::Error> {
-                let now = models::now();
-                Account::lock_for_update(conn, account_id)?
-                    .ok_or_else(|| anyhow::anyhow!("account {account_id} does not exist"))?;
-                session::insert(conn, &id_hash, &written.row(), now)?;
-                session::end_beyond_cap(
-                    conn,
-                    account_id,
-                    MAX_SESSIONS_PER_ACCOUNT,
-                    now,
-                    now - TimeDelta::hours(SESSION_ABSOLUTE_HOURS),
-                )?;
-                Ok(())
-            })
+            account::start_session(&mut conn, account_id, &id_hash, &written.row())
+                .map_err(|e| anyhow::anyhow!("{e}"))
         })
         .await
         .map_err(|e| SaveError::Other(anyhow::anyhow!("{e}")))?

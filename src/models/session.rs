@@ -60,7 +60,8 @@ pub fn insert(
 }
 
 /// Ends the account's sessions beyond the newest `keep` by last activity (the idle expiry
-/// slides with use, so the longest-idle end first), and any that can no longer be used.
+/// slides with use, so the longest-idle end first), and deletes any that can no longer be
+/// used. Returns how many live sessions the cap ended (the dead ones are only swept).
 /// Run in the transaction that inserts a new session, holding the account's lock.
 pub fn end_beyond_cap(
     conn: &mut DbConn,
@@ -80,7 +81,7 @@ pub fn end_beyond_cap(
         ))
         .select(sessions::id_hash)
         .load(conn)?;
-    let mut ended = diesel::delete(
+    diesel::delete(
         sessions::table
             .filter(sessions::account_id.eq(account_id))
             .filter(
@@ -90,11 +91,10 @@ pub fn end_beyond_cap(
             ),
     )
     .execute(conn)?;
-    if live.len() > keep {
-        ended += diesel::delete(sessions::table.filter(sessions::id_hash.eq_any(&live[keep..])))
-            .execute(conn)?;
+    if live.len() <= keep {
+        return Ok(0);
     }
-    Ok(ended)
+    diesel::delete(sessions::table.filter(sessions::id_hash.eq_any(&live[keep..]))).execute(conn)
 }
 
 /// Updates a session's state; returns false when the session no longer exists.

@@ -681,6 +681,24 @@ async fn sign_ins_beyond_the_session_cap_end_the_oldest_sessions_and_the_account
         clients.push(client);
     }
     assert_eq!(live_sessions_of(&app, "olivia@acme.example").len(), CAP);
+    // Each sign-in beyond the cap recorded the session it ended, from its own address.
+    let ended: Vec<(Option<String>, String)> = app.with_db(|conn| {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::audit_events;
+        audit_events::table
+            .filter(audit_events::action.eq("account.sessions_ended"))
+            .select((audit_events::ip, audit_events::changes))
+            .load(conn)
+            .unwrap()
+    });
+    assert_eq!(ended.len(), 5, "{ended:?}");
+    for (ip, changes) in &ended {
+        assert_eq!(ip.as_deref(), Some("127.0.0.1"));
+        assert!(changes.contains("\"sessions_ended\":1"), "{changes}");
+    }
+    let log = clients.last().unwrap().get("/w/acme/audit").await;
+    log.assert_contains("account.sessions_ended");
+    log.assert_contains("a new sign-in beyond the limit of 10 sessions");
     for (i, client) in clients.iter().enumerate() {
         let expected = if i < 5 { 303 } else { 200 };
         assert_eq!(

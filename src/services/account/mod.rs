@@ -30,8 +30,8 @@ pub use reset::{
     RESET_MINUTES, RESET_REQUESTED, RESET_WINDOW_MINUTES,
 };
 pub use sessions::{
-    device_label, end_other_sessions, end_session, sign_out, EndedSession, SessionView,
-    MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS, SIGNED_OUT,
+    device_label, end_other_sessions, end_session, sign_out, start_session, EndedSession,
+    SessionView, MAX_SESSIONS_PER_ACCOUNT, SESSION_ABSOLUTE_HOURS, SIGNED_OUT,
 };
 
 use chrono::NaiveDateTime;

@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::db::{write_transaction, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::models;
+use crate::models::account::Account;
 use crate::models::audit::{self, Actor, Event};
 use crate::models::session::{self, SessionRow};
 use crate::tokens;
@@ -156,6 +157,45 @@ pub enum EndedSession {
     Other,
     /// The one asking: it is signed out.
     This,
+}
+
+/// Stores a new signed-in session, under the account's lock: the account keeps at most
+/// `MAX_SESSIONS_PER_ACCOUNT`, the longest-idle ending first, and ending them is recorded
+/// like any other ended session (`write.ip` is the new sign-in's client address).
+pub fn start_session(
+    conn: &mut DbConn,
+    account_id: i64,
+    id_hash: &str,
+    write: &session::SessionWrite<'_>,
+) -> AppResult<()> {
+    write_transaction(conn, |conn| {
+        let now = models::now();
+        Account::lock_for_update(conn, account_id)?.ok_or(AppError::NotFound)?;
+        session::insert(conn, id_hash, write, now)?;
+        let ended = session::end_beyond_cap(
+            conn,
+            account_id,
+            MAX_SESSIONS_PER_ACCOUNT,
+            now,
+            now - TimeDelta::hours(SESSION_ABSOLUTE_HOURS),
+        )?;
+        if ended > 0 {
+            let label = primary_of(conn, account_id)?.canonical;
+            audit::record(
+                conn,
+                &Actor::account(account_id, write.ip.map(str::to_string)),
+                Event::new("account.sessions_ended")
+                    .target("account", account_id, &label)
+                    .changes(json!({
+                        "sessions_ended": ended,
+                        "reason": format!(
+                            "a new sign-in beyond the limit of {MAX_SESSIONS_PER_ACCOUNT} sessions"
+                        ),
+                    })),
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// Ends one of the account's sessions by its opaque id; `current` is the hash of the
