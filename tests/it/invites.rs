@@ -4,7 +4,7 @@ use std::net::TcpListener;
 
 use gatehouse::permissions::BuiltinRole;
 
-use crate::support::{Client, MailServer, Page, TestApp, TestDb, PASSWORD};
+use crate::support::{port_nobody_listens_on, Client, MailServer, Page, TestApp, TestDb, PASSWORD};
 use crate::tests;
 
 tests![
@@ -893,9 +893,7 @@ async fn the_daily_limit_refuses_with_the_time_it_resets(app: TestApp) {
 
 async fn an_smtp_outage_keeps_the_invite_and_delivers_later(app: TestApp) {
     // An application (on a database of its own) whose SMTP server is down.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let port = port_nobody_listens_on();
     let placeholder = MailServer::start();
     let down = TestApp::spawn_with(
         TestDb::new(app.backend),

@@ -252,6 +252,28 @@ pub fn address_state(app: &TestApp, canonical: &str) -> Option<(bool, bool)> {
     })
 }
 
+/// A loopback port nothing listens on, for a server that is down and comes back later.
+/// It lies below the kernel's ephemeral range, so no `bind(0)` and no outgoing connection
+/// of a test running meanwhile can take it (a freed ephemeral port was taken in CI).
+pub fn port_nobody_listens_on() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let low = 20_000.min(ephemeral_low / 2);
+    let span = ephemeral_low - low;
+    let start = (std::process::id() % u32::from(span)) as u16;
+    for _ in 0..span {
+        let step = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % span;
+        let port = low + (start + step) % span;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port below {ephemeral_low}");
+}
+
 impl MailServer {
     pub fn start() -> MailServer {
         Self::start_on(TcpListener::bind("127.0.0.1:0").expect("bind smtp"))
