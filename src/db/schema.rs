@@ -311,6 +311,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     join_links,
     join_requests,
+    roster_snapshots,
 );
 
 diesel::table! {
@@ -349,3 +350,16 @@ diesel::table! {
 
 diesel::joinable!(join_links -> workspaces (workspace_id));
 diesel::joinable!(join_requests -> workspaces (workspace_id));
+
+diesel::table! {
+    roster_snapshots (workspace_id, events) {
+        workspace_id -> BigInt,
+        events -> BigInt,
+        last_event_id -> BigInt,
+        last_event_at -> Timestamp,
+        roster -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(roster_snapshots -> workspaces (workspace_id));

@@ -8,14 +8,21 @@
 //! `member.rejoined` (`join::reactivate`), `member.roles_changed`, `member.archived`,
 //! `member.restored`, `member.removed`, `member.left`, `workspace.ownership_transferred`
 //! and `role.deleted` (a deleted role leaves everyone who held it).
+//!
+//! A replay does not start from the workspace's first event when it can help it: it starts
+//! from the nearest checkpoint (`roster_snapshots`), the roster after the first N events,
+//! and leaves new checkpoints behind as it passes them ([`replay_from`]). The log is
+//! append-only and a checkpoint is only taken an hour behind the present, so no event can
+//! later land before one.
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::db::schema::audit_events;
+use crate::db::schema::{audit_events, roster_snapshots};
 use crate::db::DbConn;
 use crate::error::AppResult;
 use crate::models::audit::AuditEvent;
@@ -268,26 +275,241 @@ impl Roster {
 /// The pure core: the memberships after these events, applied in the order given (the
 /// caller passes them ordered by time, then id).
 pub fn replay<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Roster {
-    let mut roster = Roster::default();
-    for event in events {
-        roster.apply(event);
-    }
-    roster
+    replay_from(Checkpoint::start(), events, NaiveDateTime::MIN).0
 }
 
-/// The membership events of the workspace recorded before `until` (exclusive), in order.
-fn events_until(
+/// How close to the present a checkpoint may be. An event carries the time its INSERT was
+/// sent, so one still committing, or from an instance whose clock runs behind, can land
+/// behind the newest; an hour covers both with room.
+pub const SETTLED: TimeDelta = TimeDelta::hours(1);
+
+/// Membership events between checkpoints: at least this many, and at least twice the
+/// roster's size, so the checkpoints together stay smaller than the events they skip.
+pub const MIN_SPACING: i64 = 10_000;
+
+/// The roster after the workspace's first `events` membership events, the last of them
+/// `last_event_id` recorded at `last_event_at`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub events: i64,
+    pub last_event_id: i64,
+    pub last_event_at: NaiveDateTime,
+    pub roster: Roster,
+}
+
+impl Checkpoint {
+    /// Where the next checkpoint falls after this one.
+    fn next(&self) -> i64 {
+        let members = i64::try_from(self.roster.members.len()).unwrap_or(i64::MAX / 4);
+        self.events + MIN_SPACING.max(2 * members)
+    }
+
+    fn start() -> Self {
+        Checkpoint {
+            events: 0,
+            last_event_id: 0,
+            last_event_at: NaiveDateTime::MIN,
+            roster: Roster::default(),
+        }
+    }
+
+    /// Whether `event` comes after the checkpoint's last event in replay order.
+    fn precedes(&self, event: &AuditEvent) -> bool {
+        (event.created_at, event.id) > (self.last_event_at, self.last_event_id)
+    }
+}
+
+/// Replays `events` (in order, each after `from`'s last) on top of `from`, and returns the
+/// roster with the checkpoints passed on the way that lie before `settled_before`.
+pub fn replay_from<'a>(
+    from: Checkpoint,
+    events: impl IntoIterator<Item = &'a AuditEvent>,
+    settled_before: NaiveDateTime,
+) -> (Roster, Vec<Checkpoint>) {
+    let mut next = from.next();
+    let (mut roster, mut count) = (from.roster, from.events);
+    let mut passed = Vec::new();
+    for event in events {
+        roster.apply(event);
+        count += 1;
+        if count == next {
+            if event.created_at >= settled_before {
+                // Too recent to be final; every later one is too.
+                next = i64::MAX;
+                continue;
+            }
+            let checkpoint = Checkpoint {
+                events: count,
+                last_event_id: event.id,
+                last_event_at: event.created_at,
+                roster: roster.clone(),
+            };
+            next = checkpoint.next();
+            passed.push(checkpoint);
+        }
+    }
+    (roster, passed)
+}
+
+/// (member id, label, archived, roles as (role id, name)), the primary role first.
+type StoredMember = (i64, String, bool, Vec<(Option<i64>, String)>);
+
+/// A roster as stored in a checkpoint: compact rows, no repeated keys.
+#[derive(Serialize, Deserialize)]
+struct StoredRoster {
+    members: Vec<StoredMember>,
+    /// (member id, label, left rather than removed).
+    ended: Vec<(i64, String, bool)>,
+    role_names: Vec<(i64, String)>,
+}
+
+impl Roster {
+    fn to_stored(&self) -> String {
+        let stored = StoredRoster {
+            members: self
+                .members
+                .iter()
+                .map(|(id, m)| {
+                    let roles = m.roles.iter().map(|r| (r.id, r.name.clone())).collect();
+                    (
+                        *id,
+                        m.label.clone(),
+                        m.standing == Standing::Archived,
+                        roles,
+                    )
+                })
+                .collect(),
+            ended: self
+                .ended
+                .iter()
+                .map(|(id, (label, how))| (*id, label.clone(), *how == "left"))
+                .collect(),
+            role_names: self
+                .role_names
+                .iter()
+                .map(|(id, name)| (*id, name.clone()))
+                .collect(),
+        };
+        serde_json::to_string(&stored).unwrap_or_default()
+    }
+
+    fn from_stored(text: &str) -> Option<Roster> {
+        let stored: StoredRoster = serde_json::from_str(text).ok()?;
+        Some(Roster {
+            members: stored
+                .members
+                .into_iter()
+                .map(|(id, label, archived, roles)| {
+                    let standing = if archived {
+                        Standing::Archived
+                    } else {
+                        Standing::Active
+                    };
+                    let roles = roles
+                        .into_iter()
+                        .map(|(id, name)| HeldRole { id, name })
+                        .collect();
+                    (
+                        id,
+                        Membership {
+                            label,
+                            standing,
+                            roles,
+                        },
+                    )
+                })
+                .collect(),
+            ended: stored
+                .ended
+                .into_iter()
+                .map(|(id, label, left)| (id, (label, if left { "left" } else { "removed" })))
+                .collect(),
+            role_names: stored.role_names.into_iter().collect(),
+        })
+    }
+}
+
+/// The nearest checkpoint of the workspace whose last event was recorded before `until`.
+fn nearest_checkpoint(
     conn: &mut DbConn,
     workspace_id: i64,
     until: NaiveDateTime,
-) -> AppResult<Vec<AuditEvent>> {
-    Ok(audit_events::table
+) -> AppResult<Checkpoint> {
+    let row: Option<(i64, i64, NaiveDateTime, String)> = roster_snapshots::table
+        .filter(roster_snapshots::workspace_id.eq(workspace_id))
+        .filter(roster_snapshots::last_event_at.lt(until))
+        .order(roster_snapshots::events.desc())
+        .select((
+            roster_snapshots::events,
+            roster_snapshots::last_event_id,
+            roster_snapshots::last_event_at,
+            roster_snapshots::roster,
+        ))
+        .first(conn)
+        .optional()?;
+    let checkpoint = row.and_then(|(events, last_event_id, last_event_at, text)| {
+        let roster = Roster::from_stored(&text);
+        if roster.is_none() {
+            tracing::warn!(workspace_id, events, "unreadable roster checkpoint skipped");
+        }
+        Some(Checkpoint {
+            events,
+            last_event_id,
+            last_event_at,
+            roster: roster?,
+        })
+    });
+    Ok(checkpoint.unwrap_or_else(Checkpoint::start))
+}
+
+/// Keeps the checkpoints a replay passed. They only save later replays work, so failing to
+/// keep one (another request kept it first, or the database is busy) changes nothing the
+/// page shows and is not an error.
+fn keep_checkpoints(conn: &mut DbConn, workspace_id: i64, passed: &[Checkpoint]) {
+    let now = crate::models::now();
+    for checkpoint in passed {
+        use diesel::sql_types::{BigInt, Text, Timestamp};
+        let sql = crate::db::dialect(
+            conn,
+            "INSERT INTO roster_snapshots \
+             (workspace_id, events, last_event_id, last_event_at, roster, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        );
+        let kept = diesel::sql_query(sql)
+            .bind::<BigInt, _>(workspace_id)
+            .bind::<BigInt, _>(checkpoint.events)
+            .bind::<BigInt, _>(checkpoint.last_event_id)
+            .bind::<Timestamp, _>(checkpoint.last_event_at)
+            .bind::<Text, _>(checkpoint.roster.to_stored())
+            .bind::<Timestamp, _>(now)
+            .execute(conn);
+        if let Err(error) = kept {
+            tracing::info!(workspace_id, events = checkpoint.events, %error, "roster checkpoint not kept");
+        }
+    }
+}
+
+/// The workspace's roster just before `until`: the nearest checkpoint, then the membership
+/// events recorded after it and before `until`, in order.
+fn roster_until(conn: &mut DbConn, workspace_id: i64, until: NaiveDateTime) -> AppResult<Roster> {
+    let from = nearest_checkpoint(conn, workspace_id, until)?;
+    let mut query = audit_events::table
         .filter(audit_events::workspace_id.eq(workspace_id))
         .filter(audit_events::action.eq_any(MEMBERSHIP_ACTIONS))
         .filter(audit_events::created_at.lt(until))
+        .into_boxed();
+    if from.events > 0 {
+        query = query.filter(audit_events::created_at.ge(from.last_event_at));
+    }
+    let events: Vec<AuditEvent> = query
         .order((audit_events::created_at.asc(), audit_events::id.asc()))
         .select(AuditEvent::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    // Events at the checkpoint's own instant may be in it already.
+    let after: Vec<&AuditEvent> = events.iter().filter(|e| from.precedes(e)).collect();
+    let (roster, passed) = replay_from(from, after, crate::models::now() - SETTLED);
+    keep_checkpoints(conn, workspace_id, &passed);
+    Ok(roster)
 }
 
 /// The end of `day`: midnight after it (UTC; workspaces have no time zone setting).
@@ -394,8 +616,7 @@ pub fn members_as_of(
     workspace_id: i64,
     day: NaiveDate,
 ) -> AppResult<Vec<MemberThen>> {
-    let events = events_until(conn, workspace_id, end_of(day))?;
-    let roster = replay(&events);
+    let roster = roster_until(conn, workspace_id, end_of(day))?;
     let names = Names::load(conn, workspace_id, roster.members.keys())?;
     let mut rows: Vec<MemberThen> = roster
         .members
@@ -480,11 +701,8 @@ pub fn diff(
     from: NaiveDate,
     to: NaiveDate,
 ) -> AppResult<Diff> {
-    let events = events_until(conn, workspace_id, end_of(to))?;
-    let start_until = end_of(from);
-    let split = events.partition_point(|e| e.created_at < start_until);
-    let start = replay(&events[..split]);
-    let end = replay(&events);
+    let start = roster_until(conn, workspace_id, end_of(from))?;
+    let end = roster_until(conn, workspace_id, end_of(to))?;
     let changes = compare(&start, &end);
     let names = Names::load(conn, workspace_id, changes.iter().map(|(id, _)| id))?;
     let mut diff = Diff::default();
@@ -721,6 +939,70 @@ mod tests {
             ]
         );
         assert!(compare(&end, &end).is_empty());
+    }
+
+    /// `n` events over three members: joins, then role changes and an ending in turn.
+    fn history(n: i64) -> Vec<AuditEvent> {
+        (1..=n)
+            .map(|i| match i {
+                1..=3 => joined(i, 10 + i, &format!("m{i}@a.test"), &[(4, "Member")]),
+                _ if i % 97 == 0 => event(i, "member.archived", 11, "m1@a.test", json!({})),
+                _ if i % 89 == 0 => event(i, "member.restored", 11, "m1@a.test", json!({})),
+                _ => event(
+                    i,
+                    "member.roles_changed",
+                    10 + i % 3 + 1,
+                    "m@a.test",
+                    json!({"after": {"roles": ["Role"], "role_ids": [i % 7]}}),
+                ),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_replay_resumed_from_a_checkpoint_matches_one_from_the_start() {
+        let events = history(3 * MIN_SPACING + 500);
+        let settled = NaiveDateTime::MAX;
+        let (whole, passed) = replay_from(Checkpoint::start(), &events, settled);
+        assert_eq!(whole, replay(&events));
+        let counts: Vec<i64> = passed.iter().map(|c| c.events).collect();
+        assert_eq!(counts, [MIN_SPACING, 2 * MIN_SPACING, 3 * MIN_SPACING]);
+        for (at, checkpoint) in passed.iter().enumerate() {
+            let upto = usize::try_from(checkpoint.events).unwrap_or_default();
+            assert_eq!(checkpoint.roster, replay(&events[..upto]));
+            assert_eq!(checkpoint.last_event_id, events[upto - 1].id);
+            // Stored and read back, it resumes to the same roster and the same checkpoints.
+            let stored = Checkpoint {
+                roster: Roster::from_stored(&checkpoint.roster.to_stored()).unwrap_or_default(),
+                ..checkpoint.clone()
+            };
+            assert_eq!(&stored, checkpoint);
+            let rest: Vec<&AuditEvent> = events.iter().filter(|e| stored.precedes(e)).collect();
+            let (resumed, later) = replay_from(stored, rest, settled);
+            assert_eq!(resumed, whole);
+            assert_eq!(later, passed[at + 1..]);
+        }
+    }
+
+    #[test]
+    fn no_checkpoint_is_taken_at_an_unsettled_event() {
+        let events = history(2 * MIN_SPACING + 1);
+        let settled = events[usize::try_from(MIN_SPACING).unwrap_or_default()].created_at;
+        let (_, passed) = replay_from(Checkpoint::start(), &events, settled);
+        assert_eq!(passed.len(), 1, "only the first lies before {settled}");
+        let (_, none) = replay_from(Checkpoint::start(), &events, events[0].created_at);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn a_large_roster_spaces_its_checkpoints_by_twice_its_size() {
+        let members = MIN_SPACING;
+        let events: Vec<AuditEvent> = (1..=3 * members)
+            .map(|i| joined(i, i, &format!("m{i}@a.test"), &[(4, "Member")]))
+            .collect();
+        let (_, passed) = replay_from(Checkpoint::start(), &events, NaiveDateTime::MAX);
+        let counts: Vec<i64> = passed.iter().map(|c| c.events).collect();
+        assert_eq!(counts, [MIN_SPACING, 3 * MIN_SPACING]);
     }
 
     #[test]

@@ -18,6 +18,7 @@ tests![
     without_audit_view_both_views_are_forbidden,
     bad_and_future_dates_are_refused_beside_the_field_and_change_nothing,
     a_long_list_as_of_a_date_comes_in_pages,
+    a_long_history_replays_from_checkpoints_to_the_lists_worked_out_by_hand,
 ];
 
 /// The first invite link mailed to `to` beyond the first `seen` ones.
@@ -502,4 +503,153 @@ async fn a_long_list_as_of_a_date_comes_in_pages(app: TestApp) {
         .get(&format!("/w/acme/users?as_of={today}&page=x"))
         .await
         .assert_contains("Showing 1–50 of 61");
+}
+
+/// 2 × MIN_SPACING + 300 role changes over thirty members, written straight into the log
+/// (HTTP would take minutes), spread evenly from 2 September to the end of November: change
+/// `i` gives member `i % 30` the role `ROTATION[(i / 30) % 3]`.
+const ROTATION: [&str; 3] = ["Viewer", "Admin", "Member"];
+const PEOPLE: i64 = 30;
+
+fn long_history(app: &TestApp, ws: &Ws) -> (Vec<(i64, String)>, Vec<NaiveDateTime>) {
+    use gatehouse::db::schema::roles;
+    let people: Vec<(i64, String)> = (0..PEOPLE)
+        .map(|n| {
+            let email = format!("p{n:02}@example.com");
+            let id = app.add_member(
+                ws.id,
+                &email,
+                &format!("Person {n:02}"),
+                BuiltinRole::Member,
+            );
+            (id, email)
+        })
+        .collect();
+    happened_on(app, 0, "2026-09-01");
+    let role_ids: Vec<i64> = ROTATION
+        .iter()
+        .map(|name| {
+            app.with_db(|conn| {
+                roles::table
+                    .filter(roles::workspace_id.eq(ws.id))
+                    .filter(roles::name.eq(*name))
+                    .select(roles::id)
+                    .first(conn)
+                    .unwrap()
+            })
+        })
+        .collect();
+    let changes = 2 * gatehouse::services::membership_history::MIN_SPACING + 300;
+    let start = NaiveDate::from_ymd_opt(2026, 9, 2)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let step = (89 * 24 * 3600 * 1000) / changes;
+    let times: Vec<NaiveDateTime> = (0..changes)
+        .map(|i| start + chrono::TimeDelta::milliseconds(i * step))
+        .collect();
+    // One multi-row INSERT per 500 (diesel's batch insert does not cover both databases).
+    let rows: Vec<String> = (0..changes)
+        .map(|i| {
+            let (member, email) = &people[(i % PEOPLE) as usize];
+            let turn = ((i / PEOPLE) % 3) as usize;
+            format!(
+                r#"({}, 'member.roles_changed', 'member', {member}, '{email}', '{{"after":{{"roles":["{}"],"role_ids":[{}]}}}}', '{}')"#,
+                ws.id,
+                ROTATION[turn],
+                role_ids[turn],
+                times[i as usize].format("%Y-%m-%d %H:%M:%S%.3f")
+            )
+        })
+        .collect();
+    app.with_db(|conn| {
+        for chunk in rows.chunks(500) {
+            diesel::sql_query(format!(
+                "INSERT INTO audit_events \
+                 (workspace_id, action, target_type, target_id, target_label, changes, created_at) \
+                 VALUES {}",
+                chunk.join(", ")
+            ))
+            .execute(conn)
+            .unwrap();
+        }
+    });
+    (people, times)
+}
+
+/// The list at the end of `day` worked out from the rule of [`long_history`].
+fn expected_as_of(times: &[NaiveDateTime], day: &str) -> Vec<String> {
+    let end = NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .unwrap()
+        .succ_opt()
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let happened = times.partition_point(|t| *t < end) as i64;
+    let mut rows: Vec<String> = (0..PEOPLE)
+        .map(|n| {
+            // The last change of member n before the end of the day, if any.
+            let role = (0..happened)
+                .rev()
+                .find(|i| i % PEOPLE == n)
+                .map_or("Member", |i| ROTATION[((i / PEOPLE) % 3) as usize]);
+            format!("Person {n:02}: {role} (Active)")
+        })
+        .collect();
+    rows.insert(0, "Olivia Owner: Owner (Active)".into());
+    rows
+}
+
+fn checkpoints(app: &TestApp) -> Vec<i64> {
+    use gatehouse::db::schema::roster_snapshots;
+    app.with_db(|conn| {
+        roster_snapshots::table
+            .order(roster_snapshots::events)
+            .select(roster_snapshots::events)
+            .load(conn)
+            .unwrap()
+    })
+}
+
+async fn a_long_history_replays_from_checkpoints_to_the_lists_worked_out_by_hand(app: TestApp) {
+    use gatehouse::services::membership_history::MIN_SPACING;
+    let ws = workspace(&app);
+    let (_, times) = long_history(&app, &ws);
+    let olivia = owner(&app).await;
+    assert!(checkpoints(&app).is_empty());
+    let today = chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    // The first replay starts from nothing and leaves a checkpoint every MIN_SPACING
+    // membership events (the 31 joins count too).
+    let first = as_of(&olivia, &today).await;
+    assert_eq!(first, expected_as_of(&times, &today));
+    assert_eq!(checkpoints(&app), [MIN_SPACING, 2 * MIN_SPACING]);
+    // Later ones start from them: the same lists, and no more checkpoints.
+    assert_eq!(as_of(&olivia, &today).await, first);
+    for day in [
+        "2026-09-01",
+        "2026-09-20",
+        "2026-10-15",
+        "2026-10-16",
+        "2026-11-29",
+    ] {
+        assert_eq!(
+            as_of(&olivia, day).await,
+            expected_as_of(&times, day),
+            "as of {day}"
+        );
+    }
+    assert_eq!(checkpoints(&app), [MIN_SPACING, 2 * MIN_SPACING]);
+    // The diff across both checkpoints names every member whose role differs.
+    let [joined, left, changed] = diff(&olivia, "2026-09-10", "2026-11-29").await;
+    assert!(joined.is_empty() && left.is_empty(), "{joined:?} {left:?}");
+    let (before, after) = (
+        expected_as_of(&times, "2026-09-10"),
+        expected_as_of(&times, "2026-11-29"),
+    );
+    let differing = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+    assert!(differing > 0);
+    assert_eq!(changed.len(), differing, "{changed:?}");
 }
