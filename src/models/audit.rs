@@ -1,7 +1,7 @@
 //! The append-only audit trail. Every state change calls `record` inside the transaction
 //! that makes the change, so the change and its record commit or roll back together.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -421,11 +421,77 @@ enum Part {
 
 const PARTS: [Part; 2] = [Part::Workspace, Part::Accounts];
 
-/// The events of one part of a workspace's log that match `filter`.
+impl Part {
+    /// The events of this part before any filter: the workspace's, or those recorded with
+    /// no workspace (both served by `audit_events_workspace_time (workspace_id, created_at)`).
+    fn recorded<'a>(self, workspace_id: i64) -> audit_events::BoxedQuery<'a, Backend> {
+        match self {
+            Part::Workspace => audit_events::table
+                .filter(audit_events::workspace_id.eq(workspace_id))
+                .into_boxed(),
+            Part::Accounts => audit_events::table
+                .filter(audit_events::workspace_id.is_null())
+                .into_boxed(),
+        }
+    }
+}
+
+/// How far a date range's events can lie from the order of their ids. Ids come from a
+/// sequence assigned at insert and `created_at` is read in Rust just before the INSERT
+/// (`record_all`), so ids and times disagree only by the skew between instances' clocks
+/// and a statement's latency — seconds; an hour covers that with room.
+const SLACK: TimeDelta = TimeDelta::hours(1);
+
+/// The ids one part's date range lies between (exclusive), found on the time index so the
+/// log's `ORDER BY id DESC` walk starts at the range instead of at the newest event and
+/// reading every later one (the exact `created_at` filters stay beside them).
+#[derive(Clone, Copy, Debug, Default)]
+struct IdRange {
+    above: Option<i64>,
+    below: Option<i64>,
+}
+
+/// Each part's [`IdRange`] for `filter`'s dates: two indexed lookups a bound given.
+fn id_ranges(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    filter: &LogFilter,
+) -> QueryResult<[IdRange; 2]> {
+    let mut ranges = [IdRange::default(); 2];
+    for (range, part) in ranges.iter_mut().zip(PARTS) {
+        // The last event (by time) recorded more than SLACK before `from`: no event with a
+        // smaller id can be at or after `from`.
+        if let Some(edge) = filter.from.and_then(|t| t.checked_sub_signed(SLACK)) {
+            range.above = part
+                .recorded(workspace_id)
+                .filter(audit_events::created_at.lt(edge))
+                .order(audit_events::created_at.desc())
+                .select(audit_events::id)
+                .first(conn)
+                .optional()?;
+        }
+        // The first event recorded SLACK or more after `until`: none with a larger id can
+        // be before `until`.
+        if let Some(edge) = filter.until.and_then(|t| t.checked_add_signed(SLACK)) {
+            range.below = part
+                .recorded(workspace_id)
+                .filter(audit_events::created_at.ge(edge))
+                .order(audit_events::created_at.asc())
+                .select(audit_events::id)
+                .first(conn)
+                .optional()?;
+        }
+    }
+    Ok(ranges)
+}
+
+/// The events of one part of a workspace's log that match `filter` (its dates' ids
+/// narrowed to `range`, from [`id_ranges`]).
 fn in_part<'a>(
     workspace_id: i64,
     filter: &'a LogFilter,
     part: Part,
+    range: IdRange,
 ) -> audit_events::BoxedQuery<'a, Backend> {
     use crate::db::schema::{accounts, members};
     let member_accounts = || {
@@ -433,20 +499,15 @@ fn in_part<'a>(
             .filter(members::workspace_id.eq(workspace_id))
             .select(members::account_id.nullable())
     };
-    let mut query = match part {
-        Part::Workspace => audit_events::table
-            .filter(audit_events::workspace_id.eq(workspace_id))
-            .into_boxed(),
-        Part::Accounts => audit_events::table
-            .filter(audit_events::workspace_id.is_null())
-            .filter(
-                audit_events::target_type
-                    .eq("account")
-                    .and(audit_events::target_id.eq_any(member_accounts()))
-                    .or(audit_events::actor_account_id.eq_any(member_accounts())),
-            )
-            .into_boxed(),
-    };
+    let mut query = part.recorded(workspace_id);
+    if let Part::Accounts = part {
+        query = query.filter(
+            audit_events::target_type
+                .eq("account")
+                .and(audit_events::target_id.eq_any(member_accounts()))
+                .or(audit_events::actor_account_id.eq_any(member_accounts())),
+        );
+    }
     if let Some(actor) = &filter.actor {
         let pattern = contains_pattern(actor);
         query = query.filter(
@@ -473,6 +534,12 @@ fn in_part<'a>(
     if let Some(until) = filter.until {
         query = query.filter(audit_events::created_at.lt(until));
     }
+    if let Some(above) = range.above {
+        query = query.filter(audit_events::id.gt(above));
+    }
+    if let Some(below) = range.below {
+        query = query.filter(audit_events::id.lt(below));
+    }
     query
 }
 
@@ -485,9 +552,22 @@ pub fn batch(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEvent>> {
+    let ranges = id_ranges(conn, workspace_id, filter)?;
+    batch_in(conn, workspace_id, filter, &ranges, before, limit)
+}
+
+/// [`batch`] with the parts' id ranges already found.
+fn batch_in(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    filter: &LogFilter,
+    ranges: &[IdRange; 2],
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
     let mut events = Vec::new();
-    for part in PARTS {
-        let mut query = in_part(workspace_id, filter, part);
+    for (part, range) in PARTS.into_iter().zip(ranges) {
+        let mut query = in_part(workspace_id, filter, part, *range);
         if let Some(before) = before {
             query = query.filter(audit_events::id.lt(before));
         }
@@ -509,11 +589,12 @@ fn any_beyond(
     conn: &mut DbConn,
     workspace_id: i64,
     filter: &LogFilter,
+    ranges: &[IdRange; 2],
     id: i64,
     older: bool,
 ) -> QueryResult<bool> {
-    for part in PARTS {
-        let query = in_part(workspace_id, filter, part);
+    for (part, range) in PARTS.into_iter().zip(ranges) {
+        let query = in_part(workspace_id, filter, part, *range);
         // Nearest first: without the order a database may start from the far end of the
         // log and walk to the cursor.
         let query = if older {
@@ -545,14 +626,16 @@ pub fn page(
     cursor: Cursor,
     size: i64,
 ) -> QueryResult<LogPage> {
+    let ranges = id_ranges(conn, workspace_id, filter)?;
+    let ranges = &ranges;
     let events = match cursor {
-        Cursor::Newest => batch(conn, workspace_id, filter, None, size)?,
-        Cursor::Before(id) => batch(conn, workspace_id, filter, Some(id), size)?,
+        Cursor::Newest => batch_in(conn, workspace_id, filter, ranges, None, size)?,
+        Cursor::Before(id) => batch_in(conn, workspace_id, filter, ranges, Some(id), size)?,
         Cursor::After(id) => {
             let mut events: Vec<AuditEvent> = Vec::new();
-            for part in PARTS {
+            for (part, range) in PARTS.into_iter().zip(ranges) {
                 events.extend(
-                    in_part(workspace_id, filter, part)
+                    in_part(workspace_id, filter, part, *range)
                         .filter(audit_events::id.gt(id))
                         .order(audit_events::id.asc())
                         .limit(size)
@@ -569,22 +652,23 @@ pub fn page(
     };
     let (older, newer) = match (events.last(), events.first()) {
         (Some(oldest), Some(newest)) => (
-            any_beyond(conn, workspace_id, filter, oldest.id, true)?.then_some(oldest.id),
+            any_beyond(conn, workspace_id, filter, ranges, oldest.id, true)?.then_some(oldest.id),
             // The newest page has nothing newer by definition: no query (with a date
             // filter it would walk every later event of the log to find none).
             match cursor {
                 Cursor::Newest => None,
-                _ => any_beyond(conn, workspace_id, filter, newest.id, false)?.then_some(newest.id),
+                _ => any_beyond(conn, workspace_id, filter, ranges, newest.id, false)?
+                    .then_some(newest.id),
             },
         ),
         // Past either end: offer the way back.
         _ => match cursor {
             Cursor::Before(id) => (
                 None,
-                any_beyond(conn, workspace_id, filter, id - 1, false)?.then_some(id - 1),
+                any_beyond(conn, workspace_id, filter, ranges, id - 1, false)?.then_some(id - 1),
             ),
             Cursor::After(id) => (
-                any_beyond(conn, workspace_id, filter, id + 1, true)?.then_some(id + 1),
+                any_beyond(conn, workspace_id, filter, ranges, id + 1, true)?.then_some(id + 1),
                 None,
             ),
             Cursor::Newest => (None, None),
