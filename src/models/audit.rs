@@ -2,7 +2,9 @@
 //! that makes the change, so the change and its record commit or roll back together.
 
 use chrono::{NaiveDateTime, TimeDelta};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 use serde_json::Value;
 
 use crate::db::schema::audit_events;
@@ -349,12 +351,6 @@ pub fn latest_for_target(
 /// The backend of [`DbConn`] (both databases), for boxed queries.
 type Backend = <DbConn as diesel::Connection>::Backend;
 
-diesel::define_sql_function! {
-    /// SQL `lower(text)`: case-insensitive matching on both databases (PostgreSQL's
-    /// `LIKE` is case-sensitive).
-    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
-}
-
 /// What the audit log screen narrows to; every part optional.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogFilter {
@@ -519,10 +515,17 @@ fn in_part<'a>(
         );
     }
     if let Some(target) = &filter.target {
+        // `lower()` on both databases (PostgreSQL's `LIKE` is case-sensitive); on
+        // PostgreSQL it is the expression of the trigram index `audit_events_label_trgm`.
+        // Raw SQL on purpose: diesel keeps no such statement prepared, so PostgreSQL plans
+        // each one knowing the pattern. A kept statement turns generic after five runs, and
+        // the generic plan walks `id DESC` for every label — a rare one read the whole log
+        // (255 ms at 1M events, bench/HISTORY.md) — where the planner, seeing the value,
+        // takes the index for a rare label and the walk for a common one.
         query = query.filter(
-            lower(audit_events::target_label)
-                .like(contains_pattern(target))
-                .escape('\\'),
+            sql::<Bool>("lower(audit_events.target_label) LIKE ")
+                .bind::<Text, _>(contains_pattern(target))
+                .sql(" ESCAPE '\\'"),
         );
     }
     if let Some(action) = &filter.action {
@@ -553,47 +556,99 @@ pub fn batch(
     limit: i64,
 ) -> QueryResult<Vec<AuditEvent>> {
     let ranges = id_ranges(conn, workspace_id, filter)?;
-    batch_in(conn, workspace_id, filter, &ranges, before, limit)
+    Ok(batch_in(
+        conn,
+        workspace_id,
+        filter,
+        &ranges,
+        Cursor::from_before(before),
+        limit,
+    )?
+    .events)
 }
 
-/// [`batch`] with the parts' id ranges already found.
+impl Cursor {
+    fn from_before(before: Option<i64>) -> Self {
+        before.map_or(Cursor::Newest, Cursor::Before)
+    }
+}
+
+/// What a batch read, and what it tells of the events beyond its far end (older for
+/// `Newest`/`Before`, newer for `After`) without asking the database again: that check
+/// walks the same index as the batch did, so for a rare match it read the log a second
+/// time (a rare target label: the page's time twice).
+struct Loaded {
+    /// Shown order: newest first.
+    events: Vec<AuditEvent>,
+    /// Some part's events were cut to fit `limit`: those lie beyond the far end.
+    dropped: bool,
+    /// The parts that filled `limit` and may hold more beyond; the others were read to
+    /// their end.
+    open: [bool; 2],
+}
+
+/// Up to `limit` events at `cursor`, from both parts, with the parts' id ranges found.
 fn batch_in(
     conn: &mut DbConn,
     workspace_id: i64,
     filter: &LogFilter,
     ranges: &[IdRange; 2],
-    before: Option<i64>,
+    cursor: Cursor,
     limit: i64,
-) -> QueryResult<Vec<AuditEvent>> {
+) -> QueryResult<Loaded> {
     let mut events = Vec::new();
-    for (part, range) in PARTS.into_iter().zip(ranges) {
-        let mut query = in_part(workspace_id, filter, part, *range);
-        if let Some(before) = before {
-            query = query.filter(audit_events::id.lt(before));
-        }
-        events.extend(
-            query
-                .order(audit_events::id.desc())
-                .limit(limit)
-                .select(AuditEvent::as_select())
-                .load(conn)?,
-        );
+    let mut open = [false; 2];
+    for ((part, range), open) in PARTS.into_iter().zip(ranges).zip(&mut open) {
+        let query = in_part(workspace_id, filter, part, *range);
+        let query = match cursor {
+            Cursor::Newest => query.order(audit_events::id.desc()),
+            Cursor::Before(id) => query
+                .filter(audit_events::id.lt(id))
+                .order(audit_events::id.desc()),
+            Cursor::After(id) => query
+                .filter(audit_events::id.gt(id))
+                .order(audit_events::id.asc()),
+        };
+        let rows = query
+            .limit(limit)
+            .select(AuditEvent::as_select())
+            .load(conn)?;
+        *open = rows.len() as i64 >= limit;
+        events.extend(rows);
     }
-    events.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
-    events.truncate(usize::try_from(limit).unwrap_or(0));
-    Ok(events)
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let dropped = events.len() > limit;
+    if let Cursor::After(_) = cursor {
+        // The `limit` just newer than the cursor, shown newest first.
+        events.sort_unstable_by_key(|e| e.id);
+        events.truncate(limit);
+        events.reverse();
+    } else {
+        events.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
+        events.truncate(limit);
+    }
+    Ok(Loaded {
+        events,
+        dropped,
+        open,
+    })
 }
 
-/// Whether the log has an event on that side of `id`.
+/// Whether the log has an event on that side of `id`, in the parts `ask` names.
+#[allow(clippy::too_many_arguments)]
 fn any_beyond(
     conn: &mut DbConn,
     workspace_id: i64,
     filter: &LogFilter,
     ranges: &[IdRange; 2],
+    ask: [bool; 2],
     id: i64,
     older: bool,
 ) -> QueryResult<bool> {
-    for (part, range) in PARTS.into_iter().zip(ranges) {
+    for ((part, range), ask) in PARTS.into_iter().zip(ranges).zip(ask) {
+        if !ask {
+            continue;
+        }
         let query = in_part(workspace_id, filter, part, *range);
         // Nearest first: without the order a database may start from the far end of the
         // log and walk to the cursor.
@@ -628,47 +683,57 @@ pub fn page(
 ) -> QueryResult<LogPage> {
     let ranges = id_ranges(conn, workspace_id, filter)?;
     let ranges = &ranges;
-    let events = match cursor {
-        Cursor::Newest => batch_in(conn, workspace_id, filter, ranges, None, size)?,
-        Cursor::Before(id) => batch_in(conn, workspace_id, filter, ranges, Some(id), size)?,
-        Cursor::After(id) => {
-            let mut events: Vec<AuditEvent> = Vec::new();
-            for (part, range) in PARTS.into_iter().zip(ranges) {
-                events.extend(
-                    in_part(workspace_id, filter, part, *range)
-                        .filter(audit_events::id.gt(id))
-                        .order(audit_events::id.asc())
-                        .limit(size)
-                        .select(AuditEvent::as_select())
-                        .load(conn)?,
-                );
-            }
-            // The `size` just newer than `id`, shown newest first.
-            events.sort_unstable_by_key(|e| e.id);
-            events.truncate(usize::try_from(size).unwrap_or(0));
-            events.reverse();
-            events
-        }
-    };
+    let loaded = batch_in(conn, workspace_id, filter, ranges, cursor, size)?;
+    let events = loaded.events;
+    let every = [true; 2];
     let (older, newer) = match (events.last(), events.first()) {
-        (Some(oldest), Some(newest)) => (
-            any_beyond(conn, workspace_id, filter, ranges, oldest.id, true)?.then_some(oldest.id),
+        (Some(oldest), Some(newest)) => match cursor {
             // The newest page has nothing newer by definition: no query (with a date
             // filter it would walk every later event of the log to find none).
-            match cursor {
-                Cursor::Newest => None,
-                _ => any_beyond(conn, workspace_id, filter, ranges, newest.id, false)?
-                    .then_some(newest.id),
-            },
-        ),
+            Cursor::Newest | Cursor::Before(_) => (
+                (loaded.dropped
+                    || any_beyond(
+                        conn,
+                        workspace_id,
+                        filter,
+                        ranges,
+                        loaded.open,
+                        oldest.id,
+                        true,
+                    )?)
+                .then_some(oldest.id),
+                match cursor {
+                    Cursor::Newest => None,
+                    _ => any_beyond(conn, workspace_id, filter, ranges, every, newest.id, false)?
+                        .then_some(newest.id),
+                },
+            ),
+            Cursor::After(_) => (
+                any_beyond(conn, workspace_id, filter, ranges, every, oldest.id, true)?
+                    .then_some(oldest.id),
+                (loaded.dropped
+                    || any_beyond(
+                        conn,
+                        workspace_id,
+                        filter,
+                        ranges,
+                        loaded.open,
+                        newest.id,
+                        false,
+                    )?)
+                .then_some(newest.id),
+            ),
+        },
         // Past either end: offer the way back.
         _ => match cursor {
             Cursor::Before(id) => (
                 None,
-                any_beyond(conn, workspace_id, filter, ranges, id - 1, false)?.then_some(id - 1),
+                any_beyond(conn, workspace_id, filter, ranges, every, id - 1, false)?
+                    .then_some(id - 1),
             ),
             Cursor::After(id) => (
-                any_beyond(conn, workspace_id, filter, ranges, id + 1, true)?.then_some(id + 1),
+                any_beyond(conn, workspace_id, filter, ranges, every, id + 1, true)?
+                    .then_some(id + 1),
                 None,
             ),
             Cursor::Newest => (None, None),

@@ -15,6 +15,7 @@ tests![
     the_log_shows_changes_with_actor_target_and_before_after,
     filters_narrow_the_log,
     keyset_pages_neither_repeat_nor_skip,
+    pages_across_both_parts_of_the_log_link_exactly_to_their_neighbours,
     a_date_range_finds_events_whose_ids_and_times_disagree_near_its_bounds,
     a_member_without_audit_view_is_refused,
     the_csv_has_a_header_and_every_filtered_row,
@@ -207,6 +208,78 @@ async fn keyset_pages_neither_repeat_nor_skip(app: TestApp) {
         back = ids;
     }
     assert_eq!(back, expected[..200].to_vec());
+}
+
+/// Pages whose events come from both parts (the workspace's and a member's account-level
+/// events), with a filter that leaves a short last page: each page's Older and Newer links
+/// are there exactly when events lie that way, walking down and back up.
+async fn pages_across_both_parts_of_the_log_link_exactly_to_their_neighbours(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    app.add_member(
+        ws.workspace_id,
+        "mia@acme.example",
+        "Mia Member",
+        BuiltinRole::Member,
+    );
+    let mia = app.client();
+    mia.sign_in("mia@acme.example", PASSWORD).await;
+    for round in 0..4 {
+        insert_events(&app, ws.workspace_id, 30, "test.mixed", 0);
+        let name = format!("Mia Round {round}");
+        mia.submit("/account", "/account/name", &[("name", name.as_str())])
+            .await;
+    }
+    let owner = app.client();
+    owner.sign_in("olivia@acme.example", PASSWORD).await;
+    // Every event, and those whose target label holds "a" (the members' accounts' addresses
+    // and target-… labels: not the workspace's own rows).
+    for filter in ["", "&target=a"] {
+        let expected: Vec<i64> = app.with_db(|conn| {
+            audit::batch(
+                conn,
+                ws.workspace_id,
+                &audit::LogFilter {
+                    target: (!filter.is_empty()).then(|| "a".to_string()),
+                    ..Default::default()
+                },
+                None,
+                10_000,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+        });
+        assert!(expected.len() > 100, "{}", expected.len());
+        let mut url = format!("/w/acme/audit?{filter}");
+        let mut seen = Vec::new();
+        let mut last;
+        loop {
+            let page = owner.get(&url).await;
+            assert_eq!(page.status, 200);
+            assert!(
+                !ids_on(&page.body).is_empty(),
+                "a link to an empty page: {url}"
+            );
+            seen.extend(ids_on(&page.body));
+            last = page;
+            match href(&last.body, "next") {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "down, filter {filter:?}");
+        let mut back = ids_on(&last.body);
+        let mut page = last;
+        while let Some(newer) = href(&page.body, "prev") {
+            page = owner.get(&newer).await;
+            let mut ids = ids_on(&page.body);
+            assert!(!ids.is_empty(), "a link to an empty page: {newer}");
+            ids.extend(back);
+            back = ids;
+        }
+        assert_eq!(back, expected, "back up, filter {filter:?}");
+    }
 }
 
 /// Sets the time of the newest event (or of every event so far, `all`).
