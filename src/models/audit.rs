@@ -635,7 +635,6 @@ fn batch_in(
 }
 
 /// Whether the log has an event on that side of `id`, in the parts `ask` names.
-#[allow(clippy::too_many_arguments)]
 fn any_beyond(
     conn: &mut DbConn,
     workspace_id: i64,
