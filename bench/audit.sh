@@ -2,9 +2,9 @@
 # The audit log at scale: a workspace whose log holds EVENTS (default 1,000,000) entries,
 # filled by one bulk SQL INSERT (not over HTTP), then timed over HTTP with the release
 # binary: the first page, a page deep in the log by the keyset cursor (`before=`), filtered
-# pages (actor + action + dates; an action that never occurs; an old date range), the
-# membership history (the Users list as of a date, the diff), and the whole CSV export
-# (time, size, server peak RSS).
+# pages (actor + action + dates; an action that never occurs; an old date range; a target
+# label rare and common), the membership history (the Users list as of a date, the diff),
+# and the whole CSV export (time, size, server peak RSS).
 #
 #   bench/audit.sh                                                  # SQLite
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432 bench/audit.sh  # PostgreSQL
@@ -132,6 +132,11 @@ cases=(
     "action never recorded|$AUDIT?action=member.removed"
     "dates 11 months ago|$AUDIT?from=$YEAR_AGO&to=$YEAR_AGO_END"
     "target, deep|$AUDIT?target=bench-target-49999&before=$DEEP"
+    # A rare label from the newest event (20 matches in 1M), a common one (bench-target-1*:
+    # 22 % of the rows) and one in every row: an index must not make the common ones slower.
+    "target rare, first page|$AUDIT?target=bench-target-49999"
+    "target 22%, first page|$AUDIT?target=bench-target-1"
+    "target every row, deep|$AUDIT?target=target&before=$DEEP"
 )
 for entry in "${cases[@]}"; do
     IFS='|' read -r name url <<<"$entry"

@@ -1,8 +1,10 @@
 //! The append-only audit trail. Every state change calls `record` inside the transaction
 //! that makes the change, so the change and its record commit or roll back together.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 use serde_json::Value;
 
 use crate::db::schema::audit_events;
@@ -349,12 +351,6 @@ pub fn latest_for_target(
 /// The backend of [`DbConn`] (both databases), for boxed queries.
 type Backend = <DbConn as diesel::Connection>::Backend;
 
-diesel::define_sql_function! {
-    /// SQL `lower(text)`: case-insensitive matching on both databases (PostgreSQL's
-    /// `LIKE` is case-sensitive).
-    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
-}
-
 /// What the audit log screen narrows to; every part optional.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogFilter {
@@ -421,11 +417,77 @@ enum Part {
 
 const PARTS: [Part; 2] = [Part::Workspace, Part::Accounts];
 
-/// The events of one part of a workspace's log that match `filter`.
+impl Part {
+    /// The events of this part before any filter: the workspace's, or those recorded with
+    /// no workspace (both served by `audit_events_workspace_time (workspace_id, created_at)`).
+    fn recorded<'a>(self, workspace_id: i64) -> audit_events::BoxedQuery<'a, Backend> {
+        match self {
+            Part::Workspace => audit_events::table
+                .filter(audit_events::workspace_id.eq(workspace_id))
+                .into_boxed(),
+            Part::Accounts => audit_events::table
+                .filter(audit_events::workspace_id.is_null())
+                .into_boxed(),
+        }
+    }
+}
+
+/// How far a date range's events can lie from the order of their ids. Ids come from a
+/// sequence assigned at insert and `created_at` is read in Rust just before the INSERT
+/// (`record_all`), so ids and times disagree only by the skew between instances' clocks
+/// and a statement's latency — seconds; an hour covers that with room.
+const SLACK: TimeDelta = TimeDelta::hours(1);
+
+/// The ids one part's date range lies between (exclusive), found on the time index so the
+/// log's `ORDER BY id DESC` walk starts at the range instead of at the newest event and
+/// reading every later one (the exact `created_at` filters stay beside them).
+#[derive(Clone, Copy, Debug, Default)]
+struct IdRange {
+    above: Option<i64>,
+    below: Option<i64>,
+}
+
+/// Each part's [`IdRange`] for `filter`'s dates: two indexed lookups a bound given.
+fn id_ranges(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    filter: &LogFilter,
+) -> QueryResult<[IdRange; 2]> {
+    let mut ranges = [IdRange::default(); 2];
+    for (range, part) in ranges.iter_mut().zip(PARTS) {
+        // The last event (by time) recorded more than SLACK before `from`: no event with a
+        // smaller id can be at or after `from`.
+        if let Some(edge) = filter.from.and_then(|t| t.checked_sub_signed(SLACK)) {
+            range.above = part
+                .recorded(workspace_id)
+                .filter(audit_events::created_at.lt(edge))
+                .order(audit_events::created_at.desc())
+                .select(audit_events::id)
+                .first(conn)
+                .optional()?;
+        }
+        // The first event recorded SLACK or more after `until`: none with a larger id can
+        // be before `until`.
+        if let Some(edge) = filter.until.and_then(|t| t.checked_add_signed(SLACK)) {
+            range.below = part
+                .recorded(workspace_id)
+                .filter(audit_events::created_at.ge(edge))
+                .order(audit_events::created_at.asc())
+                .select(audit_events::id)
+                .first(conn)
+                .optional()?;
+        }
+    }
+    Ok(ranges)
+}
+
+/// The events of one part of a workspace's log that match `filter` (its dates' ids
+/// narrowed to `range`, from [`id_ranges`]).
 fn in_part<'a>(
     workspace_id: i64,
     filter: &'a LogFilter,
     part: Part,
+    range: IdRange,
 ) -> audit_events::BoxedQuery<'a, Backend> {
     use crate::db::schema::{accounts, members};
     let member_accounts = || {
@@ -433,20 +495,15 @@ fn in_part<'a>(
             .filter(members::workspace_id.eq(workspace_id))
             .select(members::account_id.nullable())
     };
-    let mut query = match part {
-        Part::Workspace => audit_events::table
-            .filter(audit_events::workspace_id.eq(workspace_id))
-            .into_boxed(),
-        Part::Accounts => audit_events::table
-            .filter(audit_events::workspace_id.is_null())
-            .filter(
-                audit_events::target_type
-                    .eq("account")
-                    .and(audit_events::target_id.eq_any(member_accounts()))
-                    .or(audit_events::actor_account_id.eq_any(member_accounts())),
-            )
-            .into_boxed(),
-    };
+    let mut query = part.recorded(workspace_id);
+    if let Part::Accounts = part {
+        query = query.filter(
+            audit_events::target_type
+                .eq("account")
+                .and(audit_events::target_id.eq_any(member_accounts()))
+                .or(audit_events::actor_account_id.eq_any(member_accounts())),
+        );
+    }
     if let Some(actor) = &filter.actor {
         let pattern = contains_pattern(actor);
         query = query.filter(
@@ -458,10 +515,17 @@ fn in_part<'a>(
         );
     }
     if let Some(target) = &filter.target {
+        // `lower()` on both databases (PostgreSQL's `LIKE` is case-sensitive); on
+        // PostgreSQL it is the expression of the trigram index `audit_events_label_trgm`.
+        // Raw SQL on purpose: diesel keeps no such statement prepared, so PostgreSQL plans
+        // each one knowing the pattern. A kept statement turns generic after five runs, and
+        // the generic plan walks `id DESC` for every label — a rare one read the whole log
+        // (255 ms at 1M events, bench/HISTORY.md) — where the planner, seeing the value,
+        // takes the index for a rare label and the walk for a common one.
         query = query.filter(
-            lower(audit_events::target_label)
-                .like(contains_pattern(target))
-                .escape('\\'),
+            sql::<Bool>("lower(audit_events.target_label) LIKE ")
+                .bind::<Text, _>(contains_pattern(target))
+                .sql(" ESCAPE '\\'"),
         );
     }
     if let Some(action) = &filter.action {
@@ -472,6 +536,12 @@ fn in_part<'a>(
     }
     if let Some(until) = filter.until {
         query = query.filter(audit_events::created_at.lt(until));
+    }
+    if let Some(above) = range.above {
+        query = query.filter(audit_events::id.gt(above));
+    }
+    if let Some(below) = range.below {
+        query = query.filter(audit_events::id.lt(below));
     }
     query
 }
@@ -485,35 +555,100 @@ pub fn batch(
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEvent>> {
-    let mut events = Vec::new();
-    for part in PARTS {
-        let mut query = in_part(workspace_id, filter, part);
-        if let Some(before) = before {
-            query = query.filter(audit_events::id.lt(before));
-        }
-        events.extend(
-            query
-                .order(audit_events::id.desc())
-                .limit(limit)
-                .select(AuditEvent::as_select())
-                .load(conn)?,
-        );
-    }
-    events.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
-    events.truncate(usize::try_from(limit).unwrap_or(0));
-    Ok(events)
+    let ranges = id_ranges(conn, workspace_id, filter)?;
+    Ok(batch_in(
+        conn,
+        workspace_id,
+        filter,
+        &ranges,
+        Cursor::from_before(before),
+        limit,
+    )?
+    .events)
 }
 
-/// Whether the log has an event on that side of `id`.
+impl Cursor {
+    fn from_before(before: Option<i64>) -> Self {
+        before.map_or(Cursor::Newest, Cursor::Before)
+    }
+}
+
+/// What a batch read, and what it tells of the events beyond its far end (older for
+/// `Newest`/`Before`, newer for `After`) without asking the database again: that check
+/// walks the same index as the batch did, so for a rare match it read the log a second
+/// time (a rare target label: the page's time twice).
+struct Loaded {
+    /// Shown order: newest first.
+    events: Vec<AuditEvent>,
+    /// Some part's events were cut to fit `limit`: those lie beyond the far end.
+    dropped: bool,
+    /// The parts that filled `limit` and may hold more beyond; the others were read to
+    /// their end.
+    open: [bool; 2],
+}
+
+/// Up to `limit` events at `cursor`, from both parts, with the parts' id ranges found.
+fn batch_in(
+    conn: &mut DbConn,
+    workspace_id: i64,
+    filter: &LogFilter,
+    ranges: &[IdRange; 2],
+    cursor: Cursor,
+    limit: i64,
+) -> QueryResult<Loaded> {
+    let mut events = Vec::new();
+    let mut open = [false; 2];
+    for ((part, range), open) in PARTS.into_iter().zip(ranges).zip(&mut open) {
+        let query = in_part(workspace_id, filter, part, *range);
+        let query = match cursor {
+            Cursor::Newest => query.order(audit_events::id.desc()),
+            Cursor::Before(id) => query
+                .filter(audit_events::id.lt(id))
+                .order(audit_events::id.desc()),
+            Cursor::After(id) => query
+                .filter(audit_events::id.gt(id))
+                .order(audit_events::id.asc()),
+        };
+        let rows = query
+            .limit(limit)
+            .select(AuditEvent::as_select())
+            .load(conn)?;
+        *open = rows.len() as i64 >= limit;
+        events.extend(rows);
+    }
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let dropped = events.len() > limit;
+    if let Cursor::After(_) = cursor {
+        // The `limit` just newer than the cursor, shown newest first.
+        events.sort_unstable_by_key(|e| e.id);
+        events.truncate(limit);
+        events.reverse();
+    } else {
+        events.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
+        events.truncate(limit);
+    }
+    Ok(Loaded {
+        events,
+        dropped,
+        open,
+    })
+}
+
+/// Whether the log has an event on that side of `id`, in the parts `ask` names.
 fn any_beyond(
     conn: &mut DbConn,
     workspace_id: i64,
     filter: &LogFilter,
+    ranges: &[IdRange; 2],
+    ask: [bool; 2],
     id: i64,
     older: bool,
 ) -> QueryResult<bool> {
-    for part in PARTS {
-        let query = in_part(workspace_id, filter, part);
+    for ((part, range), ask) in PARTS.into_iter().zip(ranges).zip(ask) {
+        if !ask {
+            continue;
+        }
+        let query = in_part(workspace_id, filter, part, *range);
         // Nearest first: without the order a database may start from the far end of the
         // log and walk to the cursor.
         let query = if older {
@@ -545,46 +680,59 @@ pub fn page(
     cursor: Cursor,
     size: i64,
 ) -> QueryResult<LogPage> {
-    let events = match cursor {
-        Cursor::Newest => batch(conn, workspace_id, filter, None, size)?,
-        Cursor::Before(id) => batch(conn, workspace_id, filter, Some(id), size)?,
-        Cursor::After(id) => {
-            let mut events: Vec<AuditEvent> = Vec::new();
-            for part in PARTS {
-                events.extend(
-                    in_part(workspace_id, filter, part)
-                        .filter(audit_events::id.gt(id))
-                        .order(audit_events::id.asc())
-                        .limit(size)
-                        .select(AuditEvent::as_select())
-                        .load(conn)?,
-                );
-            }
-            // The `size` just newer than `id`, shown newest first.
-            events.sort_unstable_by_key(|e| e.id);
-            events.truncate(usize::try_from(size).unwrap_or(0));
-            events.reverse();
-            events
-        }
-    };
+    let ranges = id_ranges(conn, workspace_id, filter)?;
+    let ranges = &ranges;
+    let loaded = batch_in(conn, workspace_id, filter, ranges, cursor, size)?;
+    let events = loaded.events;
+    let every = [true; 2];
     let (older, newer) = match (events.last(), events.first()) {
-        (Some(oldest), Some(newest)) => (
-            any_beyond(conn, workspace_id, filter, oldest.id, true)?.then_some(oldest.id),
+        (Some(oldest), Some(newest)) => match cursor {
             // The newest page has nothing newer by definition: no query (with a date
             // filter it would walk every later event of the log to find none).
-            match cursor {
-                Cursor::Newest => None,
-                _ => any_beyond(conn, workspace_id, filter, newest.id, false)?.then_some(newest.id),
-            },
-        ),
+            Cursor::Newest | Cursor::Before(_) => (
+                (loaded.dropped
+                    || any_beyond(
+                        conn,
+                        workspace_id,
+                        filter,
+                        ranges,
+                        loaded.open,
+                        oldest.id,
+                        true,
+                    )?)
+                .then_some(oldest.id),
+                match cursor {
+                    Cursor::Newest => None,
+                    _ => any_beyond(conn, workspace_id, filter, ranges, every, newest.id, false)?
+                        .then_some(newest.id),
+                },
+            ),
+            Cursor::After(_) => (
+                any_beyond(conn, workspace_id, filter, ranges, every, oldest.id, true)?
+                    .then_some(oldest.id),
+                (loaded.dropped
+                    || any_beyond(
+                        conn,
+                        workspace_id,
+                        filter,
+                        ranges,
+                        loaded.open,
+                        newest.id,
+                        false,
+                    )?)
+                .then_some(newest.id),
+            ),
+        },
         // Past either end: offer the way back.
         _ => match cursor {
             Cursor::Before(id) => (
                 None,
-                any_beyond(conn, workspace_id, filter, id - 1, false)?.then_some(id - 1),
+                any_beyond(conn, workspace_id, filter, ranges, every, id - 1, false)?
+                    .then_some(id - 1),
             ),
             Cursor::After(id) => (
-                any_beyond(conn, workspace_id, filter, id + 1, true)?.then_some(id + 1),
+                any_beyond(conn, workspace_id, filter, ranges, every, id + 1, true)?
+                    .then_some(id + 1),
                 None,
             ),
             Cursor::Newest => (None, None),

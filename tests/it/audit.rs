@@ -3,7 +3,7 @@
 //! streamed CSV export (also at 100,000 rows within a memory ceiling).
 
 use diesel::prelude::*;
-use gatehouse::db::schema::members;
+use gatehouse::db::schema::{audit_events, members};
 use gatehouse::models::audit::{self, Actor, Event};
 use gatehouse::permissions::BuiltinRole;
 use serde_json::json;
@@ -15,6 +15,8 @@ tests![
     the_log_shows_changes_with_actor_target_and_before_after,
     filters_narrow_the_log,
     keyset_pages_neither_repeat_nor_skip,
+    pages_across_both_parts_of_the_log_link_exactly_to_their_neighbours,
+    a_date_range_finds_events_whose_ids_and_times_disagree_near_its_bounds,
     a_member_without_audit_view_is_refused,
     the_csv_has_a_header_and_every_filtered_row,
     a_csv_of_100k_rows_streams_within_a_memory_ceiling,
@@ -206,6 +208,214 @@ async fn keyset_pages_neither_repeat_nor_skip(app: TestApp) {
         back = ids;
     }
     assert_eq!(back, expected[..200].to_vec());
+}
+
+/// Pages whose events come from both parts (the workspace's and a member's account-level
+/// events), with a filter that leaves a short last page: each page's Older and Newer links
+/// are there exactly when events lie that way, walking down and back up.
+async fn pages_across_both_parts_of_the_log_link_exactly_to_their_neighbours(app: TestApp) {
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    app.add_member(
+        ws.workspace_id,
+        "mia@acme.example",
+        "Mia Member",
+        BuiltinRole::Member,
+    );
+    let mia = app.client();
+    mia.sign_in("mia@acme.example", PASSWORD).await;
+    for round in 0..4 {
+        insert_events(&app, ws.workspace_id, 30, "test.mixed", 0);
+        let name = format!("Mia Round {round}");
+        mia.submit("/account", "/account/name", &[("name", name.as_str())])
+            .await;
+    }
+    let owner = app.client();
+    owner.sign_in("olivia@acme.example", PASSWORD).await;
+    // Every event, and those whose target label holds "a" (the members' accounts' addresses
+    // and target-… labels: not the workspace's own rows).
+    for filter in ["", "&target=a"] {
+        let expected: Vec<i64> = app.with_db(|conn| {
+            audit::batch(
+                conn,
+                ws.workspace_id,
+                &audit::LogFilter {
+                    target: (!filter.is_empty()).then(|| "a".to_string()),
+                    ..Default::default()
+                },
+                None,
+                10_000,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+        });
+        assert!(expected.len() > 100, "{}", expected.len());
+        let mut url = format!("/w/acme/audit?{filter}");
+        let mut seen = Vec::new();
+        let mut last;
+        loop {
+            let page = owner.get(&url).await;
+            assert_eq!(page.status, 200);
+            assert!(
+                !ids_on(&page.body).is_empty(),
+                "a link to an empty page: {url}"
+            );
+            seen.extend(ids_on(&page.body));
+            last = page;
+            match href(&last.body, "next") {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "down, filter {filter:?}");
+        let mut back = ids_on(&last.body);
+        let mut page = last;
+        while let Some(newer) = href(&page.body, "prev") {
+            page = owner.get(&newer).await;
+            let mut ids = ids_on(&page.body);
+            assert!(!ids.is_empty(), "a link to an empty page: {newer}");
+            ids.extend(back);
+            back = ids;
+        }
+        assert_eq!(back, expected, "back up, filter {filter:?}");
+    }
+}
+
+/// Sets the time of the newest event (or of every event so far, `all`).
+fn date_events(app: &TestApp, label: Option<&str>, at: chrono::NaiveDateTime, all: bool) {
+    app.with_db(|conn| {
+        let newest: i64 = audit_events::table
+            .select(diesel::dsl::max(audit_events::id))
+            .first::<Option<i64>>(conn)
+            .unwrap()
+            .unwrap();
+        let rows = match (label, all) {
+            (_, true) => diesel::update(audit_events::table)
+                .set(audit_events::created_at.eq(at))
+                .execute(conn),
+            (Some(label), false) => {
+                diesel::update(audit_events::table.filter(audit_events::target_label.eq(label)))
+                    .set(audit_events::created_at.eq(at))
+                    .execute(conn)
+            }
+            (None, false) => diesel::update(audit_events::table.find(newest))
+                .set(audit_events::created_at.eq(at))
+                .execute(conn),
+        };
+        assert!(rows.unwrap() >= 1);
+    });
+}
+
+fn event_id(app: &TestApp, label: &str) -> i64 {
+    app.with_db(|conn| {
+        audit_events::table
+            .filter(audit_events::target_label.eq(label))
+            .select(audit_events::id)
+            .first(conn)
+            .unwrap()
+    })
+}
+
+/// The date filter narrows the log's id walk to the ids its range can hold, allowing an
+/// hour of disorder between ids and times: events recorded a few seconds out of order just
+/// inside either bound are still found, in both parts of the log, and none outside is.
+async fn a_date_range_finds_events_whose_ids_and_times_disagree_near_its_bounds(app: TestApp) {
+    let at = |day: u32, h: u32, m: u32, s: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, 3, day)
+            .unwrap()
+            .and_hms_opt(h, m, s)
+            .unwrap()
+    };
+    let feb28 = |h: u32, m: u32, s: u32| at(1, h, m, s) - chrono::TimeDelta::days(1);
+    let ws = app.create_workspace("Acme", "olivia@acme.example", "Olivia Owner");
+    app.add_member(
+        ws.workspace_id,
+        "mia@acme.example",
+        "Mia Member",
+        BuiltinRole::Member,
+    );
+    let mia = app.client();
+    mia.sign_in("mia@acme.example", PASSWORD).await;
+    // Everything so far happened well before the range.
+    date_events(
+        &app,
+        None,
+        at(1, 0, 0, 0) - chrono::TimeDelta::days(10),
+        true,
+    );
+    // Mia's account-level events (recorded with no workspace): out just after the range,
+    // then in just before its end.
+    mia.submit("/account", "/account/name", &[("name", "Mia Late")])
+        .await;
+    date_events(&app, None, at(2, 0, 0, 2), false);
+    mia.submit("/account", "/account/name", &[("name", "Mia Inside")])
+        .await;
+    date_events(&app, None, at(1, 23, 59, 58), false);
+    // The workspace's events, in id order.
+    insert_events(&app, ws.workspace_id, 7, "test.dated", 0);
+    let times = [
+        feb28(21, 0, 0),   // target-0: out
+        at(1, 0, 0, 2),    // target-1: in
+        feb28(23, 59, 58), // target-2: out, after an event that is in
+        at(1, 0, 0, 0),    // target-3: in (the first instant of the range)
+        at(2, 0, 0, 1),    // target-4: out
+        at(1, 23, 59, 57), // target-5: in, after an event that is out
+        at(2, 3, 0, 0),    // target-6: out
+    ];
+    for (i, time) in times.into_iter().enumerate() {
+        date_events(&app, Some(&format!("target-{i}")), time, false);
+    }
+    let renamed = app.with_db(|conn| {
+        audit_events::table
+            .filter(audit_events::action.eq("account.renamed"))
+            .filter(audit_events::created_at.eq(at(1, 23, 59, 58)))
+            .select(audit_events::id)
+            .first::<i64>(conn)
+            .unwrap()
+    });
+    let expected = vec![
+        event_id(&app, "target-5"),
+        event_id(&app, "target-3"),
+        event_id(&app, "target-1"),
+        renamed,
+    ];
+
+    let owner = app.client();
+    owner.sign_in("olivia@acme.example", PASSWORD).await;
+    let page = owner
+        .get("/w/acme/audit?from=2026-03-01&to=2026-03-01")
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(ids_on(&page.body), expected, "{}", page.body);
+    page.assert_contains("name: Mia Late → Mia Inside");
+    page.assert_lacks("name: Mia Member → Mia Late");
+    // The export reads the same range.
+    let csv = owner
+        .get("/w/acme/audit?format=csv&from=2026-03-01&to=2026-03-01")
+        .await;
+    let ids: Vec<i64> = csv
+        .body
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ids, expected);
+    // A day's range on either side holds only the events outside.
+    let before = owner
+        .get("/w/acme/audit?from=2026-02-28&to=2026-02-28&action=test.dated")
+        .await;
+    assert_eq!(
+        ids_on(&before.body),
+        vec![event_id(&app, "target-2"), event_id(&app, "target-0")]
+    );
+    let after = owner
+        .get("/w/acme/audit?from=2026-03-02&to=2026-03-02&action=test.dated")
+        .await;
+    assert_eq!(
+        ids_on(&after.body),
+        vec![event_id(&app, "target-6"), event_id(&app, "target-4")]
+    );
 }
 
 async fn a_member_without_audit_view_is_refused(app: TestApp) {
